@@ -1,0 +1,56 @@
+"""Input errors: every bad file becomes one line naming the file, the field, the problem and the fix.
+
+The CLI alone turns an :class:`InputError` into that line on stderr and exit status 2;
+library code raises and never prints or exits.
+"""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """A problem with a file the user gave us (workload, architecture, result JSON).
+
+    Parameters
+    ----------
+    file : str
+        Path of the offending file as the user wrote it.
+    field : str
+        Dotted path of the field or entry inside the file ("" for the whole file).
+    problem : str
+        What is wrong, with the value found where it helps.
+    fix : str
+        What the user can do about it ("" if nothing obvious).
+    """
+
+    def __init__(self, file: str, field: str, problem: str, fix: str = ""):
+        self.file = str(file)
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        parts = [self.file]
+        if self.field:
+            parts.append(self.field)
+        text = ": ".join(parts) + ": " + self.problem
+        if self.fix:
+            text += f" ({self.fix})"
+        # One line, always: a multi-line numpy/zip message must not leak through.
+        return " ".join(text.split())
+
+
+class WorkloadError(InputError):
+    """A workload (.npz) that cannot be loaded or is inconsistent."""
+
+
+class ArchError(InputError):
+    """An architecture (.yaml) that cannot be loaded or is inconsistent."""
+
+
+class MappingError(InputError):
+    """A workload that cannot be mapped onto an architecture."""
+
+
+class ResultError(InputError):
+    """A run result (.json) that cannot be read back for reporting."""
