@@ -1,0 +1,129 @@
+"""Counters stage: what the engine counted, as integer arrays; no energy arithmetic here.
+
+``actions[core, population, timestep, action]`` counts hardware actions (SRAM words read
+and written per memory, synaptic adds, MACs, compares, spikes, packets, flit-hops,
+off-chip bits...). Row ``n_cores`` is the chip's host/off-chip interface. ``unit_cycles[core,
+unit]`` counts cycles per unit (busy, stalled, waiting). The energy stage multiplies these
+by the architecture's energy table; nothing else does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+
+class Action(IntEnum):
+    """Counted hardware actions; the energy table has one ``<name>_pj`` entry per action
+    (``offchip_bit`` -> ``offchip_pj_per_bit``; ``accumulator_saturation`` costs nothing)."""
+
+    WEIGHT_SRAM_READ = 0
+    WEIGHT_SRAM_WRITE = 1
+    MEMBRANE_SRAM_READ = 2
+    MEMBRANE_SRAM_WRITE = 3
+    ACC_SRAM_READ = 4
+    ACC_SRAM_WRITE = 5
+    SPIKE_BUFFER_ACCESS = 6
+    SYNAPTIC_ADD = 7
+    MAC8 = 8
+    MAC16 = 9
+    SCALE_MULT = 10
+    NEURON_UPDATE = 11
+    COMPARE = 12
+    SPIKE = 13
+    PACKET = 14
+    FLIT_HOP = 15
+    OFFCHIP_BIT = 16
+    ACCUMULATOR_SATURATION = 17
+
+
+class Unit(IntEnum):
+    """Per-core cycle counters (docs/timing-model.md)."""
+
+    SOMA_BUSY = 0
+    INTEGRATE_BUSY = 1
+    EJECTION_STALL = 2
+    LINK_WAIT = 3  # cycles trains waited for a busy output port of this core's router
+
+
+ACTION_NAMES = tuple(a.name.lower() for a in Action)
+UNIT_NAMES = tuple(u.name.lower() + "_cycles" for u in Unit)
+
+
+@dataclass(frozen=True, eq=False)
+class Counters:
+    """Counts of one sample's run (or a sum of runs).
+
+    Attributes
+    ----------
+    actions : int64 (n_cores + 1, n_populations, T, n_actions)
+    unit_cycles : int64 (n_cores + 1, n_units)
+    latency_cycles : int
+    population_names : tuple[str, ...]
+    """
+
+    actions: np.ndarray
+    unit_cycles: np.ndarray
+    latency_cycles: int
+    population_names: tuple
+
+    @property
+    def n_cores(self) -> int:
+        return self.actions.shape[0] - 1
+
+    def total(self, action: Action) -> int:
+        return int(self.actions[..., int(action)].sum())
+
+    def totals(self) -> dict[str, int]:
+        sums = self.actions.sum(axis=(0, 1, 2))
+        return {name: int(sums[i]) for i, name in enumerate(ACTION_NAMES)}
+
+    def by_core(self) -> np.ndarray:
+        """int64 (n_cores + 1, n_actions)."""
+        return self.actions.sum(axis=(1, 2))
+
+    def by_population(self) -> np.ndarray:
+        """int64 (n_populations, n_actions)."""
+        return self.actions.sum(axis=(0, 2))
+
+    def by_timestep(self) -> np.ndarray:
+        """int64 (T, n_actions)."""
+        return self.actions.sum(axis=(0, 1))
+
+    def synaptic_ops(self) -> int:
+        """SOPs: accumulates triggered by spikes plus MACs of analog inputs."""
+        return self.total(Action.SYNAPTIC_ADD) + self.total(Action.MAC8) + self.total(Action.MAC16)
+
+    def to_dict(self) -> dict:
+        return {
+            "actions": ACTION_NAMES,
+            "units": UNIT_NAMES,
+            "population_names": list(self.population_names),
+            "latency_cycles": int(self.latency_cycles),
+            "action_counts": self.actions.tolist(),
+            "unit_cycles": self.unit_cycles.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Counters":
+        if tuple(data["actions"]) != ACTION_NAMES or tuple(data["units"]) != UNIT_NAMES:
+            raise ValueError("counter names differ from this version's")
+        return cls(
+            actions=np.asarray(data["action_counts"], dtype=np.int64),
+            unit_cycles=np.asarray(data["unit_cycles"], dtype=np.int64),
+            latency_cycles=int(data["latency_cycles"]),
+            population_names=tuple(data["population_names"]),
+        )
+
+
+def sum_counters(runs: list[Counters]) -> Counters:
+    """Element-wise sum of several runs' counters (latency summed: runs are sequential)."""
+    first = runs[0]
+    return Counters(
+        actions=np.sum([c.actions for c in runs], axis=0),
+        unit_cycles=np.sum([c.unit_cycles for c in runs], axis=0),
+        latency_cycles=sum(c.latency_cycles for c in runs),
+        population_names=first.population_names,
+    )

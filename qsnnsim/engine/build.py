@@ -1,0 +1,283 @@
+"""Engine build: Mapping + ArchSpec + Workload -> typed, contiguous per-slice and per-core arrays.
+
+The one place the engine chooses dtypes (int64 state and counts, uint64 packed 1-bit
+weights, uint8 spikes) and precomputes what the hot path looks up: each slice's fire cost
+and scale vectors, each projection's packed weights, and for every (source population,
+destination core) the integrate cost of a packet from each source neuron
+(docs/timing-model.md §4). Built once per run, shared by all samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from qsnnsim.arch import ArchSpec
+from qsnnsim.counters import Action
+from qsnnsim.errors import MappingError
+from qsnnsim.kernels import sram
+from qsnnsim.mapping import Mapping, Slice
+from qsnnsim.workload import Population, Projection, Workload
+
+HOST_SOURCE = -1  # source key of the host's input train (docs/timing-model.md §9)
+
+
+@dataclass(frozen=True, eq=False)
+class IncomingPlan:
+    """One projection into a slice's population, as the fire kernel consumes it."""
+
+    projection: int          # index in workload.projections
+    source_pop: int          # index in workload.populations
+    form: str                # conv_popcount | linear_popcount | conv_events | linear_events | identity | sumpool2d
+    acc_lo: int
+    acc_hi: int
+
+
+@dataclass(frozen=True, eq=False)
+class SlicePlan:
+    """Everything the engine needs about one slice, arrays already typed."""
+
+    index: int
+    pop: int                 # index in workload.populations
+    core: int
+    pass_index: int
+    neuron_start: int
+    neuron_stop: int
+    channel_start: int
+    channel_stop: int
+    fire_cycles: int
+    incoming: tuple          # IncomingPlan per projection into the population (workload order)
+    mult: np.ndarray         # int64 (n_proj, n)
+    shift: np.ndarray        # int64 (n_proj, n)
+    threshold: np.ndarray    # int64 (n,)
+    bias: np.ndarray         # int64 (n,)
+    dest_cores: tuple        # cores of same-pass destination slices, increasing
+    has_later_pass_dests: bool
+
+    @property
+    def n_neurons(self) -> int:
+        return self.neuron_stop - self.neuron_start
+
+
+@dataclass(frozen=True, eq=False)
+class CostTable:
+    """Integrate cost at one core of a packet from each neuron of one source population."""
+
+    cost: np.ndarray         # int64 (n_src,): max(1, sum of pair cycles)
+    targets: tuple           # (slice index, target population index, action, words int64 (n_src,),
+                             #  updates int64 (n_src,)); action counts the updates (add or MAC)
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """The prepared run: workload, arch, mapping and the arrays derived from them."""
+
+    workload: Workload
+    arch: ArchSpec
+    mapping: Mapping
+    slices: tuple
+    cost_tables: dict        # (source population index, core, pass) -> CostTable
+    packed_weights: dict     # projection index -> uint64 array (popcount forms)
+    int_weights: dict        # projection index -> int64 array (event forms)
+    n_cores: int
+    io_core: int
+    analog_value_bits: int
+
+    def hops(self, core_a: int, core_b: int) -> int:
+        return self.mapping.hops(core_a, core_b)
+
+
+def _is_binary(pop: Population, wl: Workload) -> bool:
+    return pop.kind == "lif" or (pop.kind == "input" and wl.input_kind == "spikes")
+
+
+def _form(proj: Projection, src: Population, wl: Workload) -> str:
+    if proj.kind == "conv2d":
+        return "conv_popcount" if proj.weight_bits == 1 and _is_binary(src, wl) else "conv_events"
+    if proj.kind == "linear":
+        if proj.weight_bits == 1 and _is_binary(src, wl) and not proj.global_sum_pool:
+            return "linear_popcount"
+        return "linear_events"
+    return proj.kind
+
+
+def _pack_plus(codes: np.ndarray) -> np.ndarray:
+    """Pack {-1,+1} codes along the last axis into uint64 words, bit set for +1."""
+    n = codes.shape[-1]
+    n_words = (n + 63) // 64
+    bits = np.zeros(codes.shape[:-1] + (n_words * 64,), dtype=np.uint8)
+    bits[..., :n] = codes > 0
+    # little-endian bit order within each 64-bit word: bit i of word w is input w*64 + i
+    packed = np.packbits(bits.reshape(codes.shape[:-1] + (n_words, 8, 8))[..., ::-1], axis=-1)
+    return np.ascontiguousarray(packed.reshape(codes.shape[:-1] + (n_words, 8)).view("<u8")[..., 0])
+
+
+def _fire_cycles(s: Slice, arch: ArchSpec) -> int:
+    core = arch.core
+    return core.fire_pipeline_cycles + max(
+        math.ceil(s.n_neurons / core.neuron_lanes),
+        math.ceil(2 * s.membrane_words / core.membrane_sram.banks),
+        math.ceil(2 * s.acc_words / core.acc_sram.banks),
+    )
+
+
+def _check_packet_fits(wl: Workload, arch: ArchSpec, arch_file: str) -> int:
+    value_bits = 8 if wl.input_kind == "analog" else 0
+    need = arch.noc.packet_header_bits + value_bits
+    if need > arch.noc.flit_bits:
+        raise MappingError(
+            arch_file or arch.name, "noc.flit_bits",
+            f"a packet needs {need} bits (packet_header_bits {arch.noc.packet_header_bits} + {value_bits} value bits) "
+            f"but a flit holds {arch.noc.flit_bits}",
+            f"set noc.flit_bits >= {need} or shrink noc.packet_header_bits",
+        )
+    return value_bits
+
+
+def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: str = "") -> Plan:
+    """Prepare the per-slice and per-core arrays of a run (see module docstring)."""
+    if mapping.workload_name != workload.name or mapping.arch_name != arch.name:
+        raise MappingError(arch_file or arch.name, "mapping",
+                           f"was made for {mapping.workload_name!r} on {mapping.arch_name!r}",
+                           "map this workload onto this architecture first")
+    value_bits = _check_packet_fits(workload, arch, arch_file)
+    wl = workload
+    pops = wl.populations
+    pop_index = {p.name: i for i, p in enumerate(pops)}
+    proj_index = {p.name: i for i, p in enumerate(wl.projections)}
+    packed: dict[int, np.ndarray] = {}
+    ints: dict[int, np.ndarray] = {}
+    for i, proj in enumerate(wl.projections):
+        form = _form(proj, pops[pop_index[proj.source]], wl)
+        if form == "conv_popcount":
+            packed[i] = _pack_plus(proj.weights.transpose(0, 2, 3, 1))  # (C_out, kH, kW, words)
+        elif form == "linear_popcount":
+            packed[i] = _pack_plus(proj.weights)
+        elif proj.weights is not None:
+            ints[i] = np.ascontiguousarray(proj.weights.astype(np.int64))
+    slices = []
+    for s in mapping.slices:
+        pop = wl.population(s.population)
+        n = s.n_neurons
+        channel_of = (np.arange(s.neuron_start, s.neuron_stop) // pop.plane_size).astype(np.int64)
+        incoming = []
+        mult = np.zeros((0, n), np.int64)
+        shift = np.zeros((0, n), np.int64)
+        rows_m, rows_s = [], []
+        for proj in wl.projections_into(pop.name):
+            lo, hi = proj.acc_range
+            k = proj_index[proj.name]
+            incoming.append(IncomingPlan(projection=k, source_pop=pop_index[proj.source],
+                                         form=_form(proj, wl.population(proj.source), wl), acc_lo=lo, acc_hi=hi))
+            rows_m.append(proj.mult.astype(np.int64)[channel_of])
+            rows_s.append(proj.shift.astype(np.int64)[channel_of])
+        if rows_m:
+            mult = np.ascontiguousarray(np.stack(rows_m))
+            shift = np.ascontiguousarray(np.stack(rows_s))
+        dests = mapping.destinations[s.index]
+        same = sorted({mapping.slices[d].core for d in dests if mapping.slices[d].pass_index == s.pass_index})
+        later = any(mapping.slices[d].pass_index > s.pass_index for d in dests)
+        slices.append(SlicePlan(
+            index=s.index, pop=pop_index[s.population], core=s.core, pass_index=s.pass_index,
+            neuron_start=s.neuron_start, neuron_stop=s.neuron_stop, channel_start=s.channel_start,
+            channel_stop=s.channel_stop, fire_cycles=_fire_cycles(s, arch), incoming=tuple(incoming),
+            mult=mult, shift=shift, threshold=pop.threshold.astype(np.int64)[channel_of],
+            bias=pop.bias.astype(np.int64)[channel_of], dest_cores=tuple(same), has_later_pass_dests=later,
+        ))
+    return Plan(
+        workload=wl, arch=arch, mapping=mapping, slices=tuple(slices),
+        cost_tables=_cost_tables(wl, arch, mapping, pop_index), packed_weights=packed, int_weights=ints,
+        n_cores=mapping.n_cores, io_core=mapping.core_of_input, analog_value_bits=value_bits,
+    )
+
+
+def _row_words(bits: int, arch: ArchSpec) -> int:
+    return -(-bits // arch.core.weight_sram.word_bits)
+
+
+def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict) -> dict:
+    """For every (source population, core holding one of its targets, pass): per-neuron packet costs.
+
+    Rows of a core's (slice, projection) pairs are laid out in slice index order, then
+    projection order, from word address 0 (docs/mapping.md, docs/timing-model.md §4).
+    """
+    core = arch.core
+    banks, lanes = core.weight_sram.banks, core.synapse_lanes
+    pops = wl.populations
+    # word base of every (slice, projection) pair, per core and pass
+    base_of: dict[tuple[int, str], int] = {}
+    next_base: dict[tuple[int, int], int] = {}
+    for s in mapping.slices:
+        pop = wl.population(s.population)
+        key = (s.core, s.pass_index)
+        for proj in wl.projections_into(pop.name):
+            n_rows, row_bits = _rows(proj, wl.population(proj.source), s)
+            base = next_base.get(key, 0)
+            base_of[(s.index, proj.name)] = base
+            next_base[key] = base + n_rows * (_row_words(row_bits, arch) if n_rows else 0)
+    tables: dict = {}
+    by_core: dict[tuple[int, int, int], list] = {}
+    for s in mapping.slices:
+        pop = wl.population(s.population)
+        for proj in wl.projections_into(pop.name):
+            by_core.setdefault((pop_index[proj.source], s.core, s.pass_index), []).append((s, proj))
+    proj_order = {p.name: i for i, p in enumerate(wl.projections)}
+    for (src_i, core_id, pass_i), pairs in sorted(by_core.items()):
+        src = pops[src_i]
+        n_src = src.n_neurons
+        total = np.zeros(n_src, np.int64)
+        targets = []
+        for s, proj in sorted(pairs, key=lambda sp: (sp[0].index, proj_order[sp[1].name])):
+            tgt = wl.population(s.population)
+            cycles = np.zeros(n_src, np.int64)
+            words = np.zeros(n_src, np.int64)
+            updates = np.zeros(n_src, np.int64)
+            n_rows, row_bits = _rows(proj, src, s)
+            rw = _row_words(row_bits, arch) if n_rows else 0
+            base = base_of[(s.index, proj.name)]
+            if proj.kind in ("conv2d", "sumpool2d"):
+                c_in, in_h, in_w = src.shape
+                _, out_h, out_w = tgt.shape
+                kh, kw = proj.kernel
+                sh, sw = proj.stride
+                ph, pw = proj.padding
+                if proj.kind == "conv2d":
+                    sram.conv_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
+                                         s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
+                                         base, rw, banks, lanes, cycles, words, updates)
+                else:
+                    sram.sumpool_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
+                                            s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
+                                            lanes, cycles, words, updates)
+            elif proj.kind == "linear":
+                sram.linear_pair_costs(n_src, src.plane_size, proj.global_sum_pool, s.n_neurons,
+                                       base, rw, banks, lanes, cycles, words, updates)
+            else:
+                sram.identity_pair_costs(n_src, src.plane_size, s.channel_start, s.neuron_start, s.neuron_stop,
+                                         base, rw, banks, lanes, cycles, words, updates)
+            total += cycles
+            targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl), words, updates))
+        tables[(src_i, core_id, pass_i)] = CostTable(cost=np.maximum(total, 1), targets=tuple(targets))
+    return tables
+
+
+def _update_action(proj: Projection, src: Population, wl: Workload) -> int:
+    """A spike's update is an add whatever the weight width; an analog value's is a MAC."""
+    if src.kind == "input" and wl.input_kind == "analog":
+        return int(Action.MAC8 if proj.weight_bits <= 8 else Action.MAC16)
+    return int(Action.SYNAPTIC_ADD)
+
+
+def _rows(proj: Projection, src: Population, s: Slice) -> tuple[int, int]:
+    """(number of synapse rows, bits per row) of one projection's weights in a slice."""
+    if proj.kind == "conv2d":
+        kh, kw = proj.kernel
+        return src.n_channels * kh * kw, s.n_channels * proj.weight_bits
+    if proj.kind == "linear":
+        n_rows = src.n_channels if proj.global_sum_pool else src.n_neurons
+        return n_rows, s.n_neurons * proj.weight_bits
+    if proj.kind == "identity":
+        return s.n_channels, proj.weight_bits
+    return 0, 0

@@ -1,0 +1,75 @@
+"""Fire kernel: the soma's integer update of DESIGN §2 for one slice and one timestep.
+
+Names (as in :mod:`qsnnsim.golden`, whose docstring holds the equations): ``acc`` exact
+synaptic sums per incoming projection, ``m`` membrane, ``h`` the pre-reset potential,
+``theta`` threshold, ``q`` the membrane clamp 2^(b-1) - 1.
+
+Widths: every value is widened to int64 before it is multiplied or added. The format
+bounds acc_bits <= 32 and |mult| < 2^24, so ``acc * mult`` < 2^55 and the sum over at most
+16 projections plus membrane and bias stays inside int64. A lif membrane is then clamped to
+its b bits because that is all the membrane SRAM word holds; a readout keeps the full
+64-bit register and wraps like it (numba int64 arithmetic wraps).
+"""
+
+from __future__ import annotations
+
+from qsnnsim.kernels._jit import jit
+
+ROUND_FLOOR = 0
+ROUND_TOWARD_ZERO = 1
+
+
+@jit
+def rshift(x, shift, rounding):
+    """Arithmetic right shift: floor, or toward zero (Loihi-style C division)."""
+    if rounding == ROUND_TOWARD_ZERO and x < 0:
+        return -((-x) >> shift)
+    return x >> shift
+
+
+@jit
+def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, decay_mult, decay_shift,
+                 rounding, fire_ge, soft_reset, q, is_readout, spikes, saturations):
+    """Update a slice's neurons for one timestep, in place.
+
+    Parameters
+    ----------
+    acc : int64 (n_proj, n) exact synaptic sums per incoming projection.
+    acc_lo, acc_hi : int64 (n_proj,) the signed ``acc_bits`` range of each projection.
+    mult, shift : int64 (n_proj, n) the projection's per-channel scale, expanded per neuron.
+    m : int64 (n,) membranes (updated).
+    threshold, bias : int64 (n,) per-channel values expanded per neuron.
+    decay_mult, decay_shift, rounding, q : ints of the population.
+    fire_ge, soft_reset, is_readout : bool flags of the population.
+    spikes : uint8 (n,) output, 1 where the neuron fired.
+    saturations : int64 (n_proj,) incremented by the number of clamped sums.
+    """
+    n_proj, n = acc.shape
+    for i in range(n):
+        current = 0
+        for p in range(n_proj):
+            a = acc[p, i]
+            # One clamp of the exact sum: the hardware accumulator saturates, and the
+            # result must not depend on the order spikes arrived in.
+            if a < acc_lo[p]:
+                a = acc_lo[p]
+                saturations[p] += 1
+            elif a > acc_hi[p]:
+                a = acc_hi[p]
+                saturations[p] += 1
+            current += rshift(a * mult[p, i], shift[p, i], rounding)
+        h = rshift(m[i] * decay_mult, decay_shift, rounding) + current + bias[i]
+        if is_readout:
+            m[i] = h
+            spikes[i] = 0
+            continue
+        theta = threshold[i]
+        fired = h >= theta if fire_ge else h > theta
+        if fired:
+            h = h - theta if soft_reset else 0
+        if h > q:
+            h = q
+        elif h < -q:
+            h = -q
+        m[i] = h
+        spikes[i] = 1 if fired else 0

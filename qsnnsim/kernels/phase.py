@@ -1,0 +1,74 @@
+"""Phase-level kernel entry points: the integer work of one slice's integrate + fire.
+
+Plain Python over arrays that picks the jitted kernel for a projection's form
+(:mod:`synapse`) and hands the sums to the fire kernel (:mod:`lif`). No simpy, no engine
+objects: the engine passes arrays and ints and gets arrays back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsnnsim.kernels import lif, synapse
+
+
+def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_shape: tuple,
+                    weights: np.ndarray | None, kernel, stride, padding, global_pool: bool,
+                    channel_start: int, channel_stop: int, neuron_start: int, neuron_stop: int,
+                    packed_source: np.ndarray | None = None) -> np.ndarray:
+    """Exact int64 sums of one projection for target neurons [neuron_start, neuron_stop).
+
+    ``source`` is the source population's values at this timestep, flat (uint8 spikes or
+    int64 analog values). For the popcount forms ``weights`` is the packed uint64 array of
+    :func:`qsnnsim.engine.build._pack_plus`; ``packed_source`` may pass the source already
+    packed (a cache of the caller's).
+    """
+    plane = int(np.prod(target_shape[1:])) if len(target_shape) == 3 else 1
+    lo = neuron_start - channel_start * plane
+    hi = neuron_stop - channel_start * plane
+    n_c = channel_stop - channel_start
+    if form in ("conv_popcount", "conv_events", "sumpool2d"):
+        _, out_h, out_w = target_shape
+        acc = np.empty((n_c, out_h, out_w), np.int64)
+        if form == "conv_popcount":
+            if packed_source is None:
+                packed_source = synapse.pack_spike_planes(source.reshape(source_shape), padding[0], padding[1])
+            synapse.accumulate_conv_popcount(packed_source, weights, channel_start, channel_stop,
+                                             stride[0], stride[1], out_h, out_w, acc)
+        elif form == "conv_events":
+            synapse.accumulate_conv_events(source.reshape(source_shape).astype(np.int64), weights,
+                                           channel_start, channel_stop, stride[0], stride[1],
+                                           padding[0], padding[1], acc)
+        else:
+            synapse.accumulate_sumpool(source.reshape(source_shape).astype(np.int64), kernel[0], kernel[1],
+                                       stride[0], stride[1], padding[0], padding[1],
+                                       channel_start, channel_stop, acc)
+        return acc.reshape(-1)[lo:hi]
+    acc = np.empty(neuron_stop - neuron_start, np.int64)
+    if form == "linear_popcount":
+        if packed_source is None:
+            packed_source = synapse.pack_spike_vector(source)
+        synapse.accumulate_linear_popcount(packed_source, weights, neuron_start, neuron_stop, acc)
+    elif form == "linear_events":
+        values = source.astype(np.int64)
+        if global_pool:
+            values = values.reshape(source_shape[0], -1).sum(axis=1)
+        synapse.accumulate_linear_events(values, weights, neuron_start, neuron_stop, acc)
+    else:  # identity
+        synapse.accumulate_identity(source.astype(np.int64), weights, plane, neuron_start, neuron_stop, acc)
+    return acc
+
+
+def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, population) -> tuple[np.ndarray, np.ndarray]:
+    """Run the fire kernel on a slice; returns (spikes uint8 (n,), saturations int64 (n_proj,))."""
+    n = membranes.shape[0]
+    spikes = np.empty(n, np.uint8)
+    saturations = np.zeros(acc.shape[0], np.int64)
+    lif.fire_neurons(
+        acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias,
+        population.decay_mult, population.decay_shift,
+        lif.ROUND_TOWARD_ZERO if population.rounding == "toward_zero" else lif.ROUND_FLOOR,
+        population.fire_cmp == "ge", population.reset == "soft",
+        (1 << (population.membrane_bits - 1)) - 1, population.kind == "readout", spikes, saturations,
+    )
+    return spikes, saturations

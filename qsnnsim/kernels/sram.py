@@ -1,0 +1,155 @@
+"""Integrate-phase SRAM timing: what one packet costs at one (slice, projection) pair.
+
+Implements docs/timing-model.md §4 for every possible source neuron at once, so the engine
+can look a packet's cost up by neuron index. For each source neuron the kernels fill:
+``cycles`` = max(read_cycles, ceil(updates / synapse_lanes)), ``words`` = weight SRAM words
+read, ``updates`` = accumulator read-modify-writes (synaptic operations).
+
+Weight rows sit at ``base + row * row_words`` (word addresses); a word at address ``a`` is
+in bank ``a % banks``. Words are issued in order, as many per cycle as have distinct banks:
+the bank conflicts of a real banked SRAM, serialised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsnnsim.kernels._jit import jit
+
+
+@jit
+def _ceil_div(a, b):
+    return -((-a) // b)
+
+
+@jit
+def _scan_banks(first_addresses, n_rows, row_words, banks, stamp, cycle_id):
+    """Cycles to issue the words of ``n_rows`` rows in order, one word per bank per cycle.
+
+    ``stamp`` (int64, banks) remembers, per bank, the id of the cycle that last used it;
+    ``cycle_id`` is a counter unique to this call's cycles (returned advanced).
+    """
+    if n_rows == 0:
+        return 0, cycle_id
+    cycle_id += 1
+    cycles = 1
+    for r in range(n_rows):
+        for w in range(row_words):
+            bank = (first_addresses[r] + w) % banks
+            if stamp[bank] == cycle_id:
+                cycle_id += 1
+                cycles += 1
+            stamp[bank] = cycle_id
+    return cycles, cycle_id
+
+
+@jit
+def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w,
+                    c_start, c_stop, n_start, n_stop, base, row_words, banks, lanes,
+                    cycles, words, updates):
+    """conv2d (slice, projection) pair: fills int64 (c_in * in_h * in_w,) arrays per source neuron."""
+    plane = out_h * out_w
+    stamp = np.zeros(banks, dtype=np.int64)
+    cycle_id = 0
+    rows = np.zeros(k_h * k_w, dtype=np.int64)
+    for ci in range(c_in):
+        for y in range(in_h):
+            for x in range(in_w):
+                j = (ci * in_h + y) * in_w + x
+                n_rows = 0
+                n_upd = 0
+                for kh in range(k_h):
+                    ny = y + p_h - kh
+                    if ny < 0 or ny % s_h != 0:
+                        continue
+                    oy = ny // s_h
+                    if oy >= out_h:
+                        continue
+                    for kw in range(k_w):
+                        nx = x + p_w - kw
+                        if nx < 0 or nx % s_w != 0:
+                            continue
+                        ox = nx // s_w
+                        if ox >= out_w:
+                            continue
+                        pos = oy * out_w + ox
+                        c_lo = max(c_start, _ceil_div(n_start - pos, plane))
+                        c_hi = min(c_stop, _ceil_div(n_stop - pos, plane))
+                        if c_hi <= c_lo:
+                            continue
+                        n_upd += c_hi - c_lo
+                        rows[n_rows] = base + ((ci * k_h + kh) * k_w + kw) * row_words
+                        n_rows += 1
+                read, cycle_id = _scan_banks(rows, n_rows, row_words, banks, stamp, cycle_id)
+                cycles[j] = max(read, _ceil_div(n_upd, lanes))
+                words[j] = n_rows * row_words
+                updates[j] = n_upd
+
+
+@jit
+def linear_pair_costs(n_src, plane_src, global_pool, n_targets, base, row_words, banks, lanes,
+                      cycles, words, updates):
+    """linear pair: one row per source neuron (per source channel with a global sum-pool)."""
+    stamp = np.zeros(banks, dtype=np.int64)
+    cycle_id = 0
+    rows = np.zeros(1, dtype=np.int64)
+    for j in range(n_src):
+        row = j // plane_src if global_pool else j
+        rows[0] = base + row * row_words
+        read, cycle_id = _scan_banks(rows, 1, row_words, banks, stamp, cycle_id)
+        cycles[j] = max(read, _ceil_div(n_targets, lanes))
+        words[j] = row_words
+        updates[j] = n_targets
+
+
+@jit
+def identity_pair_costs(n_src, plane, c_start, n_start, n_stop, base, row_words, banks, lanes,
+                        cycles, words, updates):
+    """identity pair: source neuron n reaches target neuron n if it lies in the slice."""
+    stamp = np.zeros(banks, dtype=np.int64)
+    cycle_id = 0
+    rows = np.zeros(1, dtype=np.int64)
+    for j in range(n_src):
+        if j < n_start or j >= n_stop:
+            cycles[j] = 0
+            words[j] = 0
+            updates[j] = 0
+            continue
+        rows[0] = base + (j // plane - c_start) * row_words
+        read, cycle_id = _scan_banks(rows, 1, row_words, banks, stamp, cycle_id)
+        cycles[j] = max(read, _ceil_div(1, lanes))
+        words[j] = row_words
+        updates[j] = 1
+
+
+@jit
+def sumpool_pair_costs(c_all, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w,
+                       c_start, c_stop, n_start, n_stop, lanes, cycles, words, updates):
+    """sumpool2d pair: no weight rows; one update per window (in the slice) holding the source."""
+    plane = out_h * out_w
+    for ci in range(c_all):
+        for y in range(in_h):
+            for x in range(in_w):
+                j = (ci * in_h + y) * in_w + x
+                n_upd = 0
+                if c_start <= ci < c_stop:
+                    for kh in range(k_h):
+                        ny = y + p_h - kh
+                        if ny < 0 or ny % s_h != 0:
+                            continue
+                        oy = ny // s_h
+                        if oy >= out_h:
+                            continue
+                        for kw in range(k_w):
+                            nx = x + p_w - kw
+                            if nx < 0 or nx % s_w != 0:
+                                continue
+                            ox = nx // s_w
+                            if ox >= out_w:
+                                continue
+                            n = ci * plane + oy * out_w + ox
+                            if n_start <= n < n_stop:
+                                n_upd += 1
+                cycles[j] = _ceil_div(n_upd, lanes)
+                words[j] = 0
+                updates[j] = n_upd
