@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+
+import numpy as np
 
 from qsnnsim.errors import InputError
 
@@ -21,6 +24,89 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _cmd_map(args) -> int:
+    from qsnnsim.arch import load_arch
+    from qsnnsim.footprint import compute_footprint
+    from qsnnsim.mapping import map_workload
+    from qsnnsim.report.mapview import format_mapping
+    from qsnnsim.workload import load_workload
+
+    arch = load_arch(args.arch)
+    wl = load_workload(args.workload)
+    mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload, strategy=args.strategy)
+    print(format_mapping(mapping, compute_footprint(wl, mapping, arch), arch))
+    return 0
+
+
+def _progress_printer(label: str):
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total)
+        rate = (time.monotonic() - started) / done
+        print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} samples, {rate:.1f} s/sample",
+              end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _parse_samples(text: str, n_available: int, workload_path: str) -> list[int]:
+    if text == "all":
+        return list(range(n_available))
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise InputError("--samples", "", f"must be a positive number or 'all' (got {text!r})", "e.g. --samples 4")
+    if n > n_available:
+        raise InputError(workload_path, "samples", f"holds {n_available} sample(s), {n} asked",
+                         f"use --samples {n_available} or --samples all")
+    return list(range(n))
+
+
+def _cmd_run(args) -> int:
+    import os
+
+    from qsnnsim.arch import load_arch
+    from qsnnsim.engine.simulate import simulate
+    from qsnnsim.footprint import compute_footprint
+    from qsnnsim.golden import run_golden
+    from qsnnsim.mapping import map_workload
+    from qsnnsim.report.files import run_to_dict, write_json_atomic
+    from qsnnsim.report.terminal import format_run
+    from qsnnsim.workload import load_workload
+
+    arch = load_arch(args.arch)
+    wl = load_workload(args.workload)
+    samples = _parse_samples(args.samples, wl.n_samples, args.workload)
+    mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload)
+    footprint = compute_footprint(wl, mapping, arch)
+    run = simulate(wl, arch, mapping, samples=samples, progress=_progress_printer("simulating"), arch_file=args.arch)
+    checks = []
+    for result in run.samples:
+        gold = run_golden(wl, result.sample)
+        same_spikes = all(np.array_equal(gold.spikes[name], result.spikes[name]) for name in result.spikes)
+        checks.append({
+            "predicted": gold.predicted,
+            "readout_equal": bool(np.array_equal(gold.readout, result.readout)),
+            "spikes_equal": bool(same_spikes),
+        })
+    out_dir = args.out or os.path.join("reports", f"{arch.name}-{wl.name}")
+    result_path = os.path.join(out_dir, "result.json")
+    write_json_atomic(result_path, run_to_dict(run, footprint, checks, args.workload, args.arch))
+    print(format_run(run, footprint, checks, result_path))
+    if not all(c["readout_equal"] and c["spikes_equal"] for c in checks):
+        print("qsnnsim: error: the simulation differs from the golden model (a simulator bug; please report it)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qsnnsim",
@@ -30,10 +116,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="summarise a workload (.npz): populations, projections, weights, SOPs")
     p.add_argument("workload", help="workload file (.npz)")
     p.set_defaults(func=_cmd_inspect)
+    p = sub.add_parser("map", help="map a workload onto an architecture: slices per core, passes, SRAM footprint")
+    p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")
+    p.add_argument("workload", help="workload file (.npz)")
+    p.add_argument("--strategy", choices=("balanced", "packed"), default="balanced",
+                   help="balanced spreads heavy layers to even out work per core; packed uses the fewest cores")
+    p.set_defaults(func=_cmd_map)
+    p = sub.add_parser("run", help="simulate samples cycle-accurately: outputs, latency, counters, report files")
+    p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")
+    p.add_argument("workload", help="workload file (.npz)")
+    p.add_argument("--samples", default="1", metavar="N", help="how many samples to run, from the first, or 'all' (default 1)")
+    p.add_argument("--out", default=None, metavar="DIR", help="where to write result.json (default reports/<arch>-<workload>)")
+    p.set_defaults(func=_cmd_run)
+    sub.add_parser("train", help="train a Q-SNN and export it as a workload (needs the train extra; see --help)",
+                   add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "train":
+        try:
+            from qsnnsim.train.cli import main as train_main
+        except ImportError as exc:
+            print(f"qsnnsim: error: train needs PyTorch ({exc}); install it with "
+                  "`pip install torch==2.13.0 && pip install -e .[train]`", file=sys.stderr)
+            return 2
+        return train_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -70,7 +70,9 @@ def rshift(x: np.ndarray, shift, rounding: str = "floor") -> np.ndarray:
     """Arithmetic right shift of int64 values: floor, or rounded toward zero."""
     if rounding == "floor":
         return x >> shift
-    return np.where(x < 0, -((-x) >> shift), x >> shift)
+    # Adding 2^shift - 1 to a negative value before the floor shift rounds it toward zero
+    # without negating it, which would overflow at -2^63.
+    return (x + ((x >> 63) & ((1 << shift) - 1))) >> shift
 
 
 def saturate(acc: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:

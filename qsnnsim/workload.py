@@ -323,7 +323,9 @@ def validate_projection(proj: Projection, pops: dict[str, Population], file: str
     padding = _check_pair(file, fld + ".padding", proj.padding, 0)
     c_t = tgt.n_channels
     mult = _check_vector(file, fld + ".mult", proj.mult, c_t, -MULT_LIMIT + 1, MULT_LIMIT - 1)
-    shift_in = np.full(c_t, proj.shift, np.int64) if np.ndim(proj.shift) == 0 else proj.shift
+    shift_in = proj.shift
+    if isinstance(shift_in, (int, np.integer)) and not isinstance(shift_in, bool):
+        shift_in = np.full(c_t, int(shift_in), np.int64)
     shift = _check_vector(file, fld + ".shift", shift_in, c_t, *SHIFT_RANGE)
     weights = None if proj.weights is None else np.asarray(proj.weights)
     kind = proj.kind
@@ -691,6 +693,7 @@ def save_workload(wl: Workload, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, **arrays)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -760,7 +763,7 @@ def load_workload(path: str | os.PathLike) -> Workload:
         if meta.get("format") != FORMAT_NAME:
             raise _err(file, "meta.format", f"is {meta.get('format')!r}, not {FORMAT_NAME!r}", "this is not a qsnnsim workload")
         version = meta.get("version")
-        if version not in SUPPORTED_VERSIONS:
+        if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
             raise _err(file, "meta.version", f"is {version!r}; this qsnnsim reads versions {', '.join(map(str, SUPPORTED_VERSIONS))}",
                        "re-export with this version of qsnnsim")
         return _workload_from_meta(meta, entries, file)
@@ -801,11 +804,11 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
         wkey = p.get("weights")
         if wkey is not None:
             wshape = tuple(_meta_get(p, "weights_shape", fld + ".weights_shape", file, list))
-            if not all(isinstance(s, int) and s >= 0 for s in wshape):
+            if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in wshape):
                 raise _err(file, fld + ".weights_shape", f"must be non-negative integers (got {list(wshape)})")
             arr = entries.get(wkey, fld + ".weights")
             if _meta_get(p, "weights_packed", fld + ".weights_packed", file, bool):
-                need = math.ceil(int(np.prod(wshape)) / 8)
+                need = math.ceil(math.prod(wshape) / 8)
                 if arr.dtype != np.uint8 or arr.shape != (need,):
                     raise _err(file, wkey, f"packed 1-bit weights need {need} bytes for shape {list(wshape)} (got {arr.shape} {arr.dtype})",
                                "re-export the workload")
@@ -831,9 +834,11 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
         ))
     sm = _meta_get(meta, "samples", "meta.samples", file, dict)
     sshape = tuple(_meta_get(sm, "shape", "meta.samples.shape", file, list))
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sshape):
+        raise _err(file, "meta.samples.shape", f"must be non-negative integers (got {list(sshape)})")
     sarr = entries.get(_meta_get(sm, "entry", "meta.samples.entry", file, str), "meta.samples.entry")
     if _meta_get(sm, "packed", "meta.samples.packed", file, bool):
-        need = math.ceil(int(np.prod(sshape)) / 8)
+        need = math.ceil(math.prod(sshape) / 8)
         if sarr.dtype != np.uint8 or sarr.shape != (need,):
             raise _err(file, "samples", f"packed spike samples need {need} bytes for shape {list(sshape)} (got {sarr.shape})",
                        "re-export the workload")
@@ -844,6 +849,9 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
         samples = sarr
     labels_key = meta.get("labels")
     labels = entries.get(labels_key, "meta.labels") if labels_key is not None else None
+    class_names = meta.get("class_names")
+    if class_names is not None and (not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names)):
+        raise _err(file, "class_names", f"must be a list of strings, one per readout neuron (got {class_names!r})")
     provenance = meta.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise _err(file, "meta.provenance", "must be a JSON object")
@@ -852,6 +860,6 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
         timesteps=_meta_get(meta, "timesteps", "meta.timesteps", file),
         input_kind=_meta_get(meta, "input_kind", "meta.input_kind", file, str),
         populations=tuple(pops), projections=tuple(projs), samples=samples, labels=labels,
-        class_names=meta.get("class_names"), provenance=provenance,
+        class_names=class_names, provenance=provenance,
     )
     return validate_workload(wl, file)

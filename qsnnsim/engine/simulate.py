@@ -52,6 +52,7 @@ class SampleResult:
     trains: dict                 # (pass, source, t, dest core) -> TrainTiming
     pass_starts: tuple
     noc_wait_peak_packets: tuple  # per router
+    link_flits: dict             # (router core, next router core) -> flits carried; (c, c) is c's ejection port
     saturations: dict = field(default_factory=dict)  # projection name -> int64 (T,)
 
     @property
@@ -119,7 +120,7 @@ class _PassRun:
     """One pass of one sample: the simpy environment and its units."""
 
     def __init__(self, plan: Plan, state: _SampleState, pass_index: int, offset: int, counts: np.ndarray,
-                 unit_cycles: np.ndarray, fires: dict, trains: dict, wait_log: list):
+                 unit_cycles: np.ndarray, fires: dict, trains: dict, wait_log: list, link_flits: dict):
         self.plan = plan
         self.state = state
         self.p = pass_index
@@ -129,6 +130,7 @@ class _PassRun:
         self.fires = fires
         self.trains = trains
         self.wait_log = wait_log
+        self.link_flits = link_flits
         arch = plan.arch
         self.R = arch.noc.router_latency_cycles
         self.L = arch.noc.link_latency_cycles
@@ -257,11 +259,13 @@ class _PassRun:
         hops = xy_hops(src_core, dest_core, self.cols)
         rank_in = first_rank
         for router, nxt, rank_next in hops:
+            self.link_flits[(router, nxt)] = self.link_flits.get((router, nxt), 0) + len(spikes) + 1
             links.append(self._mesh_link(router, nxt))
             ranks.append(rank_in)
             rank_in = rank_next
         links.append(self._eject_link(dest_core))
         ranks.append(rank_in)
+        self.link_flits[(dest_core, dest_core)] = self.link_flits.get((dest_core, dest_core), 0) + len(spikes) + 1
         train = _Train((self.p, src, t, dest_core), pop, t, dest_core, spikes, links, ranks,
                        self.plan.n_cores if n_cores_row else src_core)
         f = train.n_packets
@@ -439,6 +443,7 @@ def simulate_sample(plan: Plan, sample: int) -> SampleResult:
     fires: dict = {}
     trains: dict = {}
     wait_log: list = []
+    link_flits: dict = {}
     state = _SampleState(plan, sample)
     host = plan.n_cores
     offset = 0
@@ -461,7 +466,7 @@ def simulate_sample(plan: Plan, sample: int) -> SampleResult:
                     counts[host, pop_i, 0, Action.OFFCHIP_BIT] += s.weight_words * arch.core.weight_sram.word_bits
                     counts[s.core, pop_i, 0, Action.WEIGHT_SRAM_WRITE] += s.weight_words
         starts.append(offset)
-        run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log)
+        run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log, link_flits)
         end = offset + run.run()
     out = wl.readout_population
     out_i = next(i for i, q in enumerate(wl.populations) if q is out)
@@ -476,6 +481,7 @@ def simulate_sample(plan: Plan, sample: int) -> SampleResult:
         sample=sample, label=label, readout=readout, predicted=int(np.argmax(readout)), latency_cycles=end,
         latency_us=end / arch.chip.clock_mhz, counters=counters, spikes=spikes, fires=fires, trains=trains,
         pass_starts=tuple(starts), noc_wait_peak_packets=_peak_waiting(wait_log, plan.n_cores),
+        link_flits=dict(sorted(link_flits.items())),
         saturations=state.saturations,
     )
 

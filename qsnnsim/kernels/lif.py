@@ -22,8 +22,10 @@ ROUND_TOWARD_ZERO = 1
 @jit
 def rshift(x, shift, rounding):
     """Arithmetic right shift: floor, or toward zero (Loihi-style C division)."""
-    if rounding == ROUND_TOWARD_ZERO and x < 0:
-        return -((-x) >> shift)
+    if rounding == ROUND_TOWARD_ZERO:
+        # Add 2^shift - 1 to a negative value before the floor shift: rounds toward zero
+        # without negating, which would overflow at -2^63.
+        return (x + ((x >> 63) & ((1 << shift) - 1))) >> shift
     return x >> shift
 
 

@@ -126,3 +126,42 @@ def format_workload(wl: Workload, path: str = "") -> str:
         out.append("classes:   " + ", ".join(wl.class_names))
     out.append("provenance: " + (json.dumps(wl.provenance, sort_keys=True) if wl.provenance else "(none)"))
     return "\n".join(out)
+
+
+def format_run(run, footprint, checks: list, result_path: str) -> str:
+    """The summary `qsnnsim run` prints: per sample outputs and time, then totals."""
+    wl, arch = run.workload, run.arch
+    names = wl.class_names
+    out = [f"{wl.name} on {arch.name}: {len(run.samples)} of {wl.n_samples} sample(s), T = {wl.timesteps}, "
+           f"{run.mapping.n_passes} pass(es), clock {arch.chip.clock_mhz:g} MHz"]
+    rows = []
+    for s, check in zip(run.samples, checks):
+        def name(k):
+            if k is None:
+                return "-"
+            return f"{k} {names[k]}" if names else str(k)
+        ok = check["readout_equal"] and check["spikes_equal"]
+        c = s.counters
+        rows.append([
+            s.sample, name(s.label), name(s.predicted), "yes" if ok else "NO",
+            fmt_count(s.latency_cycles), f"{s.latency_us:,.2f}", fmt_count(c.synaptic_ops()),
+            fmt_count(c.total(_action("SPIKE"))), fmt_count(c.total(_action("PACKET"))),
+        ])
+    out.append(table(["sample", "label", "predicted", "= golden", "latency cycles", "latency us", "SOPs",
+                      "spikes", "packets"], rows, "rllrrrrrr"))
+    labelled = [s for s in run.samples if s.label is not None]
+    if labelled:
+        correct = sum(1 for s in labelled if s.predicted == s.label)
+        out.append(f"accuracy: {correct}/{len(labelled)} = {100.0 * correct / len(labelled):.2f}%")
+    mean_cycles = sum(s.latency_cycles for s in run.samples) / len(run.samples)
+    out.append(f"mean latency: {mean_cycles:,.0f} cycles = {mean_cycles / arch.chip.clock_mhz:,.2f} us")
+    out.append(f"weights: {fmt_bytes(footprint.weight_bits)} vs float32 {fmt_bytes(footprint.float32_bits)} "
+               f"({footprint.weight_saving_percent:.1f}% smaller); membranes {fmt_bytes(footprint.membrane_bits)}")
+    out.append(f"result: {result_path}")
+    return "\n".join(out)
+
+
+def _action(name: str):
+    from qsnnsim.counters import Action
+
+    return Action[name]

@@ -1,0 +1,161 @@
+"""Cycle-stepped reference model: the whole chip advanced one clock cycle at a time (DESIGN §6, §9).
+
+This is the slow, independent implementation of ``docs/timing-model.md`` that the fast event
+engine is checked against, cycle for cycle. It shares no code with ``qsnnsim/engine/`` or
+``qsnnsim/kernels/``; it reuses only :mod:`qsnnsim.golden`'s scalar helpers (``rshift``,
+``saturate``) for the neuron arithmetic, and is itself checked against
+:func:`qsnnsim.golden.run_golden` bit for bit. It is meant for small configurations (tens to
+hundreds of neurons, meshes up to about 3x3, a few timesteps): every cycle of a pass is visited.
+
+Time is modelled by units that look at their own state every cycle, never by closed-form
+recurrences over whole trains: packets sit in router queues, trains own links and send one
+packet per cycle, packets fly over a link for its latency and through a router for ``R``
+cycles, the spike buffer holds packets, the integrate unit counts down a packet's cost and the
+soma counts down a fire. Within one cycle ``c`` the units act in this fixed order (the order
+is what makes the doc's inclusive/exclusive cycle rules come out exactly):
+
+1. somas whose fire ends at ``c`` finish it: the slice's spikes become trains eligible at the
+   core's injection port at ``c``, and credits leave for the slice's sources;
+2. events due at ``c`` land: packets reach the point where their router has routed them (a
+   train's head there makes the train eligible at the next output port at ``c``), markers
+   complete in the integrate pipeline, credits arrive (a credit with zero hops lands at once);
+3. the host, if ready at ``c``, puts its trains for the next timestep on its port;
+4. every link with no owner grants the waiting train with the smallest (eligible cycle, rank);
+   every owned link moves one packet (the ejection port only while the spike buffer, as it
+   was at the start of the cycle, has a free slot; otherwise it counts a stall cycle);
+5. every idle integrate unit starts the oldest buffered packet that entered before ``c``;
+   the slot it frees is only seen by the ejection port at ``c + 1``;
+6. every idle soma starts, among its ready slices, the one with the smallest
+   (ready cycle, slice index), computing the slice's neuron update of DESIGN §2 from the
+   accumulators its integrate unit filled from the packets it really received.
+
+A multi-pass mapping runs each pass on its own timeline starting at the pass's start cycle
+(timing doc §7); all reported cycles are absolute.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qsnnsim.arch import ArchSpec
+from qsnnsim.errors import MappingError, WorkloadError
+from qsnnsim.mapping import Mapping
+from qsnnsim.reference.chip import PassModel, SampleRun
+from qsnnsim.reference.result import HOST, ReferenceResult, TrainTiming
+from qsnnsim.reference.synapses import fire_cycles_of
+from qsnnsim.workload import Workload
+
+__all__ = ["HOST", "ReferenceResult", "TrainTiming", "fire_cycles_of", "simulate_reference"]
+
+
+def _check(workload: Workload, arch: ArchSpec, mapping: Mapping, sample, mapping_file: str) -> None:
+    """Refuse a sample index out of range and a mapping made for another workload or arch."""
+    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 0 <= sample < workload.n_samples:
+        raise WorkloadError(f"<workload {workload.name}>", "sample",
+                            f"index {sample!r} is not one of the workload's {workload.n_samples} samples",
+                            f"use an integer in 0..{workload.n_samples - 1}")
+    if (mapping.mesh_rows, mapping.mesh_cols) != (arch.chip.mesh_rows, arch.chip.mesh_cols):
+        raise MappingError(mapping_file, "mesh",
+                           f"is {mapping.mesh_rows}x{mapping.mesh_cols} but the arch's mesh is "
+                           f"{arch.chip.mesh_rows}x{arch.chip.mesh_cols}", "map the workload onto this architecture")
+    if len(mapping.destinations) != len(mapping.slices):
+        raise MappingError(mapping_file, "destinations",
+                           f"has {len(mapping.destinations)} entries for {len(mapping.slices)} slices",
+                           "map the workload again")
+    pops = {p.name: p for p in workload.populations}
+    covered: dict[str, int] = {}
+    for i, sl in enumerate(mapping.slices):
+        fld = f"slices[{i}]"
+        pop = pops.get(sl.population)
+        if sl.index != i or pop is None or pop.kind == "input":
+            raise MappingError(mapping_file, fld, f"names {sl.population!r}, not a lif or readout population of "
+                               f"workload {workload.name!r} (or its index is not {i})",
+                               "map this workload, not another one")
+        if not 0 <= sl.core < arch.n_cores or not 0 <= sl.pass_index < mapping.n_passes:
+            raise MappingError(mapping_file, fld, f"sits on core {sl.core} in pass {sl.pass_index}, outside the "
+                               f"{arch.n_cores} cores or {mapping.n_passes} passes", "map the workload again")
+        if sl.neuron_start != covered.get(sl.population, 0) or not sl.neuron_start < sl.neuron_stop <= pop.n_neurons:
+            raise MappingError(mapping_file, fld, f"covers neurons {sl.neuron_start}..{sl.neuron_stop} of "
+                               f"{sl.population!r}, which does not continue the previous slice",
+                               "slices of a population must tile its neurons in order")
+        covered[sl.population] = sl.neuron_stop
+    for pop in workload.populations:
+        if pop.kind != "input" and covered.get(pop.name) != pop.n_neurons:
+            raise MappingError(mapping_file, "slices", f"do not cover all {pop.n_neurons} neurons of {pop.name!r}",
+                               "map this workload, not another one")
+    missing = sorted(set(range(mapping.n_passes)) - {sl.pass_index for sl in mapping.slices})
+    if missing:
+        raise MappingError(mapping_file, "n_passes", f"is {mapping.n_passes} but pass {missing[0]} holds no slice",
+                           "map the workload again")
+
+
+def _offchip_cycles(arch: ArchSpec, n_bits: int) -> int:
+    """One off-chip transfer: fixed latency plus the bits at the interface's bandwidth (timing doc §7)."""
+    return arch.offchip.latency_cycles + math.ceil(n_bits / arch.offchip.bandwidth_bits_per_cycle)
+
+
+def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sample: int) -> ReferenceResult:
+    """Run one sample through the cycle-stepped reference model of ``docs/timing-model.md``.
+
+    Parameters
+    ----------
+    workload : Workload
+        A validated workload (small: every cycle is stepped in Python).
+    arch : ArchSpec
+        The architecture the mapping was made for.
+    mapping : Mapping
+        ``map_workload(workload, arch)`` or an equivalent hand-built mapping.
+    sample : int
+        Index of the input sample.
+
+    Returns
+    -------
+    ReferenceResult
+        Cycles of every fire and train, per-core busy and stall cycles, latency, and the
+        functional result (spikes, readout), which equals :func:`qsnnsim.golden.run_golden`.
+
+    Raises
+    ------
+    WorkloadError
+        ``sample`` is not a valid sample index.
+    MappingError
+        The mapping does not belong to this workload and arch (mesh, slices, SRAM words,
+        or destinations that miss a synapse).
+    """
+    mapping_file = f"<mapping of {mapping.workload_name} on {mapping.arch_name}>"
+    _check(workload, arch, mapping, sample, mapping_file)
+    run = SampleRun(workload, arch, mapping, int(sample), mapping_file)
+    T = workload.timesteps
+    word_bits = arch.core.weight_sram.word_bits
+
+    def load_cycles(p: int) -> int:
+        return _offchip_cycles(arch, sum(s.weight_words * word_bits for s in mapping.slices if s.pass_index == p))
+
+    def spill_cycles(p: int) -> int:
+        boundary = sum(T * s.n_neurons for s in mapping.slices if s.pass_index == p
+                       and any(mapping.slices[d].pass_index > p for d in mapping.destinations[s.index]))
+        return _offchip_cycles(arch, boundary)
+
+    # A single pass keeps its weights resident: no load before it.
+    start = load_cycles(0) if mapping.n_passes > 1 else 0
+    end = start
+    for p in range(mapping.n_passes):
+        end = start + PassModel(run, p, start).simulate()
+        if p + 1 < mapping.n_passes:
+            start = end + spill_cycles(p) + load_cycles(p + 1)
+    out = workload.readout_population
+    readout = np.concatenate([run.membranes[s.index] for s in mapping.slices if s.population == out.name])
+    return ReferenceResult(
+        latency_cycles=end,
+        soma_busy_cycles=tuple(run.soma_busy),
+        integrate_busy_cycles=tuple(run.integrate_busy),
+        ejection_stall_cycles=tuple(run.ejection_stall),
+        fires=dict(sorted(run.fires.items())),
+        trains=dict(sorted(run.trains.items())),
+        readout=readout.astype(np.int64),
+        predicted=int(np.argmax(readout)),
+        spikes=run.spikes,
+    )
+

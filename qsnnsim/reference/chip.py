@@ -1,0 +1,448 @@
+"""The chip of the reference model, stepped one cycle at a time: NoC links, spike buffers,
+integrate units, somas and the host, for one pass of one sample (timing doc §1-§7).
+
+The intra-cycle order of :meth:`PassModel.step` is documented in :mod:`qsnnsim.reference`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from qsnnsim.arch import ArchSpec
+from qsnnsim.errors import MappingError
+from qsnnsim.golden import rshift, saturate
+from qsnnsim.mapping import Mapping, Slice
+from qsnnsim.reference.result import HOST, TrainTiming
+from qsnnsim.reference.synapses import CoreSynapses, fire_cycles_of
+from qsnnsim.workload import Workload, membrane_limit
+
+# Router input-port ranks of timing doc §3 (lower wins an arbitration tie).
+_RANK_LOCAL, _RANK_HOST = 0, 1
+_RANK_FROM = {"N": 2, "E": 3, "S": 4, "W": 5}
+# Moving out of a router through port X enters the next router through the opposite port.
+_OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
+MARKER = -1
+
+
+class Train:
+    """The packets one source sends to one core for one timestep, and where they are."""
+
+    __slots__ = (
+        "delivery",
+        "dest",
+        "grants",
+        "is_host",
+        "key",
+        "marker_start",
+        "packets",
+        "path",
+        "queues",
+        "ranks",
+        "source",
+        "src_pop",
+        "t",
+    )
+
+    def __init__(self, key, source: int, src_pop: str, t: int, dest: int, packets: list, path: list, ranks: list,
+                 is_host: bool):
+        self.key = key
+        self.source = source
+        self.src_pop = src_pop
+        self.t = t
+        self.dest = dest
+        self.packets = packets  # (source neuron, value); the last one is the marker
+        self.path = path
+        self.ranks = ranks
+        # Packets routed and waiting in front of link h: (cycle they became available, k).
+        self.queues = [deque() for _ in path]
+        self.grants: list[int] = []
+        self.delivery = -1
+        self.marker_start = -1
+        self.is_host = is_host
+
+
+class Link:
+    """A router output port with its wire, an injection port or the host port (timing doc §3)."""
+
+    __slots__ = ("eject_core", "hop", "latency", "order", "owner", "waiting")
+
+    def __init__(self, order: int, latency: int, eject_core: int = -1):
+        self.order = order  # fixed visiting order, for determinism only
+        self.latency = latency
+        self.eject_core = eject_core
+        self.waiting: list[tuple[int, int, int, Train, int]] = []  # (eligible, rank, order, train, hop)
+        self.owner: Train | None = None
+        self.hop = 0
+
+
+# --------------------------------------------------------------------------- one sample
+
+
+class SampleRun:
+    """State shared by the passes of one sample: results, spikes, membranes, per-core totals."""
+
+    def __init__(self, workload: Workload, arch: ArchSpec, mapping: Mapping, sample: int, mapping_file: str):
+        self.workload = workload
+        self.arch = arch
+        self.mapping = mapping
+        self.mapping_file = mapping_file
+        self.T = workload.timesteps
+        self.pops = {p.name: p for p in workload.populations}
+        self.inputs = np.asarray(workload.sample_input(sample), np.int64).reshape(self.T, -1)
+        self.input_name = workload.input_population.name
+        n_cores = arch.chip.mesh_rows * arch.chip.mesh_cols
+        self.soma_busy = [0] * n_cores
+        self.integrate_busy = [0] * n_cores
+        self.ejection_stall = [0] * n_cores
+        self.fires: dict[tuple[int, int], tuple[int, int]] = {}
+        self.trains: dict[tuple[int, int, int, int], TrainTiming] = {}
+        self.spikes = {p.name: np.zeros((self.T,) + p.shape, bool) for p in workload.populations if p.kind == "lif"}
+        self.slice_spikes: dict[tuple[int, int], np.ndarray] = {}
+        self.membranes: dict[int, np.ndarray] = {}
+
+
+class PassModel:
+    """One pass of a mapping, stepped cycle by cycle on its own timeline (cycle 0 = pass start)."""
+
+    def __init__(self, run: SampleRun, pass_index: int, offset: int):
+        self.run = run
+        self.p = pass_index
+        self.offset = offset
+        arch, mapping = run.arch, run.mapping
+        self.R = arch.noc.router_latency_cycles
+        self.L = arch.noc.link_latency_cycles
+        self.S = arch.core.spike_buffer_packets
+        self.P_int = arch.core.integrate_pipeline_cycles
+        self.cols = arch.chip.mesh_cols
+        self.io_core = arch.offchip.io_router[0] * self.cols + arch.offchip.io_router[1]
+        self.slices = [s for s in mapping.slices if s.pass_index == pass_index]
+        here = {s.index for s in self.slices}
+        self.here = here
+        self.cores = sorted({s.core for s in self.slices})
+        self.on_core = {c: [s for s in self.slices if s.core == c] for c in self.cores}
+        self.tables = {c: CoreSynapses(run.workload, arch, self.on_core[c], run.mapping_file) for c in self.cores}
+        self.fire_cycles = {s.index: fire_cycles_of(s, arch) for s in self.slices}
+        # On-chip traffic: destinations in this pass only (later passes get spikes via the host).
+        self.dest_slices = {s.index: [d for d in mapping.destinations[s.index] if d in here] for s in self.slices}
+        self.dest_cores = {i: sorted({mapping.slices[d].core for d in ds}) for i, ds in self.dest_slices.items()}
+        self.sources: dict[int, list[int]] = {s.index: [] for s in self.slices}
+        for s in self.slices:
+            for d in self.dest_slices[s.index]:
+                self.sources[d].append(s.index)
+        self.host_sources: list[tuple[int, str, list[int]]] = []
+        host_dests: set[int] = set()
+        inputs_here = [d for d in mapping.input_destinations if d in here]
+        if inputs_here:
+            self.host_sources.append((HOST, run.input_name, sorted({mapping.slices[d].core for d in inputs_here})))
+            host_dests.update(inputs_here)
+            for d in inputs_here:
+                self.sources[d].append(HOST)
+        for s in mapping.slices:
+            if s.pass_index >= pass_index:
+                continue
+            later = [d for d in mapping.destinations[s.index] if d in here]
+            if later:
+                self.host_sources.append((s.index, s.population, sorted({mapping.slices[d].core for d in later})))
+                host_dests.update(later)
+                for d in later:
+                    self.sources[d].append(s.index)
+        self.host_dests = sorted(host_dests)
+        # Links, created in a fixed order.
+        self.links: dict[tuple, Link] = {}
+        order = 0
+        for core in range(arch.chip.mesh_rows * self.cols):
+            for port in ("inj", "N", "E", "S", "W"):
+                self.links[(core, port)] = Link(order, 1 if port == "inj" else self.L)
+                order += 1
+            self.links[(core, "ej")] = Link(order, 0, eject_core=core)
+            order += 1
+        self.links[("host",)] = Link(order, 1)
+        self.active: set[Link] = set()
+        self.seq = {c: 0 for c in range(arch.chip.mesh_rows * self.cols)}
+        self.host_seq = 0
+        # Per-slice and per-core state.
+        self.next_t = {s.index: 0 for s in self.slices}
+        self.fires_ended = {s.index: 0 for s in self.slices}
+        projs = {s.index: run.workload.projections_into(s.population) for s in self.slices}
+        self.projs = projs
+        self.accs = {s.index: [np.zeros(s.n_neurons, np.int64) for _ in projs[s.index]] for s in self.slices}
+        self.membrane = {s.index: np.zeros(s.n_neurons, np.int64) for s in self.slices}
+        self.buffers = {c: deque() for c in self.cores}
+        self.integrate_free = {c: 0 for c in self.cores}
+        self.firing: dict[int, tuple] = {}  # core -> (slice, t, start, end, spikes)
+        # Time stamps of the conditions of timing doc §5 and §7, set when they happen.
+        self.marker_done: dict[tuple[int, int, int], int] = {}
+        self.fire_end: dict[tuple[int, int], int] = {}
+        self.credit: dict[tuple[int, int, int], int] = {}
+        self.host_credit: dict[tuple[int, int], int] = {}
+        self.host_next_t = 0
+        self.host_left: dict[int, int] = {}
+        self.host_done: dict[int, int] = {}
+        self.events: dict[int, list] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def hops(self, a: int, b: int) -> int:
+        ra, ca = divmod(a, self.cols)
+        rb, cb = divmod(b, self.cols)
+        return abs(ra - rb) + abs(ca - cb)
+
+    def at(self, cycle: int, event: tuple) -> None:
+        self.events.setdefault(cycle, []).append(event)
+
+    def route(self, src_core: int, dest: int, first_rank: int) -> tuple[list[Link], list[int]]:
+        """XY path (links) from a router to a core's ejection port, with each link's input rank."""
+        links, ranks = [], []
+        cur, rank = src_core, first_rank
+        r, c = divmod(cur, self.cols)
+        rd, cd = divmod(dest, self.cols)
+        while (r, c) != (rd, cd):
+            if c != cd:
+                port = "E" if cd > c else "W"
+                c += 1 if cd > c else -1
+            else:
+                port = "S" if rd > r else "N"
+                r += 1 if rd > r else -1
+            links.append(self.links[(cur, port)])
+            ranks.append(rank)
+            rank = _RANK_FROM[_OPPOSITE[port]]
+            cur = r * self.cols + c
+        links.append(self.links[(dest, "ej")])
+        ranks.append(rank)
+        return links, ranks
+
+    def launch(self, c: int, source: int, src_pop: str, t: int, dest: int, neurons, values) -> Train:
+        """A train eligible at its injection port (a core's, or the host's) at cycle ``c``."""
+        is_host = source == HOST or self.run.mapping.slices[source].pass_index != self.p
+        if is_host:
+            first = self.links[("host",)]
+            rank0, self.host_seq = self.host_seq, self.host_seq + 1
+            mesh, ranks = self.route(self.io_core, dest, _RANK_HOST)
+        else:
+            core = self.run.mapping.slices[source].core
+            first = self.links[(core, "inj")]
+            rank0, self.seq[core] = self.seq[core], self.seq[core] + 1
+            mesh, ranks = self.route(core, dest, _RANK_LOCAL)
+        packets = [(int(n), int(v)) for n, v in zip(neurons, values)] + [(MARKER, 0)]
+        train = Train((self.p, source, t, dest), source, src_pop, t, dest, packets, [first] + mesh,
+                       [rank0] + ranks, is_host)
+        train.queues[0].extend((c, k) for k in range(len(packets)))
+        self.request(first, c, train, 0)
+        return train
+
+    def request(self, link: Link, c: int, train: Train, hop: int) -> None:
+        link.waiting.append((c, train.ranks[hop], link.order, train, hop))
+        self.active.add(link)
+
+    def ready_cycle(self, s: Slice, t: int) -> int | None:
+        """The cycle slice ``s`` became ready for ``t`` (timing doc §5), or None if not yet."""
+        stamps = [0]
+        for src in self.sources[s.index]:
+            stamps.append(self.marker_done.get((s.core, src, t)))
+        if t > 0:
+            stamps.append(self.fire_end.get((s.index, t - 1)))
+            stamps.extend(self.credit.get((s.index, d, t - 1)) for d in self.dest_slices[s.index])
+        return None if None in stamps else max(stamps)
+
+    # ------------------------------------------------------------------ one cycle
+
+    def simulate(self) -> int:
+        """Step the pass until every slice has fired every timestep; returns the last fire end."""
+        total = len(self.slices) * self.run.T
+        c = 0
+        while True:
+            self.step(c)
+            if sum(self.fires_ended.values()) == total:
+                break
+            if not (self.events or self.active or self.firing or any(self.buffers.values())):
+                waiting = [f"{s.label} t={self.next_t[s.index]}" for s in self.slices if self.next_t[s.index] < self.run.T]
+                raise RuntimeError(f"reference model stalled at cycle {c} of pass {self.p}: "
+                                   f"{', '.join(waiting)} can never become ready (inconsistent mapping)")
+            c += 1
+        if self.active or any(self.buffers.values()):
+            raise RuntimeError(f"pass {self.p} ended at cycle {c} with packets still on the network")
+        for s in self.slices:
+            self.run.membranes[s.index] = self.membrane[s.index]
+        return c
+
+    def step(self, c: int) -> None:
+        """Advance the whole chip through cycle ``c`` in the fixed order of the module docstring."""
+        for core in self.cores:
+            f = self.firing.get(core)
+            if f is not None and f[3] == c:
+                del self.firing[core]
+                self.finish_fire(c, *f)
+        for event in self.events.pop(c, ()):
+            kind = event[0]
+            if kind == "pkt":
+                _, train, hop, k = event
+                train.queues[hop].append((c, k))
+                if k == 0:
+                    self.request(train.path[hop], c, train, hop)
+            elif kind == "marker":
+                self.marker_done[event[1:]] = c
+            elif kind == "credit":
+                self.credit[event[1:]] = c
+            else:
+                self.host_credit[event[1:]] = c
+        self.host_step(c)
+        for link in sorted(self.active, key=lambda ln: ln.order):
+            self.link_step(link, c)
+        for core in self.cores:
+            self.integrate_step(core, c)
+        for core in self.cores:
+            if core not in self.firing:
+                self.soma_step(core, c)
+
+    def host_step(self, c: int) -> None:
+        """Timing doc §7: inject timestep t once t-1 is injected and every host credit is back."""
+        t = self.host_next_t
+        if not self.host_sources or t >= self.run.T:
+            return
+        if t > 0:
+            if self.host_done.get(t - 1, c + 1) > c:
+                return
+            if any((d, t - 1) not in self.host_credit for d in self.host_dests):
+                return
+        self.host_next_t += 1
+        n_trains = 0
+        for source, pop, cores in self.host_sources:
+            if source == HOST:
+                values = self.run.inputs[t]
+                neurons = np.flatnonzero(values)
+                values = values[neurons]
+            else:
+                neurons = self.run.mapping.slices[source].neuron_start + np.flatnonzero(self.run.slice_spikes[(source, t)])
+                values = np.ones(len(neurons), np.int64)
+            for dest in cores:
+                self.launch(c, source, pop, t, dest, neurons, values)
+                n_trains += 1
+        self.host_left[t] = n_trains
+
+    def link_step(self, link: Link, c: int) -> None:
+        """Grant a free link FCFS by (eligible cycle, rank); move one packet of the owner."""
+        if link.owner is None:
+            if not link.waiting:
+                self.active.discard(link)
+                return
+            best = min(link.waiting, key=lambda w: (w[0], w[1]))
+            link.waiting.remove(best)
+            link.owner, link.hop = best[3], best[4]
+            link.owner.grants.append(c)
+        train, hop = link.owner, link.hop
+        queue = train.queues[hop]
+        if not queue or queue[0][0] > c:
+            return  # the next packet has not been routed yet (§3's timing never lets this happen)
+        last = len(train.packets) - 1
+        if link.eject_core >= 0:
+            buffer = self.buffers[link.eject_core]
+            if len(buffer) >= self.S:
+                self.run.ejection_stall[link.eject_core] += 1
+                return
+            _, k = queue.popleft()
+            buffer.append((c, train, k))
+            if k == last:
+                train.delivery = c
+        else:
+            _, k = queue.popleft()
+            # Over the wire, then through the next router's pipeline.
+            self.at(c + link.latency + self.R, ("pkt", train, hop + 1, k))
+            if hop == 0 and k == last and train.is_host:
+                self.host_left[train.t] -= 1
+                if self.host_left[train.t] == 0:
+                    self.host_done[train.t] = c + 1
+        if k == last:
+            link.owner = None
+            if not link.waiting:
+                self.active.discard(link)
+
+    def integrate_step(self, core: int, c: int) -> None:
+        """Start the oldest buffered packet if the unit has issued all of the previous one's cycles."""
+        buffer = self.buffers[core]
+        if c < self.integrate_free[core] or not buffer or buffer[0][0] >= c:
+            return
+        _, train, k = buffer.popleft()
+        neuron, value = train.packets[k]
+        if neuron == MARKER:
+            cost = 1
+            train.marker_start = c
+            self.at(c + 1 + self.P_int, ("marker", core, train.source, train.t))
+            off = self.offset
+            self.run.trains[train.key] = TrainTiming(tuple(g + off for g in train.grants), train.delivery + off, c + off)
+        else:
+            cost, reaches = self.tables[core].spike(train.src_pop, neuron)
+            for reach in reaches:
+                if self.fires_ended[reach.slice_index] != train.t:
+                    sl = self.run.mapping.slices[reach.slice_index]
+                    raise MappingError(self.run.mapping_file, "destinations",
+                                       f"a spike of {train.src_pop!r} neuron {neuron} for t={train.t} reaches slice "
+                                       f"{sl.label}, which is not among the destinations of its source",
+                                       "map the workload again; destinations must cover every synapse")
+                np.add.at(self.accs[reach.slice_index][reach.proj_slot], reach.targets, reach.weights * value)
+        self.integrate_free[core] = c + cost
+        self.run.integrate_busy[core] += cost
+
+    def soma_step(self, core: int, c: int) -> None:
+        """Start the ready slice with the smallest (ready cycle, slice index), if any."""
+        best = None
+        for sl in self.on_core[core]:
+            t = self.next_t[sl.index]
+            if t >= self.run.T:
+                continue
+            ready = self.ready_cycle(sl, t)
+            if ready is not None and (best is None or (ready, sl.index) < best[:2]):
+                best = (ready, sl.index, sl, t)
+        if best is None:
+            return
+        _, index, sl, t = best
+        cycles = self.fire_cycles[index]
+        self.firing[core] = (index, t, c, c + cycles, self.fire_neurons(sl, t))
+        self.next_t[index] = t + 1
+        self.run.soma_busy[core] += cycles
+
+    def finish_fire(self, c: int, index: int, t: int, start: int, end: int, spikes: np.ndarray) -> None:
+        """Fire end: trains to the destination cores, credits to the sources (timing doc §5, §6)."""
+        sl = self.run.mapping.slices[index]
+        self.fire_end[(index, t)] = c
+        self.fires_ended[index] += 1
+        self.run.fires[(index, t)] = (start + self.offset, end + self.offset)
+        neurons = sl.neuron_start + np.flatnonzero(spikes)
+        ones = np.ones(len(neurons), np.int64)
+        for dest in self.dest_cores[index]:
+            self.launch(c, index, sl.population, t, dest, neurons, ones)
+        credit_cycles = self.R + self.L
+        for src in self.sources[index]:
+            if src != HOST and src in self.here:
+                self.at(c + self.hops(sl.core, self.run.mapping.slices[src].core) * credit_cycles, ("credit", src, index, t))
+        if index in self.host_dests:
+            self.at(c + self.hops(sl.core, self.io_core) * credit_cycles, ("hcredit", index, t))
+
+    def fire_neurons(self, sl: Slice, t: int) -> np.ndarray:
+        """DESIGN §2 for the slice's neurons from the accumulators it integrated; returns its spikes."""
+        run = self.run
+        pop = run.pops[sl.population]
+        channel = np.arange(sl.neuron_start, sl.neuron_stop) // pop.plane_size
+        current = np.zeros(sl.n_neurons, np.int64)
+        for slot, proj in enumerate(self.projs[sl.index]):
+            acc, _ = saturate(self.accs[sl.index][slot], proj.acc_bits)
+            mult = proj.mult.astype(np.int64)[channel]
+            current += rshift(acc * mult, proj.shift.astype(np.int64)[channel], pop.rounding)
+            # The soma reads and clears each accumulator in the same sweep.
+            self.accs[sl.index][slot] = np.zeros(sl.n_neurons, np.int64)
+        m = self.membrane[sl.index]
+        h = rshift(m * pop.decay_mult, pop.decay_shift, pop.rounding) + current + pop.bias.astype(np.int64)[channel]
+        if pop.kind == "readout":
+            self.membrane[sl.index] = h
+            return np.zeros(sl.n_neurons, bool)
+        theta = pop.threshold.astype(np.int64)[channel]
+        spike = h > theta if pop.fire_cmp == "gt" else h >= theta
+        after = np.where(spike, 0 if pop.reset == "hard" else h - theta, h)
+        q = membrane_limit(pop.membrane_bits)
+        self.membrane[sl.index] = np.clip(after, -q, q)
+        run.spikes[pop.name][t].reshape(-1)[sl.neuron_start:sl.neuron_stop] = spike
+        run.slice_spikes[(sl.index, t)] = spike
+        return spike
+
+

@@ -1,0 +1,63 @@
+"""Results of the cycle-stepped reference model: what timing doc §9 compares with the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+HOST = -1
+"""Source id of the host's input train in train keys (timing doc §9)."""
+
+
+@dataclass(frozen=True)
+class TrainTiming:
+    """When one train crossed the chip.
+
+    Attributes
+    ----------
+    grants : tuple[int, ...]
+        Grant cycle at every link of the path: injection port, mesh links in path order,
+        ejection port.
+    delivery : int
+        Cycle the marker entered the destination's spike buffer (``u_{F-1}``).
+    marker_start : int
+        Cycle the destination's integrate unit started the marker.
+    """
+
+    grants: tuple[int, ...]
+    delivery: int
+    marker_start: int
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceResult:
+    """What the cycle-stepped reference computes for one sample (timing doc §9).
+
+    Attributes
+    ----------
+    latency_cycles : int
+        End of the last fire of the last pass.
+    soma_busy_cycles, integrate_busy_cycles, ejection_stall_cycles : tuple[int, ...]
+        Per core id (``row * mesh_cols + col``), summed over passes.
+    fires : dict[tuple[int, int], tuple[int, int]]
+        ``(slice index, t) -> (start, end)`` cycles.
+    trains : dict[tuple[int, int, int, int], TrainTiming]
+        ``(pass index, source, t, destination core)``; source is a slice index or -1 (host input).
+    readout : np.ndarray
+        int64 readout values after the last timestep.
+    predicted : int
+        argmax of ``readout``, ties to the lowest index.
+    spikes : dict[str, np.ndarray]
+        bool (T, *shape) for every lif population.
+    """
+
+    latency_cycles: int
+    soma_busy_cycles: tuple[int, ...]
+    integrate_busy_cycles: tuple[int, ...]
+    ejection_stall_cycles: tuple[int, ...]
+    fires: dict
+    trains: dict
+    readout: np.ndarray
+    predicted: int
+    spikes: dict

@@ -1,0 +1,408 @@
+"""Unit tests of qsnnsim/workload.py: the v1 .npz layout, the loader's refusals and the
+builder's validation (DESIGN.md §3 and §9)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+from strategies.workloads import MALFORMED_CASE_NAMES, _write_npz, malformed_workload_files, reference_workload
+
+from qsnnsim.errors import WorkloadError
+from qsnnsim.workload import (
+    MAX_PROJECTIONS_PER_TARGET,
+    MULT_LIMIT,
+    WorkloadBuilder,
+    dense_synaptic_ops,
+    load_workload,
+    save_workload,
+    workload_to_arrays,
+)
+
+
+@pytest.fixture(scope="module")
+def malformed(tmp_path_factory):
+    return {c.name: c for c in malformed_workload_files(tmp_path_factory.mktemp("malformed"))}
+
+
+
+
+def test_malformed_case_list_is_complete(malformed):
+    assert sorted(malformed) == sorted(MALFORMED_CASE_NAMES)
+
+
+@pytest.mark.parametrize("name", MALFORMED_CASE_NAMES)
+def test_loader_refuses_malformed_file(malformed, name):
+    case = malformed[name]
+    with pytest.raises(WorkloadError) as info:
+        load_workload(case.path)
+    err = info.value
+    assert err.file == case.path
+    assert err.field == case.field
+    assert case.problem in err.problem
+    line = err.line()
+    assert "\n" not in line and line.startswith(case.path + ": ")
+    assert case.problem in line
+    if case.canary is not None:
+        assert not os.path.exists(case.canary), "the loader unpickled an object"
+
+
+def test_reference_workload_loads(malformed):
+    # The malformed files are one change away from this one, which must load.
+    wl = load_workload(os.path.join(os.path.dirname(malformed["truncated"].path), "good.npz"))
+    assert [p.name for p in wl.populations] == ["in", "hidden", "out"]
+
+
+# ------------------------------------------------------------ loader defects found by tests
+
+
+def _reference_entries():
+    arrays = workload_to_arrays(reference_workload())
+    meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    return arrays, meta
+
+
+def _expect_workload_error(path, field):
+    with pytest.raises(WorkloadError) as info:
+        load_workload(path)
+    assert info.value.field == field
+    assert "\n" not in info.value.line()
+
+
+@pytest.mark.parametrize("shape", [[2, None, 1, 4, 4], [2, "2", 1, 4, 4], [[2], 2, 1, 4, 4], "22144"])
+def test_non_integer_samples_shape_is_a_workload_error(tmp_path, shape):
+    # Found by test_any_meta_mutation_loads_or_raises_workload_error: the loader multiplies
+    # meta.samples.shape without checking it, and numpy raises TypeError/ValueError.
+    arrays, meta = _reference_entries()
+    meta["samples"]["shape"] = shape
+    _expect_workload_error(_write_npz(str(tmp_path / "w.npz"), arrays, meta), "meta.samples.shape")
+
+
+@pytest.mark.parametrize("value", [np.array("3"), np.array(2.5), np.array(1 + 2j)])
+def test_zero_d_non_integer_shift_entry_is_refused(tmp_path, value):
+    # A 0-d entry is broadcast with np.full(..., int64): a string raises ValueError, and a
+    # float or complex is silently truncated to an integer shift.
+    arrays, meta = _reference_entries()
+    arrays["proj1.shift"] = value
+    _expect_workload_error(_write_npz(str(tmp_path / "w.npz"), arrays, meta), "projections.fc.shift")
+
+
+@pytest.mark.parametrize("class_names", [5, "abc", {"a": 1, "b": 2, "c": 3}])
+def test_class_names_must_be_a_list_of_strings(tmp_path, class_names):
+    # 5 raises TypeError; a string or an object is split into its characters or keys.
+    arrays, meta = _reference_entries()
+    meta["class_names"] = class_names
+    _expect_workload_error(_write_npz(str(tmp_path / "w.npz"), arrays, meta), "class_names")
+
+
+@pytest.mark.parametrize("version", [True, 1.0])
+def test_version_must_be_the_integer_1(tmp_path, version):
+    # JSON true and 1.0 compare equal to 1 in Python; strict checking refuses both.
+    arrays, meta = _reference_entries()
+    meta["version"] = version
+    _expect_workload_error(_write_npz(str(tmp_path / "w.npz"), arrays, meta), "meta.version")
+
+
+# ----------------------------------------------------------------------------- file layout
+
+
+def test_one_bit_codes_pack_msb_first_with_one_meaning_plus_one():
+    # codes +1 -1 -1 +1 +1 +1 -1 -1 | +1 -> bits 1001 1100 | 1000 0000 (zero padded)
+    # -> bytes 0x9C, 0x80.
+    b = WorkloadBuilder("pack", timesteps=1, input_kind="spikes")
+    b.input("in", (9,))
+    b.readout("out", (1,))
+    b.linear("in", "out", [[+1, -1, -1, +1, +1, +1, -1, -1, +1]], weight_bits=1)
+    b.set_samples(np.zeros((1, 1, 9), np.uint8))
+    arrays = workload_to_arrays(b.build())
+    assert arrays["proj0.weights"].dtype == np.uint8
+    assert arrays["proj0.weights"].tolist() == [0x9C, 0x80]
+
+
+def test_meta_keys_are_the_documented_ones():
+    # docs/workload-format.md lists exactly these keys; a change here changes the docs.
+    arrays = workload_to_arrays(reference_workload())
+    meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    assert set(meta) == {"format", "version", "name", "timesteps", "input_kind", "input_population",
+                         "populations", "projections", "samples", "labels", "class_names", "provenance"}
+    assert set(meta["populations"][0]) == {"name", "kind", "shape"}
+    assert set(meta["populations"][1]) == {"name", "kind", "shape", "membrane_bits", "decay_mult", "decay_shift",
+                                           "rounding", "fire_cmp", "reset", "threshold", "bias"}
+    assert set(meta["projections"][0]) == {"name", "kind", "source", "target", "weight_bits", "acc_bits", "kernel",
+                                           "stride", "padding", "global_sum_pool", "mult", "shift", "weights",
+                                           "weights_shape", "weights_packed"}
+    assert set(meta["samples"]) == {"entry", "packed", "shape"}
+    assert sorted(k for k in arrays if k != "meta") == [
+        "labels", "pop1.bias", "pop1.threshold", "pop2.bias", "pop2.threshold", "proj0.mult", "proj0.shift",
+        "proj0.weights", "proj1.mult", "proj1.shift", "proj1.weights", "samples"]
+    assert arrays["meta"].dtype == np.uint8
+    assert {arrays[k].dtype.name for k in arrays if k.endswith((".mult", ".shift", ".threshold", ".bias"))} == {"int32"}
+    assert arrays["labels"].dtype == np.int64
+    assert arrays["proj1.weights"].dtype == np.int8
+
+
+def test_sumpool_projection_has_no_weight_entry():
+    b = WorkloadBuilder("pool", timesteps=1)
+    b.input("in", (1, 2, 2))
+    b.readout("out", (1, 1, 1))
+    b.sumpool2d("in", "out", kernel=2)
+    b.set_samples(np.zeros((1, 1, 2, 2), np.int8))
+    arrays = workload_to_arrays(b.build())
+    meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    assert meta["projections"][0]["weights"] is None and "proj0.weights" not in arrays
+
+
+def test_save_refuses_an_invalid_workload_and_writes_nothing(tmp_path):
+    wl = dataclasses.replace(reference_workload(), timesteps=0)
+    path = tmp_path / "bad.npz"
+    with pytest.raises(WorkloadError, match=r"timesteps: must be an integer in 1\.\.4096"):
+        save_workload(wl, path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_leaves_no_temporary_file(tmp_path):
+    save_workload(reference_workload(), tmp_path / "w.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
+
+
+def test_dense_synaptic_ops_by_kind():
+    wl = reference_workload()
+    pops = {p.name: p for p in wl.populations}
+    conv, fc = wl.projections
+    # conv: C_out * C_in * kH * kW * H_out * W_out = 2 * 1 * 3 * 3 * 4 * 4 = 288
+    assert dense_synaptic_ops(conv, pops["in"], pops["hidden"]) == 288
+    # linear: the weight matrix, 3 x 32 = 96
+    assert dense_synaptic_ops(fc, pops["hidden"], pops["out"]) == 96
+
+
+# ----------------------------------------------------------------------- builder validation
+
+
+def _base(timesteps=1, input_kind="analog", in_shape=(1, 4, 4)):
+    b = WorkloadBuilder("v", timesteps=timesteps, input_kind=input_kind)
+    b.input("in", in_shape)
+    return b
+
+
+def _samples(b, shape=(1, 4, 4)):
+    b.set_samples(np.zeros((1,) + shape, np.int8))
+
+
+def test_projection_to_undeclared_population():
+    b = _base()
+    with pytest.raises(WorkloadError, match=r"<builder>: populations\.ghost: is not declared yet"):
+        b.linear("in", "ghost", np.ones((2, 16), np.int8), weight_bits=2)
+
+
+def test_unknown_population_in_a_workload_built_directly():
+    wl = reference_workload()
+    fc = dataclasses.replace(wl.projections[1], source="nowhere")
+    bad = dataclasses.replace(wl, projections=(wl.projections[0], fc))
+    with pytest.raises(WorkloadError, match=r"projections\.fc\.source: names unknown population 'nowhere'"):
+        save_workload(bad, os.devnull)
+
+
+def test_backward_edge_is_a_cycle_error():
+    b = _base()
+    b.lif("a", (2,))
+    b.readout("out", (2,))
+    b.linear("in", "a", np.ones((2, 16), np.int8), weight_bits=2)
+    b.linear("a", "out", np.ones((2, 2), np.int8), weight_bits=2)
+    b.lif("late", (2,))
+    b.linear("late", "a", np.ones((2, 2), np.int8), weight_bits=2, name="back")
+    b.linear("in", "late", np.ones((2, 16), np.int8), weight_bits=2)
+    _samples(b)
+    with pytest.raises(WorkloadError, match=r"projections\.back: goes from 'late' to 'a', which is not later"):
+        b.build()
+
+
+def test_self_loop_is_refused():
+    b = _base()
+    b.lif("a", (2,))
+    b.linear("in", "a", np.ones((2, 16), np.int8), weight_bits=2)
+    b.linear("a", "a", np.ones((2, 2), np.int8), weight_bits=2, name="loop")
+    b.readout("out", (2,))
+    b.linear("a", "out", np.ones((2, 2), np.int8), weight_bits=2)
+    _samples(b)
+    with pytest.raises(WorkloadError, match=r"projections\.loop: .*not later in topological order"):
+        b.build()
+
+
+def test_mismatched_conv_geometry():
+    # 4x4 input, kernel 3, no padding -> 2x2, but the target says 4x4.
+    b = _base()
+    b.readout("out", (2, 4, 4))
+    b.conv2d("in", "out", np.ones((2, 1, 3, 3), np.int8), weight_bits=2, name="conv")
+    _samples(b)
+    maps = r"projections\.conv: conv2d with kernel \(3, 3\).* maps \(4, 4\) to \(2, 2\)"
+    with pytest.raises(WorkloadError, match=maps):
+        b.build()
+
+
+def test_conv_weights_must_match_channels():
+    b = _base()
+    b.readout("out", (2, 4, 4))
+    b.conv2d("in", "out", np.ones((3, 1, 3, 3), np.int8), weight_bits=2, padding=1, name="conv")
+    _samples(b)
+    with pytest.raises(WorkloadError, match=r"projections\.conv\.weights: shape \(3, 1, 3, 3\) does not match"):
+        b.build()
+
+
+@pytest.mark.parametrize(
+    "change, field, problem",
+    [
+        ({"membrane_bits": 17}, "populations.h.membrane_bits", "must be in 2..16"),
+        ({"membrane_bits": 1}, "populations.h.membrane_bits", "must be in 2..16"),
+        ({"decay_shift": 32}, "populations.h.decay_shift", "must be in 0..31"),
+        ({"rounding": "nearest"}, "populations.h.rounding", "must be one of floor, toward_zero"),
+        ({"fire_cmp": "lt"}, "populations.h.fire_cmp", "must be one of gt, ge"),
+        ({"reset": "zero"}, "populations.h.reset", "must be one of hard, soft"),
+        ({"threshold": [1, 2, 3]}, "populations.h.threshold", "does not match the 2 channels"),
+        ({"threshold": [1 << 31, 0]}, "populations.h.threshold", "values must be in"),
+    ],
+)
+def test_population_field_errors(change, field, problem):
+    b = _base(in_shape=(4,))
+    b.lif("h", (2,), **change)
+    b.linear("in", "h", np.ones((2, 4), np.int8), weight_bits=2)
+    b.readout("out", (2,))
+    b.linear("h", "out", np.ones((2, 2), np.int8), weight_bits=2)
+    b.set_samples(np.zeros((1, 4), np.int8))
+    with pytest.raises(WorkloadError) as info:
+        b.build()
+    assert info.value.field == field and problem in info.value.problem
+
+
+@pytest.mark.parametrize(
+    "weights, kwargs, field, problem",
+    [
+        ([[2, 0, 0, 0]], {"weight_bits": 2}, "weights", "code out of range for 2-bit weights"),
+        ([[-3, 0, 0, 0]], {"weight_bits": 2}, "weights", "code out of range for 2-bit weights"),
+        ([[1, 0, 1, 1]], {"weight_bits": 1}, "weights", "1-bit codes must be -1 or +1"),
+        ([[1, 1, 1, 1]], {"weight_bits": 17}, "weight_bits", "must be in 1..16"),
+        ([[1, 1, 1, 1]], {"weight_bits": 2, "acc_bits": 1}, "acc_bits", "must be in 2..32"),
+        ([[1, 1, 1, 1]], {"weight_bits": 2, "acc_bits": 33}, "acc_bits", "must be in 2..32"),
+        ([[1, 1, 1, 1]], {"weight_bits": 2, "shift": 32}, "shift", "values must be in 0..31"),
+        ([[1, 1, 1, 1]], {"weight_bits": 2, "shift": -1}, "shift", "values must be in 0..31"),
+        ([[1, 1, 1, 1]], {"weight_bits": 2, "mult": MULT_LIMIT}, "mult", "values must be in"),
+        ([[1, 1, 1, 1]], {"weight_bits": 2, "mult": -MULT_LIMIT}, "mult", "values must be in"),
+        ([[1, 1, 1]], {"weight_bits": 2}, "weights", "linear weights must be (1, 4)"),
+    ],
+)
+def test_projection_field_errors(weights, kwargs, field, problem):
+    b = _base(in_shape=(4,))
+    b.readout("out", (1,))
+    b.linear("in", "out", np.array(weights, np.int16), name="fc", **kwargs)
+    b.set_samples(np.zeros((1, 4), np.int8))
+    with pytest.raises(WorkloadError) as info:
+        b.build()
+    assert info.value.field == "projections.fc." + field
+    assert problem in info.value.line()
+
+
+def test_largest_legal_values_are_accepted():
+    b = _base(in_shape=(4,))
+    b.readout("out", (1,))
+    b.linear("in", "out", [[-(1 << 15), (1 << 15) - 1, 0, 0]], weight_bits=16, mult=MULT_LIMIT - 1, shift=31,
+             acc_bits=32)
+    b.set_samples(np.array([[-128, 127, 0, 0]], np.int8))
+    wl = b.build()
+    assert wl.projections[0].weights.tolist() == [[-(1 << 15), (1 << 15) - 1, 0, 0]]
+
+
+def test_at_most_16_projections_into_one_population():
+    b = _base(in_shape=(1,))
+    b.readout("out", (1,))
+    for i in range(MAX_PROJECTIONS_PER_TARGET + 1):
+        b.linear("in", "out", [[1]], weight_bits=2, name=f"p{i}")
+    b.set_samples(np.zeros((1, 1), np.int8))
+    with pytest.raises(WorkloadError, match=r"populations\.out: has 17 incoming projections \(at most 16\)"):
+        b.build()
+
+
+@pytest.mark.parametrize("timesteps", [0, 4097])
+def test_timesteps_limits(timesteps):
+    b = _base(timesteps=timesteps, in_shape=(1,))
+    b.readout("out", (1,))
+    b.linear("in", "out", [[1]], weight_bits=2)
+    b.set_samples(np.zeros((1, 1), np.int8))
+    with pytest.raises(WorkloadError, match=r"timesteps: must be an integer in 1..4096"):
+        b.build()
+
+
+@pytest.mark.parametrize(
+    "input_kind, samples, problem",
+    [
+        ("analog", np.array([[200]]), "analog samples must be int8"),
+        ("analog", np.zeros((1, 2), np.int8), "does not match (N,) + input shape (1,)"),
+        ("spikes", np.array([[[2], [0]]]), "spike samples must be 0/1"),
+        ("spikes", np.zeros((1, 3, 1), np.uint8), "does not match (N, T=2) + input shape (1,)"),
+        ("spikes", np.zeros((0, 2, 1), np.uint8), "holds no sample"),
+    ],
+)
+def test_sample_errors(input_kind, samples, problem):
+    b = _base(timesteps=2, input_kind=input_kind, in_shape=(1,))
+    b.readout("out", (1,))
+    b.linear("in", "out", [[1]], weight_bits=2)
+    b.set_samples(samples)
+    with pytest.raises(WorkloadError) as info:
+        b.build()
+    assert info.value.field == "samples" and problem in info.value.problem
+
+
+def test_graph_shape_errors():
+    b = _base(in_shape=(1,))
+    b.lif("h", (1,))
+    b.linear("in", "h", [[1]], weight_bits=2)
+    b.set_samples(np.zeros((1, 1), np.int8))
+    with pytest.raises(WorkloadError, match=r"populations: needs exactly one readout population \(found 0\)"):
+        b.build()
+    b.readout("out", (1,))
+    with pytest.raises(WorkloadError, match=r"populations\.out: has no incoming projection"):
+        b.build()
+    b.linear("h", "out", [[1]], weight_bits=2)
+    b.set_samples(np.zeros((1, 1), np.int8), labels=[0, 1])
+    with pytest.raises(WorkloadError, match=r"labels: must be 1 integers, one per sample"):
+        b.build()
+    b.set_samples(np.zeros((1, 1), np.int8), class_names=["a", "b"])
+    with pytest.raises(WorkloadError, match=r"class_names: has 2 names for 1 readout neurons"):
+        b.build()
+    b.set_samples(np.zeros((1, 1), np.int8))
+    assert b.build().n_samples == 1
+
+
+def test_identity_and_sumpool_shape_rules():
+    b = _base()
+    b.readout("out", (2, 4, 4))
+    b.identity("in", "out", codes=[1, 1], name="skip")
+    _samples(b)
+    with pytest.raises(WorkloadError, match=r"projections\.skip: identity needs equal shapes"):
+        b.build()
+    b = _base()
+    b.readout("out", (2, 2, 2))
+    b.sumpool2d("in", "out", kernel=2, name="pool")
+    _samples(b)
+    with pytest.raises(WorkloadError, match=r"projections\.pool: sumpool2d keeps channels"):
+        b.build()
+
+
+def test_duplicate_names_are_refused():
+    b = _base(in_shape=(1,))
+    b.readout("out", (1,))
+    b.linear("in", "out", [[1]], weight_bits=2, name="fc")
+    b.linear("in", "out", [[1]], weight_bits=2, name="fc")
+    b.set_samples(np.zeros((1, 1), np.int8))
+    with pytest.raises(WorkloadError, match=r"projections\.fc: name used twice"):
+        b.build()
+
+
+def test_global_sum_pool_needs_a_chw_source():
+    b = _base(in_shape=(3,))
+    b.readout("out", (1,))
+    b.linear("in", "out", [[1, 1, 1]], weight_bits=2, global_sum_pool=True, name="fc")
+    b.set_samples(np.zeros((1, 3), np.int8))
+    with pytest.raises(WorkloadError, match=r"projections\.fc\.global_sum_pool: only a linear projection"):
+        b.build()
