@@ -44,44 +44,68 @@ def _scan_banks(first_addresses, n_rows, row_words, banks, stamp, cycle_id):
 
 
 @jit
+def _gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+
+
+@jit
 def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w,
                     c_start, c_stop, n_start, n_stop, base, row_words, banks, lanes,
                     cycles, words, updates):
-    """conv2d (slice, projection) pair: fills int64 (c_in * in_h * in_w,) arrays per source neuron."""
+    """conv2d (slice, projection) pair: fills int64 (c_in * in_h * in_w,) arrays per source neuron.
+
+    Which rows a spike reads depends on its position only; where those rows sit in the banks
+    repeats every ``banks / gcd(kH * kW * row_words, banks)`` source channels, so the bank scan
+    runs for one period of channels per position and is copied to the rest.
+    """
     plane = out_h * out_w
     stamp = np.zeros(banks, dtype=np.int64)
     cycle_id = 0
+    offsets = np.zeros(k_h * k_w, dtype=np.int64)
     rows = np.zeros(k_h * k_w, dtype=np.int64)
-    for ci in range(c_in):
-        for y in range(in_h):
-            for x in range(in_w):
-                j = (ci * in_h + y) * in_w + x
-                n_rows = 0
-                n_upd = 0
-                for kh in range(k_h):
-                    ny = y + p_h - kh
-                    if ny < 0 or ny % s_h != 0:
+    channel_stride = k_h * k_w * row_words
+    period = banks // _gcd(channel_stride % banks if channel_stride % banks else banks, banks)
+    if period > c_in:
+        period = c_in
+    in_plane = in_h * in_w
+    for y in range(in_h):
+        for x in range(in_w):
+            n_rows = 0
+            n_upd = 0
+            for kh in range(k_h):
+                ny = y + p_h - kh
+                if ny < 0 or ny % s_h != 0:
+                    continue
+                oy = ny // s_h
+                if oy >= out_h:
+                    continue
+                for kw in range(k_w):
+                    nx = x + p_w - kw
+                    if nx < 0 or nx % s_w != 0:
                         continue
-                    oy = ny // s_h
-                    if oy >= out_h:
+                    ox = nx // s_w
+                    if ox >= out_w:
                         continue
-                    for kw in range(k_w):
-                        nx = x + p_w - kw
-                        if nx < 0 or nx % s_w != 0:
-                            continue
-                        ox = nx // s_w
-                        if ox >= out_w:
-                            continue
-                        pos = oy * out_w + ox
-                        c_lo = max(c_start, _ceil_div(n_start - pos, plane))
-                        c_hi = min(c_stop, _ceil_div(n_stop - pos, plane))
-                        if c_hi <= c_lo:
-                            continue
-                        n_upd += c_hi - c_lo
-                        rows[n_rows] = base + ((ci * k_h + kh) * k_w + kw) * row_words
-                        n_rows += 1
-                read, cycle_id = _scan_banks(rows, n_rows, row_words, banks, stamp, cycle_id)
-                cycles[j] = max(read, _ceil_div(n_upd, lanes))
+                    pos = oy * out_w + ox
+                    c_lo = max(c_start, _ceil_div(n_start - pos, plane))
+                    c_hi = min(c_stop, _ceil_div(n_stop - pos, plane))
+                    if c_hi <= c_lo:
+                        continue
+                    n_upd += c_hi - c_lo
+                    offsets[n_rows] = (kh * k_w + kw) * row_words
+                    n_rows += 1
+            at = y * in_w + x
+            for ci in range(c_in):
+                j = ci * in_plane + at
+                if ci >= period:
+                    cycles[j] = cycles[(ci % period) * in_plane + at]
+                else:
+                    for r in range(n_rows):
+                        rows[r] = base + ci * channel_stride + offsets[r]
+                    read, cycle_id = _scan_banks(rows, n_rows, row_words, banks, stamp, cycle_id)
+                    cycles[j] = max(read, _ceil_div(n_upd, lanes))
                 words[j] = n_rows * row_words
                 updates[j] = n_upd
 

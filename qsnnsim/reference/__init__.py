@@ -41,7 +41,7 @@ import numpy as np
 
 from qsnnsim.arch import ArchSpec
 from qsnnsim.errors import MappingError, WorkloadError
-from qsnnsim.mapping import Mapping
+from qsnnsim.mapping import Mapping, compute_destinations
 from qsnnsim.reference.chip import PassModel, SampleRun
 from qsnnsim.reference.result import HOST, ReferenceResult, TrainTiming
 from qsnnsim.reference.synapses import fire_cycles_of
@@ -89,6 +89,19 @@ def _check(workload: Workload, arch: ArchSpec, mapping: Mapping, sample, mapping
     if missing:
         raise MappingError(mapping_file, "n_passes", f"is {mapping.n_passes} but pass {missing[0]} holds no slice",
                            "map the workload again")
+    # Every synapse must be covered by a destination, and spikes only flow to the same or a later pass.
+    needed, input_needed = compute_destinations(workload, mapping.slices)
+    given = [set(d) for d in mapping.destinations] + [set(mapping.input_destinations)]
+    for i, (need, have) in enumerate(zip(list(needed) + [input_needed], given)):
+        fld = f"destinations[{i}]" if i < len(needed) else "input_destinations"
+        if not set(need) <= have:
+            raise MappingError(mapping_file, fld, f"misses slice {min(set(need) - have)}, which reads spikes from it",
+                               "map the workload again")
+        source_pass = mapping.slices[i].pass_index if i < len(needed) else 0
+        early = [d for d in have if not 0 <= d < len(mapping.slices) or mapping.slices[d].pass_index < source_pass]
+        if early:
+            raise MappingError(mapping_file, fld, f"names slice {early[0]}, which is not a slice of this or a later pass",
+                               "map the workload again")
 
 
 def _offchip_cycles(arch: ArchSpec, n_bits: int) -> int:

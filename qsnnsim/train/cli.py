@@ -89,7 +89,7 @@ class ProgressBar:
 
     def __call__(self, epoch: int, n_epochs: int, step: int, n_steps: int, loss: float, accuracy: float) -> None:
         done = (epoch * n_steps + step + 1) / max(1, n_epochs * n_steps)
-        filled = int(round(done * BAR_WIDTH))
+        filled = round(done * BAR_WIDTH)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
         elapsed_s = time.perf_counter() - self.start
         text = (f"epoch {epoch + 1}/{n_epochs} [{bar}] {100 * done:5.1f}% "

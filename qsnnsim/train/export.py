@@ -50,8 +50,8 @@ def build_workload(net: IntNet, samples: np.ndarray, labels: np.ndarray | None =
             b.readout(pop.name, pop.shape, bias=pop.bias.astype(np.int32), decay_mult=pop.decay_mult,
                       decay_shift=pop.decay_shift)
     for proj in net.projections:
-        scale = dict(mult=proj.mult.astype(np.int32), shift=proj.shift.astype(np.int32), acc_bits=proj.acc_bits,
-                     name=proj.name)
+        scale = {"mult": proj.mult.astype(np.int32), "shift": proj.shift.astype(np.int32),
+                 "acc_bits": proj.acc_bits, "name": proj.name}
         if proj.kind == "conv2d":
             b.conv2d(proj.source, proj.target, proj.weights.astype(np.int16), weight_bits=proj.weight_bits,
                      stride=proj.stride, padding=proj.padding, **scale)

@@ -15,6 +15,7 @@ it are computed once and broadcast over T.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,7 +148,19 @@ def _run_batch(net: IntNet, x: torch.Tensor, keep_spikes: bool):
     return spikes, readout, saturations
 
 
-def run_integer(net: IntNet, samples, batch_size: int = 256, keep_spikes: bool = True) -> IntegerResult:
+@contextlib.contextmanager
+def torch_threads(n_threads: int):
+    """Run torch with ``n_threads`` intra-op threads, restoring the previous count after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def run_integer(net: IntNet, samples, batch_size: int = 64, keep_spikes: bool = True,
+                n_threads: int = 1) -> IntegerResult:
     """Integer inference of analog samples.
 
     Parameters
@@ -160,6 +173,9 @@ def run_integer(net: IntNet, samples, batch_size: int = 256, keep_spikes: bool =
         Samples per batch (memory only; results do not depend on it).
     keep_spikes : bool
         Keep every lif population's spikes (needed for bit-exact comparisons).
+    n_threads : int
+        torch intra-op threads. One by default: the work is small, memory-bound int64
+        element-wise operations, where extra OpenMP threads only contend for cores.
 
     Returns
     -------
@@ -167,8 +183,9 @@ def run_integer(net: IntNet, samples, batch_size: int = 256, keep_spikes: bool =
     """
     x_all = torch.as_tensor(np.asarray(samples).astype(np.int64))
     parts = []
-    for start in range(0, x_all.shape[0], batch_size):
-        parts.append(_run_batch(net, x_all[start : start + batch_size], keep_spikes))
+    with torch_threads(n_threads):
+        for start in range(0, x_all.shape[0], batch_size):
+            parts.append(_run_batch(net, x_all[start : start + batch_size], keep_spikes))
     spikes = {k: torch.cat([p[0][k] for p in parts]) for k in parts[0][0]}
     readout = torch.cat([p[1] for p in parts])
     saturations = {k: torch.cat([p[2][k] for p in parts]) for k in parts[0][2]}

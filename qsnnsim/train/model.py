@@ -31,7 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from qsnnsim.train.networks import NetSpec, ProjSpec
-from qsnnsim.train.quant import FoldableBatchNorm, WeightQuantizer, floor_ste, round_ste, spike
+from qsnnsim.train.quant import (
+    FoldableBatchNorm,
+    WeightQuantizer,
+    floor_ste,
+    round_ste,
+    spike,
+)
 from qsnnsim.workload import membrane_limit
 
 

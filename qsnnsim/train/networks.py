@@ -91,7 +91,7 @@ class _Graph:
     def conv(self, source: str, name: str, c_out: int, weight_kind: str, kernel: int = 3, stride: int = 1,
              padding: int = 1, target: str | None = None, proj_name: str | None = None) -> str:
         """A conv2d + BatchNorm into a new lif population ``name`` (or into ``target``)."""
-        c_in, h, w = self.shape(source)
+        _, h, w = self.shape(source)
         k, s, p = (kernel, kernel), (stride, stride), (padding, padding)
         out = (c_out,) + conv_output_hw((h, w), k, s, p)
         if target is None:

@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from qsnnsim.train.cli import main  # noqa: E402
-from qsnnsim.train.data import load_digits  # noqa: E402
-from qsnnsim.workload import load_workload  # noqa: E402
+from qsnnsim.train.cli import main
+from qsnnsim.train.data import load_digits
+from qsnnsim.workload import load_workload
 
 pytestmark = pytest.mark.torch
 
@@ -24,7 +24,7 @@ PROVENANCE_KEYS = {
 
 def test_module_help_works():
     out = subprocess.run([sys.executable, "-m", "qsnnsim.train", "--help"], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("usage: qsnnsim train")
     for option in ("--arch", "--membrane-bits", "--no-ws-dr", "--lambda", "--float", "--seed", "--output"):
@@ -93,7 +93,7 @@ def test_bad_output_path_is_refused_before_training(tmp_path, capsys):
 
 def test_bad_option_through_the_module_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-m", "qsnnsim.train", "--membrane-bits", "99", "-o",
-                          str(tmp_path / "x.npz")], capture_output=True, text=True, timeout=120)
+                          str(tmp_path / "x.npz")], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 2
     assert out.stderr == "qsnnsim: error: qsnnsim train: --membrane-bits: must be in 2..16 (got 99)\n"
     assert out.stdout == ""

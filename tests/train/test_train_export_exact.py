@@ -12,16 +12,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from strategies.trained import assert_matches_golden, random_qsnns  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies.trained import assert_matches_golden, random_qsnns
 
-from qsnnsim.train.config import TrainConfig  # noqa: E402
-from qsnnsim.train.export import build_workload  # noqa: E402
-from qsnnsim.train.fold import fold_network  # noqa: E402
-from qsnnsim.train.inference import run_integer  # noqa: E402
-from qsnnsim.train.trainer import predict_float, provenance, train  # noqa: E402
-from qsnnsim.workload import load_workload, save_workload  # noqa: E402
+from qsnnsim.train.config import TrainConfig
+from qsnnsim.train.export import build_workload
+from qsnnsim.train.fold import fold_network
+from qsnnsim.train.inference import run_integer
+from qsnnsim.train.trainer import predict_float, provenance, train
+from qsnnsim.workload import load_workload, save_workload
 
 pytestmark = pytest.mark.torch
 

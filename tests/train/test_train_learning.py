@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from qsnnsim.train.config import TrainConfig  # noqa: E402
-from qsnnsim.train.trainer import train  # noqa: E402
+from qsnnsim.train.config import TrainConfig
+from qsnnsim.train.trainer import train
 
 pytestmark = pytest.mark.torch
 

@@ -12,13 +12,13 @@ import pytest
 
 pytest.importorskip("torch")
 
-from strategies.trained import assert_matches_golden  # noqa: E402
+from strategies.trained import assert_matches_golden
 
-from qsnnsim.golden import run_golden  # noqa: E402
-from qsnnsim.train.data import load_digits  # noqa: E402
-from qsnnsim.train.inference import run_integer  # noqa: E402
-from qsnnsim.train.intnet import intnet_from_workload  # noqa: E402
-from qsnnsim.workload import load_workload  # noqa: E402
+from qsnnsim.golden import run_golden
+from qsnnsim.train.data import load_digits
+from qsnnsim.train.inference import run_integer
+from qsnnsim.train.intnet import intnet_from_workload
+from qsnnsim.workload import load_workload
 
 pytestmark = pytest.mark.torch
 

@@ -7,13 +7,24 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from qsnnsim.train.config import TrainConfig, TrainError  # noqa: E402
-from qsnnsim.train.data import load_digits, quantize_digits  # noqa: E402
-from qsnnsim.train.inference import floor_shift  # noqa: E402
-from qsnnsim.train.intnet import IntPopulation, IntProjection, accumulator_bits, to_fixed_point  # noqa: E402
-from qsnnsim.train.model import QSNN, spike_rate_loss  # noqa: E402
-from qsnnsim.train.networks import FAMILIES, build_netspec  # noqa: E402
-from qsnnsim.train.quant import WeightQuantizer, floor_ste, int8_codes, power_of_two, spike  # noqa: E402
+from qsnnsim.train.config import TrainConfig, TrainError
+from qsnnsim.train.data import load_digits, quantize_digits
+from qsnnsim.train.inference import floor_shift
+from qsnnsim.train.intnet import (
+    IntPopulation,
+    IntProjection,
+    accumulator_bits,
+    to_fixed_point,
+)
+from qsnnsim.train.model import QSNN, spike_rate_loss
+from qsnnsim.train.networks import FAMILIES, build_netspec
+from qsnnsim.train.quant import (
+    WeightQuantizer,
+    floor_ste,
+    int8_codes,
+    power_of_two,
+    spike,
+)
 
 pytestmark = pytest.mark.torch
 

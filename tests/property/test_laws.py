@@ -1,0 +1,70 @@
+"""Metamorphic laws of the engine: what must not change when something else does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from engine_helpers import run_engine, with_chip, with_core, with_packet_flits
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import small_archs, small_workloads
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_clock_changes_microseconds_not_cycles(data):
+    wl = data.draw(small_workloads(max_samples=1))
+    arch = with_packet_flits(data.draw(small_archs(workload=wl)))
+    factor = data.draw(st.sampled_from([0.5, 2.0, 3.0]))
+    slow = run_engine(wl, arch).samples[0]
+    fast = run_engine(wl, with_chip(arch, clock_mhz=arch.chip.clock_mhz * factor)).samples[0]
+    assert fast.latency_cycles == slow.latency_cycles
+    assert fast.fires == slow.fires and fast.trains == slow.trains
+    assert np.array_equal(fast.counters.actions, slow.counters.actions)
+    assert fast.latency_us == slow.latency_cycles / (arch.chip.clock_mhz * factor)
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_more_synapse_lanes_never_add_cycles(data):
+    wl = data.draw(small_workloads(max_samples=1))
+    arch = with_packet_flits(data.draw(small_archs(workload=wl)))
+    extra = data.draw(st.integers(1, 8))
+    base = run_engine(wl, arch).samples[0]
+    wider = run_engine(wl, with_core(arch, synapse_lanes=arch.core.synapse_lanes + extra)).samples[0]
+    assert wider.latency_cycles <= base.latency_cycles
+    assert sum(wider.integrate_busy_cycles) <= sum(base.integrate_busy_cycles)
+
+
+@settings(max_examples=30)
+@given(st.data())
+def test_outputs_identical_on_every_architecture(data):
+    wl = data.draw(small_workloads())
+    first = run_engine(wl, with_packet_flits(data.draw(small_archs(workload=wl))))
+    second = run_engine(wl, with_packet_flits(data.draw(small_archs(workload=wl))))
+    for a, b in zip(first.samples, second.samples):
+        assert np.array_equal(a.readout, b.readout)
+        for name in a.spikes:
+            assert np.array_equal(a.spikes[name], b.spikes[name])
+
+
+def _run_cli(threads: int, out_dir: str) -> dict:
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    subprocess.run([sys.executable, "-m", "qsnnsim", "run", os.path.join(ROOT, "archs", "core16.yaml"),
+                    os.path.join(ROOT, "workloads", "tiny_conv.npz"), "--samples", "2", "--out", out_dir,
+                    "--no-report"],
+                   env=env, check=True, capture_output=True, text=True)
+    with open(os.path.join(out_dir, "result.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def test_thread_count_changes_nothing(tmp_path):
+    one = _run_cli(1, str(tmp_path / "t1"))
+    two = _run_cli(2, str(tmp_path / "t2"))
+    assert one["samples"] == two["samples"]

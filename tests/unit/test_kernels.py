@@ -1,0 +1,136 @@
+"""Kernels against the golden model: the same integer rule, checked on random arrays and edges."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from qsnnsim import golden
+from qsnnsim.kernels import lif, noc, phase, synapse
+from qsnnsim.workload import Population
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@st.composite
+def populations(draw):
+    kind = draw(st.sampled_from(["lif", "lif", "readout"]))
+    c = draw(st.integers(1, 4))
+    plane = draw(st.integers(1, 5))
+    bits = draw(st.integers(2, 16))
+    q = (1 << (bits - 1)) - 1
+    int32 = st.integers(-(1 << 31), (1 << 31) - 1)
+    small = st.integers(-3 * q - 3, 3 * q + 3)
+    return Population(
+        name="p", kind=kind, shape=(c, plane, 1), membrane_bits=bits,
+        decay_mult=draw(st.integers(-4, 4)), decay_shift=draw(st.integers(0, 31)),
+        rounding=draw(st.sampled_from(["floor", "toward_zero"])), fire_cmp=draw(st.sampled_from(["gt", "ge"])),
+        reset=draw(st.sampled_from(["hard", "soft"])),
+        threshold=np.array(draw(st.lists(st.one_of(small, int32), min_size=c, max_size=c)), np.int32),
+        bias=np.array(draw(st.lists(st.one_of(small, int32), min_size=c, max_size=c)), np.int32),
+    )
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_fire_kernel_equals_golden_neuron_update(data):
+    pop = data.draw(populations())
+    n = pop.n_neurons
+    n_proj = data.draw(st.integers(1, 3))
+    acc_bits = data.draw(st.lists(st.integers(2, 32), min_size=n_proj, max_size=n_proj))
+    accs = [data.draw(hnp.arrays(np.int64, n, elements=st.integers(-(1 << 33), 1 << 33))) for _ in range(n_proj)]
+    mults = [data.draw(hnp.arrays(np.int64, pop.n_channels, elements=st.integers(-(1 << 24) + 1, (1 << 24) - 1)))
+             for _ in range(n_proj)]
+    shifts = [data.draw(hnp.arrays(np.int64, pop.n_channels, elements=st.integers(0, 31))) for _ in range(n_proj)]
+    q = (1 << (pop.membrane_bits - 1)) - 1
+    m0 = data.draw(hnp.arrays(np.int64, n, elements=st.integers(-q, q) if pop.kind == "lif"
+                              else st.integers(-(1 << 62), 1 << 62)))
+    # golden
+    current = np.zeros(pop.shape, np.int64)
+    gold_sats = []
+    for k in range(n_proj):
+        clamped, n_sat = golden.saturate(accs[k], acc_bits[k])
+        gold_sats.append(n_sat)
+
+        class _P:
+            mult, shift = mults[k], shifts[k]
+        current += golden.scaled_input(clamped.reshape(pop.shape), _P, pop.rounding)
+    g_spikes, g_m = golden.neuron_update(pop, m0.reshape(pop.shape).copy(), current)
+    # kernel
+    channel_of = np.arange(n) // pop.plane_size
+    acc = np.stack(accs)
+    lo = np.array([-(1 << (b - 1)) for b in acc_bits], np.int64)
+    hi = np.array([(1 << (b - 1)) - 1 for b in acc_bits], np.int64)
+    mult = np.ascontiguousarray(np.stack([m[channel_of] for m in mults]))
+    shift = np.ascontiguousarray(np.stack([s[channel_of] for s in shifts]))
+    m = m0.copy()
+    spikes, sats = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64)[channel_of],
+                                    pop.bias.astype(np.int64)[channel_of], pop)
+    assert np.array_equal(m, g_m.reshape(-1))
+    assert np.array_equal(spikes.astype(bool), g_spikes.reshape(-1))
+    assert sats.tolist() == gold_sats
+
+
+def test_rshift_toward_zero_edges():
+    for x in [-(1 << 63), -(1 << 63) + 1, -7, -1, 0, 1, 7, (1 << 63) - 1]:
+        for s in [0, 1, 3, 31]:
+            expect = int(golden.rshift(np.int64(x), s, "toward_zero"))
+            assert lif.rshift(np.int64(x), s, lif.ROUND_TOWARD_ZERO) == expect, (x, s)
+    assert lif.rshift(np.int64(-7), 1, lif.ROUND_TOWARD_ZERO) == -3  # -3.5 toward zero
+    assert lif.rshift(np.int64(-7), 1, lif.ROUND_FLOOR) == -4        # -3.5 floored
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_popcount_conv_equals_golden_im2col(data):
+    c_in = data.draw(st.integers(1, 130))
+    h = data.draw(st.integers(1, 6))
+    w = data.draw(st.integers(1, 6))
+    k = data.draw(st.integers(1, 3))
+    stride = data.draw(st.integers(1, 2))
+    pad = data.draw(st.integers(0, k - 1))
+    out_h, out_w = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    if out_h < 1 or out_w < 1:
+        return
+    c_out = data.draw(st.integers(1, 5))
+    rng = np.random.default_rng(data.draw(st.integers(0, 1 << 30)))
+    spikes = (rng.random((c_in, h, w)) < data.draw(st.floats(0, 1))).astype(np.uint8)
+    codes = rng.choice(np.array([-1, 1], np.int16), size=(c_out, c_in, k, k))
+    expect = codes.reshape(c_out, -1).astype(np.int64) @ golden.im2col(spikes.astype(np.int64), (k, k), (stride,) * 2,
+                                                                          (pad,) * 2)
+    from qsnnsim.engine.build import _pack_plus
+
+    packed_w = _pack_plus(codes.transpose(0, 2, 3, 1))
+    packed_s = synapse.pack_spike_planes(spikes, pad, pad)
+    acc = np.empty((c_out, out_h, out_w), np.int64)
+    synapse.accumulate_conv_popcount(packed_s, packed_w, 0, c_out, stride, stride, out_h, out_w, acc)
+    assert np.array_equal(acc.reshape(c_out, -1), expect)
+
+
+def test_eject_train_by_hand():
+    # Spike buffer of 1 packet; a train of 3 packets (costs 4, 4, marker 1) granted at 10.
+    # u0 = 10, start0 = 11 (issue free), next issue 15. u1: slot frees at start0 + 1 = 12 ->
+    # u1 = 12 (stall 1: wanted 11), start1 = max(13, 15) = 15, next 19. u2: slot frees at 16
+    # -> u2 = 16 (stall 3: wanted 13), start2 = max(17, 19) = 19. Busy 4 + 4 + 1 = 9.
+    ring = np.zeros(1, np.int64)
+    state = np.zeros(2, np.int64)
+    delivery, marker_start, stall, busy = noc.eject_train(10, np.array([4, 4, 1], np.int64), ring, state)
+    assert (delivery, marker_start, stall, busy) == (16, 19, 4, 9)
+    assert state.tolist() == [3, 20]
+
+
+def test_kernels_run_without_jit():
+    """The kernel tests once more with NUMBA_DISABLE_JIT=1 (plain Python, as STUMPY's test.sh)."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", CI="1")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+         "-k", "not without_jit", "--hypothesis-profile=ci"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]

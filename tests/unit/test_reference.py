@@ -1,0 +1,449 @@
+"""Unit tests of the cycle-stepped reference model (qsnnsim.reference).
+
+Every timing case is derived by hand from docs/timing-model.md; the arithmetic is in the
+comments. Short names as in the doc: R router, L link, S spike-buffer packets, P_int/P_fire
+pipelines; F = packets of a train (spikes + marker). Unless a test says otherwise the tiny
+arch has R = L = 1, P_int = P_fire = 1, one synapse lane, one neuron lane, one weight bank of
+16-bit words, and 4 membrane and 4 accumulator banks, so a fire of n neurons with
+membrane_words <= 2n and acc_words <= 2n lasts 1 + n cycles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import workload_and_sample
+from strategies.workloads import reference_workload
+
+from qsnnsim.arch import ENERGY_ENTRY_NAMES, arch_from_dict
+from qsnnsim.errors import MappingError, WorkloadError
+from qsnnsim.golden import run_golden
+from qsnnsim.mapping import Mapping, Slice, compute_destinations, map_workload
+from qsnnsim.reference import HOST, TrainTiming, simulate_reference
+from qsnnsim.reference.synapses import CoreSynapses, bank_scan_cycles
+from qsnnsim.workload import WorkloadBuilder
+
+
+def tiny_arch(rows: int = 1, cols: int = 2, io=(0, 0), spike_buffer_packets: int = 8, offchip=None, **core):
+    """A small valid arch; ``core`` overrides core fields."""
+    spec = {
+        "neuron_capacity": 64,
+        "weight_sram": {"banks": 1, "bank_words": 1024, "word_bits": 16},
+        "membrane_sram": {"banks": 4, "bank_words": 256, "word_bits": 16},
+        "acc_sram": {"banks": 4, "bank_words": 256, "word_bits": 32},
+        "spike_buffer_packets": spike_buffer_packets,
+        "synapse_lanes": 1,
+        "neuron_lanes": 1,
+        "integrate_pipeline_cycles": 1,
+        "fire_pipeline_cycles": 1,
+    }
+    spec.update(core)
+    return arch_from_dict({
+        "format": "qsnnsim-arch", "version": 1, "name": "tiny",
+        "chip": {"clock_mhz": 100.0, "mesh_rows": rows, "mesh_cols": cols},
+        "noc": {"flit_bits": 32, "router_latency_cycles": 1, "link_latency_cycles": 1, "buffer_depth_flits": 4,
+                "packet_header_bits": 16},
+        "offchip": dict(offchip or {}, io_router=list(io)),
+        "core": spec,
+        "energy": {name: {"value": 1.0, "source": "unit test"} for name in ENERGY_ENTRY_NAMES},
+    })
+
+
+def hand_mapping(workload, arch, rows: list[tuple], n_passes: int = 1) -> Mapping:
+    """A mapping placed by hand: rows are (population, start, stop, core, weight, membrane, acc words[, pass])."""
+    slices = []
+    for i, (pop, start, stop, core, ww, mw, aw, *rest) in enumerate(rows):
+        slices.append(Slice(index=i, population=pop, neuron_start=start, neuron_stop=stop, channel_start=start,
+                            channel_stop=stop, core=core, pass_index=rest[0] if rest else 0, weight_words=ww,
+                            membrane_words=mw, acc_words=aw, weight_bits_stored=0, membrane_bits_stored=0,
+                            acc_bits_stored=0))
+    slices = tuple(slices)
+    dests, input_dests = compute_destinations(workload, slices)
+    return Mapping(arch_name=arch.name, workload_name=workload.name, mesh_rows=arch.chip.mesh_rows,
+                   mesh_cols=arch.chip.mesh_cols, n_passes=n_passes, slices=slices, destinations=dests,
+                   core_of_input=arch.io_core, input_destinations=input_dests)
+
+
+def assert_bits_equal_golden(workload, result, sample: int) -> None:
+    golden = run_golden(workload, sample)
+    np.testing.assert_array_equal(result.readout, golden.readout)
+    assert result.predicted == golden.predicted
+    lif = {p.name for p in workload.populations if p.kind == "lif"}
+    assert set(result.spikes) == lif
+    for name in lif:
+        np.testing.assert_array_equal(result.spikes[name], golden.spikes[name], err_msg=name)
+
+
+def chain_workload(timesteps: int, samples) -> object:
+    """in (2,) spikes -linear 1-bit all +1-> a (2,) lif theta 0 -linear 8-bit [1, 2]-> out (1,) readout."""
+    b = WorkloadBuilder("chain", timesteps=timesteps, input_kind="spikes")
+    b.input("in", (2,))
+    b.lif("a", (2,), threshold=0)
+    b.linear("in", "a", np.ones((2, 2), np.int16), weight_bits=1)
+    b.readout("out", (1,))
+    b.linear("a", "out", np.array([[1, 2]], np.int16), weight_bits=8)
+    b.set_samples(np.array(samples, np.uint8))
+    return b.build()
+
+
+# Slice words of chain_workload: a[0:2) has 2 rows (one per input neuron) of 2 one-bit codes =
+# 1 word each, membranes ceil(2*8/16) = 1 word, accumulators ceil(2*24/32) = 2 words; out has
+# 2 rows of one 8-bit code = 2 words, membranes ceil(64/16) = 4 words, accumulators 1 word.
+# Fires: a 1 + max(2, ceil(2/4), ceil(4/4)) = 3 cycles; out 1 + max(1, ceil(8/4), ceil(2/4)) = 3.
+CHAIN_ROWS = [("a", 0, 2, 0, 2, 1, 2), ("out", 0, 1, 1, 2, 4, 1)]
+
+
+def test_one_slice_to_one_slice_on_neighbouring_cores():
+    # Mesh 1x2, host at core 0; slice 0 = a on core 0, slice 1 = out on core 1; T = 2.
+    wl = chain_workload(2, [[[1, 1], [1, 0]]])
+    arch = tiny_arch()
+    r = simulate_reference(wl, arch, hand_mapping(wl, arch, CHAIN_ROWS), 0)
+    # t=0 host train -> core 0, F = 3: host port g=0; ejection e = 0+1+R = 2, g = 2; u = 2,3,4.
+    # Integrate core 0: spike cost max(1 word read, 2 updates / 1 lane) = 2: starts 3, 5;
+    # marker starts max(4+1, 5+2) = 7, complete 7+1+P_int = 9 -> fire a t=0 (9, 12), both spike.
+    # Train a -> core 1, F = 3: injection g=12; east link e = 12+1+R = 14; ejection e = 14+L+R = 16;
+    # u = 16,17,18; spikes cost 1 (1 word, 1 update): starts 17, 18; marker 19 -> complete 21.
+    # Fire out t=0 (21, 24).
+    # t=1: host ready at max(injection of t=0 done at 3, credit a: 12 + 0 hops) = 12; F = 2:
+    # g = 12, ejection 14, u = 14,15; spike starts 15 (cost 2), marker max(16, 17) = 17 -> done 19.
+    # a ready at max(19, own end 12, credit out: 24 + 1 hop * (R+L) = 26) = 26 -> fire (26, 29).
+    # Train: injection 29, east 31, ejection 33, u = 33,34,35; starts 34, 35, marker 36 -> 38.
+    # Fire out t=1 (38, 41).
+    assert r.fires == {(0, 0): (9, 12), (0, 1): (26, 29), (1, 0): (21, 24), (1, 1): (38, 41)}
+    assert r.trains == {
+        (0, HOST, 0, 0): TrainTiming(grants=(0, 2), delivery=4, marker_start=7),
+        (0, HOST, 1, 0): TrainTiming(grants=(12, 14), delivery=15, marker_start=17),
+        (0, 0, 0, 1): TrainTiming(grants=(12, 14, 16), delivery=18, marker_start=19),
+        (0, 0, 1, 1): TrainTiming(grants=(29, 31, 33), delivery=35, marker_start=36),
+    }
+    assert r.latency_cycles == 41
+    assert r.soma_busy_cycles == (6, 6)
+    # core 0: 2 + 2 + 1 (t=0) + 2 + 1 (t=1); core 1: 3 packets of 1 cycle per timestep.
+    assert r.integrate_busy_cycles == (8, 6)
+    assert r.ejection_stall_cycles == (0, 0)
+    # out = (1*1 + 1*2) per timestep, no leak: 3 + 3.
+    assert r.readout.tolist() == [6]
+    assert_bits_equal_golden(wl, r, 0)
+
+
+def test_spike_buffer_of_one_packet_stalls_ejection():
+    # As above with S = 1 and T = 1: packet j enters at u_j >= start(j-1) + 1.
+    wl = chain_workload(1, [[[1, 1]]])
+    arch = tiny_arch(spike_buffer_packets=1)
+    r = simulate_reference(wl, arch, hand_mapping(wl, arch, CHAIN_ROWS), 0)
+    # Core 0: g_E = 2, u0 = 2, start0 = 3 (cost 2); u1 = max(3, 3+1) = 4 (1 stall);
+    # start1 = max(5, 3+2) = 5; u2 = max(5, 5+1) = 6 (1 stall); marker start max(7, 5+2) = 7,
+    # complete 9 -> fire a (9, 12). Core 1: g_E = 16, u0 = 16, start0 = 17 (cost 1);
+    # u1 = max(17, 18) = 18 (1 stall), start1 = 19; u2 = max(19, 20) = 20 (1 stall);
+    # marker start 21, complete 23 -> fire out (23, 26).
+    assert r.trains == {
+        (0, HOST, 0, 0): TrainTiming(grants=(0, 2), delivery=6, marker_start=7),
+        (0, 0, 0, 1): TrainTiming(grants=(12, 14, 16), delivery=20, marker_start=21),
+    }
+    assert r.fires == {(0, 0): (9, 12), (1, 0): (23, 26)}
+    assert r.ejection_stall_cycles == (2, 2)
+    assert r.latency_cycles == 26
+    assert_bits_equal_golden(wl, r, 0)
+
+
+def test_two_trains_tied_at_one_ejection_port_go_by_input_port_rank():
+    # Mesh 1x3, host at the middle core 1. in (1,) spikes; a (3,) on core 0 and b (2,) on core 2
+    # both read the input; out (1,) on core 1 reads a and b.
+    b = WorkloadBuilder("tie", timesteps=1, input_kind="spikes")
+    b.input("in", (1,))
+    b.lif("a", (3,), threshold=0)
+    b.linear("in", "a", np.ones((3, 1), np.int16), weight_bits=1)
+    b.lif("b", (2,), threshold=0)
+    b.linear("in", "b", np.ones((2, 1), np.int16), weight_bits=1)
+    b.readout("out", (1,))
+    b.linear("a", "out", np.ones((1, 3), np.int16), weight_bits=8)
+    b.linear("b", "out", np.ones((1, 2), np.int16), weight_bits=8)
+    b.set_samples(np.ones((1, 1, 1), np.uint8))
+    wl = b.build()
+    arch = tiny_arch(1, 3, io=(0, 1))
+    # Words: a 1 row of 3 bits, membranes ceil(24/16) = 2, accs ceil(72/32) = 3 -> fire 1 + 3 = 4;
+    # b 1 row, membranes 1, accs 2 -> fire 1 + 2 = 3; out rows 3 + 2, membranes 4, accs 2 -> fire 3.
+    rows = [("a", 0, 3, 0, 1, 2, 3), ("b", 0, 2, 2, 1, 1, 2), ("out", 0, 1, 1, 5, 4, 2)]
+    r = simulate_reference(wl, arch, hand_mapping(wl, arch, rows), 0)
+    # Host trains (F = 2) in core order: to core 0 at g=0, to core 2 at g=0+F=2.
+    # -> core 0: west link of router 1 e = 0+1+R = 2; ejection e = 2+L+R = 4; u = 4,5; spike
+    #    cost max(1, 3 updates) = 3 starts 5; marker max(6, 8) = 8 -> 10: fire a (10, 14).
+    # -> core 2: east link e = 4; ejection 6; u = 6,7; spike cost 2 starts 7; marker 9 -> 11:
+    #    fire b (11, 14).
+    # Both trains reach router 1 and ask for its ejection port at 14+1+R+L+R = 18: b's came in
+    # through the east port (rank 3), a's through the west port (rank 5), so b's goes first:
+    # u = 18,19,20; a's is granted at 21, u = 21..24. Core 1 starts b0 19, b1 20, marker 21;
+    # a0 22, a1 23, a2 24, marker 25 -> complete 27 -> fire out (27, 30).
+    assert r.trains == {
+        (0, HOST, 0, 0): TrainTiming(grants=(0, 2, 4), delivery=5, marker_start=8),
+        (0, HOST, 0, 2): TrainTiming(grants=(2, 4, 6), delivery=7, marker_start=9),
+        (0, 0, 0, 1): TrainTiming(grants=(14, 16, 21), delivery=24, marker_start=25),
+        (0, 1, 0, 1): TrainTiming(grants=(14, 16, 18), delivery=20, marker_start=21),
+    }
+    assert r.fires == {(0, 0): (10, 14), (1, 0): (11, 14), (2, 0): (27, 30)}
+    assert r.latency_cycles == 30
+    assert r.readout.tolist() == [5]
+    assert_bits_equal_golden(wl, r, 0)
+
+
+def test_two_slices_on_one_core_take_turns_at_the_soma():
+    # in (1,) -> a (2,) cut into a[0:1) (slice 0) and a[1:2) (slice 1), both on core 0;
+    # out (1,) on core 1; T = 2. Each a slice: 1 row of 1 bit, 1 membrane word, 1 acc word,
+    # fire 1 + 1 = 2 cycles.
+    b = WorkloadBuilder("pair", timesteps=2, input_kind="spikes")
+    b.input("in", (1,))
+    b.lif("a", (2,), threshold=0)
+    b.linear("in", "a", np.ones((2, 1), np.int16), weight_bits=1)
+    b.readout("out", (1,))
+    b.linear("a", "out", np.array([[1, 2]], np.int16), weight_bits=8)
+    b.set_samples(np.ones((1, 2, 1), np.uint8))
+    wl = b.build()
+    arch = tiny_arch()
+    rows = [("a", 0, 1, 0, 1, 1, 1), ("a", 1, 2, 0, 1, 1, 1), ("out", 0, 1, 1, 2, 4, 1)]
+    r = simulate_reference(wl, arch, hand_mapping(wl, arch, rows), 0)
+    # t=0: host F=2, g=0, ejection 2, u = 2,3. The input spike reads row 0 of each slice
+    # (addresses 0 and 1) and updates one neuron of each: cost 1 + 1 = 2, starts 3; marker 5 -> 7.
+    # Both slices ready at 7: slice 0 first (7, 9), then slice 1 (9, 11).
+    # Their trains (F = 2): injection 9 and 11, east 11 and 13, ejection 13 and 15;
+    # core 1: spike 14, marker 15 -> 17; spike 16, marker 17 -> 19: fire out (19, 22).
+    # t=1: host ready at max(host done 2, credits 9 and 11 + 0 hops) = 11: g 11, ejection 13,
+    # u = 13,14; spike 14 (cost 2), marker 16 -> 18. Both slices wait for out's credit,
+    # 22 + 1 * (R+L) = 24, so both are ready at 24: slice 0 (24, 26), slice 1 (26, 28).
+    # Trains: ejection 30 and 32; core 1 markers 32 -> 34 and 34 -> 36: fire out (36, 39).
+    assert r.fires == {(0, 0): (7, 9), (0, 1): (24, 26), (1, 0): (9, 11), (1, 1): (26, 28),
+                       (2, 0): (19, 22), (2, 1): (36, 39)}
+    assert r.trains[(0, HOST, 1, 0)] == TrainTiming(grants=(11, 13), delivery=14, marker_start=16)
+    assert r.trains[(0, 1, 0, 1)] == TrainTiming(grants=(11, 13, 15), delivery=16, marker_start=17)
+    assert r.trains[(0, 1, 1, 1)] == TrainTiming(grants=(28, 30, 32), delivery=33, marker_start=34)
+    assert r.latency_cycles == 39
+    assert r.soma_busy_cycles == (8, 6)
+    assert r.integrate_busy_cycles == (6, 8)
+    assert r.readout.tolist() == [6]
+    assert_bits_equal_golden(wl, r, 0)
+
+
+def test_two_pass_mapping_on_one_core():
+    # A 1x1 mesh holds a (pass 0), then out (pass 1); off-chip latency 10, 8 bits/cycle.
+    b = WorkloadBuilder("passes", timesteps=1, input_kind="spikes")
+    b.input("in", (1,))
+    b.lif("a", (2,), threshold=0)
+    b.linear("in", "a", np.ones((2, 1), np.int16), weight_bits=1)
+    b.readout("out", (1,))
+    b.linear("a", "out", np.array([[1, 2]], np.int16), weight_bits=8)
+    b.set_samples(np.ones((1, 1, 1), np.uint8))
+    wl = b.build()
+    arch = tiny_arch(1, 1, offchip={"latency_cycles": 10, "bandwidth_bits_per_cycle": 8})
+    rows = [("a", 0, 2, 0, 1, 1, 2, 0), ("out", 0, 1, 0, 2, 4, 1, 1)]
+    r = simulate_reference(wl, arch, hand_mapping(wl, arch, rows, n_passes=2), 0)
+    # load(0) = 10 + ceil(1 word * 16 / 8) = 12 = start(0). Pass 0: host F=2 g=0, ejection 2,
+    # u = 2,3; spike cost 2 starts 3; marker 5 -> 7; fire a (7, 10) -> absolute (19, 22).
+    # spill(0) = 10 + ceil(T*n = 2 bits / 8) = 11; load(1) = 10 + ceil(2 * 16 / 8) = 14;
+    # start(1) = 22 + 11 + 14 = 47. Pass 1: host re-injects a's 2 spikes (F=3): g=0, ejection 2,
+    # u = 2,3,4; spikes start 3, 4 (cost 1), marker 5 -> 7; fire out (7, 10) -> (54, 57).
+    assert r.trains == {
+        (0, HOST, 0, 0): TrainTiming(grants=(12, 14), delivery=15, marker_start=17),
+        (1, 0, 0, 0): TrainTiming(grants=(47, 49), delivery=51, marker_start=52),
+    }
+    assert r.fires == {(0, 0): (19, 22), (1, 0): (54, 57)}
+    assert r.latency_cycles == 57
+    assert r.soma_busy_cycles == (6,)
+    assert r.integrate_busy_cycles == (6,)
+    assert_bits_equal_golden(wl, r, 0)
+
+
+def test_conv_spike_cost_counts_rows_bank_conflicts_and_lanes():
+    # conv 3x3, padding 1, 1x3x3 -> 2x3x3, one slice holding both channels. Row of (c_src, kh, kw)
+    # is (0*3 + kh)*3 + kw and holds 2 one-bit codes = 1 word, at address row (base 0), bank row % 2.
+    b = WorkloadBuilder("conv", timesteps=1, input_kind="spikes")
+    b.input("in", (1, 3, 3))
+    b.lif("c", (2, 3, 3))
+    b.conv2d("in", "c", np.ones((2, 1, 3, 3), np.int16), weight_bits=1, padding=1)
+    b.readout("out", (1,))
+    b.linear("c", "out", np.ones((1, 18), np.int16), weight_bits=1)
+    b.set_samples(np.zeros((1, 1, 1, 3, 3), np.uint8))
+    wl = b.build()
+    arch = tiny_arch(weight_sram={"banks": 2, "bank_words": 64, "word_bits": 16}, synapse_lanes=4)
+    sl = Slice(index=0, population="c", neuron_start=0, neuron_stop=18, channel_start=0, channel_stop=2, core=0,
+               pass_index=0, weight_words=9, membrane_words=9, acc_words=14, weight_bits_stored=18,
+               membrane_bits_stored=144, acc_bits_stored=432)
+    table = CoreSynapses(wl, arch, [sl], "<test>")
+    # Centre (1, 1): 9 offsets, rows 0..8 on banks 0,1,0,1,... -> 5 read cycles; 18 updates / 4
+    # lanes -> 5 cycles; cost max(5, 5) = 5.
+    cost, reaches = table.spike("in", 4)
+    assert cost == 5 and len(reaches[0].targets) == 18
+    # Corner (0, 0): offsets (1,1), (1,2), (2,1), (2,2) -> rows 4, 5, 7, 8 on banks 0, 1, 1, 0:
+    # cycle 1 reads 4, 5; bank 1 is busy, so cycle 2 reads 7, 8 -> 2; 8 updates / 4 lanes = 2.
+    cost, reaches = table.spike("in", 0)
+    assert cost == 2 and sorted(reaches[0].targets.tolist()) == [0, 1, 3, 4, 9, 10, 12, 13]
+    assert bank_scan_cycles([], 2) == 0
+    assert bank_scan_cycles([0, 2, 4], 2) == 3
+    assert bank_scan_cycles([0, 1, 2, 3], 4) == 1
+
+
+def test_reference_workload_multi_pass_bits_equal_golden():
+    wl = reference_workload()
+    arch = tiny_arch(1, 2, neuron_capacity=16, weight_sram={"banks": 2, "bank_words": 256, "word_bits": 16})
+    mapping = map_workload(wl, arch)
+    assert mapping.n_passes == 2
+    for sample in range(wl.n_samples):
+        r = simulate_reference(wl, arch, mapping, sample)
+        assert_bits_equal_golden(wl, r, sample)
+        # Every fire of a pass lies after that pass's weights are loaded and before the latency.
+        assert max(end for _, end in r.fires.values()) == r.latency_cycles
+
+
+def _xy_links(src_core: int, dest: int, cols: int, first_rank: int) -> list[tuple[tuple, int]]:
+    """(link, rank) along the XY route from a router to a core's ejection port (timing doc §3)."""
+    rank_from = {"E": 5, "W": 3, "S": 2, "N": 4}  # rank of the port a move enters the next router by
+    (r, c), (rd, cd) = divmod(src_core, cols), divmod(dest, cols)
+    out, rank = [], first_rank
+    while (r, c) != (rd, cd):
+        port = ("E" if cd > c else "W") if c != cd else ("S" if rd > r else "N")
+        out.append(((r * cols + c, port), rank))
+        rank = rank_from[port]
+        c += {"E": 1, "W": -1}.get(port, 0)
+        r += {"S": 1, "N": -1}.get(port, 0)
+    out.append(((dest, "ej"), rank))
+    return out
+
+
+def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
+    """The recorded cycles obey the closed forms of timing doc §3 (links) and §5 (soma).
+
+    The model itself steps cycles; this re-derives every link grant and fire start from the
+    doc's recurrences (``g = max(e, previous g + F)``, ejection free at delivery + 1,
+    soma FCFS by (ready, slice index)) using the recorded cycles of the other units.
+    """
+    R, L, P_int = arch.noc.router_latency_cycles, arch.noc.link_latency_cycles, arch.core.integrate_pipeline_cycles
+    cols, hops, T = arch.chip.mesh_cols, mapping.hops, wl.timesteps
+    input_packets = np.count_nonzero(wl.sample_input(sample).reshape(T, -1), axis=1)
+    n_spikes = {}
+    for s in mapping.slices:
+        if s.population in r.spikes:
+            flat = r.spikes[s.population].reshape(T, -1)
+            for t in range(T):
+                n_spikes[(s.index, t)] = int(flat[t, s.neuron_start:s.neuron_stop].sum())
+
+    def from_host(p: int, src: int) -> bool:
+        return src == HOST or mapping.slices[src].pass_index != p
+
+    host_ready = {}
+    for (p, src, t, _), timing in r.trains.items():
+        if from_host(p, src):
+            host_ready[(p, t)] = min(host_ready.get((p, t), timing.grants[0]), timing.grants[0])
+    uses: dict[tuple, list] = {}
+    for key, timing in r.trains.items():
+        p, src, t, dest = key
+        n_packets = 1 + (int(input_packets[t]) if src == HOST else n_spikes[(src, t)])
+        if from_host(p, src):
+            start_core, e, first = arch.io_core, host_ready[(p, t)], (("host",), 0)
+        else:
+            start_core, e, first = mapping.slices[src].core, r.fires[(src, t)][1], ((mapping.slices[src].core, "inj"), 0)
+        path = [first] + _xy_links(start_core, dest, cols, 1 if from_host(p, src) else 0)
+        assert len(path) == len(timing.grants) == hops(start_core, dest) + 2
+        for i, ((link, rank), g) in enumerate(zip(path, timing.grants)):
+            # An injection port ranks trains by sequence number: (source, t, dest) orders them here.
+            order = (src, t, dest) if i == 0 else (rank,)
+            uses.setdefault((p, link), []).append(((e,) + order, g, n_packets, timing.delivery))
+            e = g + (1 if i == 0 else L) + R
+        assert timing.marker_start >= timing.delivery + 1
+    for (p, link), trains in uses.items():
+        free = None
+        for (e, *_), g, n_packets, delivery in sorted(trains, key=lambda u: u[0]):
+            assert g == (e if free is None else max(e, free)), (p, link, e, g)
+            free = delivery + 1 if link[-1] == "ej" else g + n_packets
+    # Soma: replay each core's choices from ready cycles built out of the recorded cycles.
+    marker_done = {key: timing.marker_start + 1 + P_int for key, timing in r.trains.items()}
+    # Pass starts (§7): a slice with no source at all (its window lies in the padding) is ready
+    # for t=0 at its pass start.
+    pass_start, bw, word_bits = [], arch.offchip.bandwidth_bits_per_cycle, arch.core.weight_sram.word_bits
+    for p in range(mapping.n_passes):
+        load = arch.offchip.latency_cycles + -(-sum(s.weight_words * word_bits for s in mapping.slices
+                                                     if s.pass_index == p) // bw)
+        if p == 0:
+            pass_start.append(load if mapping.n_passes > 1 else 0)
+            continue
+        boundary = sum(T * s.n_neurons for s in mapping.slices if s.pass_index == p - 1
+                       and any(mapping.slices[d].pass_index >= p for d in mapping.destinations[s.index]))
+        end = max(r.fires[(s.index, T - 1)][1] for s in mapping.slices if s.pass_index == p - 1)
+        pass_start.append(end + arch.offchip.latency_cycles + -(-boundary // bw) + load)
+    for core in range(arch.n_cores):
+        for p in range(mapping.n_passes):
+            here = [s for s in mapping.slices if s.core == core and s.pass_index == p]
+            ready = {}
+            for s in here:
+                sources = [x for x, ds in enumerate(mapping.destinations) if s.index in ds]
+                sources += [HOST] if s.index in mapping.input_destinations else []
+                for t in range(T):
+                    stamps = [pass_start[p]] + [marker_done[(p, x, t, core)] for x in sources]
+                    if t > 0:
+                        stamps.append(r.fires[(s.index, t - 1)][1])
+                        stamps += [r.fires[(d, t - 1)][1] + hops(mapping.slices[d].core, core) * (R + L)
+                                   for d in mapping.destinations[s.index] if mapping.slices[d].pass_index == p]
+                    ready[(s.index, t)] = max(stamps)
+            next_t = {s.index: 0 for s in here}
+            free = 0
+            while any(t < T for t in next_t.values()):
+                candidates = [(ready[(i, t)], i, t) for i, t in next_t.items() if t < T]
+                at = max(free, min(c[0] for c in candidates))
+                _, i, t = min(c for c in candidates if c[0] <= at)
+                assert r.fires[(i, t)][0] == at, (i, t)
+                free = r.fires[(i, t)][1]
+                next_t[i] += 1
+
+
+_GEOMETRIES = [
+    # rows, cols, neuron capacity, spike buffer packets, io router
+    (3, 3, 16, 4, (1, 1)),
+    (1, 2, 12, 1, (0, 1)),
+    (2, 2, 64, 2, (0, 0)),
+    (1, 1, 8, 2, (0, 0)),  # almost always several passes
+]
+
+
+@given(workload_and_sample(max_populations=4, max_neurons_per_population=32, max_timesteps=3),
+       st.sampled_from(_GEOMETRIES))
+def test_bits_equal_golden_on_random_workloads(ws, geometry):
+    wl, sample = ws
+    rows, cols, capacity, buffer, io = geometry
+    arch = tiny_arch(rows, cols, io=io, spike_buffer_packets=buffer, neuron_capacity=capacity,
+                     weight_sram={"banks": 2, "bank_words": 4096, "word_bits": 16},
+                     acc_sram={"banks": 2, "bank_words": 4096, "word_bits": 32})
+    mapping = map_workload(wl, arch)
+    r = simulate_reference(wl, arch, mapping, sample)
+    assert_bits_equal_golden(wl, r, sample)
+    check_doc_recurrences(wl, arch, mapping, sample, r)
+    n_cores = rows * cols
+    assert len(r.soma_busy_cycles) == len(r.integrate_busy_cycles) == len(r.ejection_stall_cycles) == n_cores
+    assert set(r.fires) == {(s.index, t) for s in mapping.slices for t in range(wl.timesteps)}
+    assert r.latency_cycles == max(end for _, end in r.fires.values())
+    assert sum(r.soma_busy_cycles) == sum(end - start for start, end in r.fires.values())
+    for timing in r.trains.values():
+        assert list(timing.grants) == sorted(timing.grants)
+        assert timing.grants[-1] <= timing.delivery < timing.marker_start
+
+
+def test_bad_sample_index_is_a_workload_error():
+    wl = chain_workload(1, [[[1, 1]]])
+    arch = tiny_arch()
+    mapping = hand_mapping(wl, arch, CHAIN_ROWS)
+    with pytest.raises(WorkloadError, match=r"sample: index 3 is not one of the workload's 1 samples"):
+        simulate_reference(wl, arch, mapping, 3)
+
+
+def test_mapping_for_another_mesh_or_layout_is_a_mapping_error():
+    wl = chain_workload(1, [[[1, 1]]])
+    arch = tiny_arch()
+    with pytest.raises(MappingError, match=r"mesh: is 1x3 but the arch's mesh is 1x2"):
+        simulate_reference(wl, arch, hand_mapping(wl, tiny_arch(1, 3), CHAIN_ROWS), 0)
+    wrong_words = [("a", 0, 2, 0, 3, 1, 2), ("out", 0, 1, 1, 2, 4, 1)]
+    with pytest.raises(MappingError, match=r"slices\[0\]\.weight_words: is 3, but the slice's projections need 2"):
+        simulate_reference(wl, arch, hand_mapping(wl, arch, wrong_words), 0)
+    mapping = hand_mapping(wl, arch, CHAIN_ROWS)
+    broken = Mapping(arch_name=arch.name, workload_name=wl.name, mesh_rows=1, mesh_cols=2, n_passes=1,
+                     slices=mapping.slices, destinations=((), ()), core_of_input=0,
+                     input_destinations=mapping.input_destinations)
+    with pytest.raises(MappingError, match=r"destinations\[0\]: misses slice 1"):
+        simulate_reference(wl, arch, broken, 0)
