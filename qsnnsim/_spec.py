@@ -1,8 +1,8 @@
 """Strict loading of specs: the one path from a plain dict (parsed YAML) to a frozen dataclass.
 
-Every spec dataclass declares its fields with :func:`spec_field`, which puts the bounds, the
-unit and a one-line description in the field's metadata, next to the field. :func:`build_spec`
-then checks a dict against the dataclass:
+Every spec dataclass declares its fields as ``field(metadata=spec(...))``: :func:`spec` puts
+the bounds, the unit and a one-line description in the field's metadata, next to the field.
+:func:`build_spec` then checks a dict against the dataclass:
 
 - unknown keys are errors, with the nearest valid key suggested (difflib);
 - a missing key without a default is an error;
@@ -27,28 +27,22 @@ from typing import Any
 
 from qsnnsim.errors import InputError
 
-_NO_BOUND = None
 
-
-def spec_field(
-    default: Any = dataclasses.MISSING,
+def spec(
     *,
-    default_factory: Any = dataclasses.MISSING,
-    minimum: float | None = _NO_BOUND,
-    maximum: float | None = _NO_BOUND,
+    minimum: float | None = None,
+    maximum: float | None = None,
     exclusive_minimum: bool = False,
     unit: str = "",
     choices: tuple | None = None,
-    item_minimum: int | None = _NO_BOUND,
-    item_maximum: int | None = _NO_BOUND,
+    item_minimum: int | None = None,
+    item_maximum: int | None = None,
     doc: str = "",
-) -> Any:
-    """A dataclass field carrying its validation rules in ``metadata``.
+) -> dict:
+    """Validation rules of one spec field, for ``dataclasses.field(metadata=spec(...))``.
 
     Parameters
     ----------
-    default, default_factory
-        As for :func:`dataclasses.field`; a field with neither is required.
     minimum, maximum : float, optional
         Inclusive bounds of a scalar (``exclusive_minimum`` makes the lower bound strict).
     unit : str
@@ -59,8 +53,13 @@ def spec_field(
         Inclusive bounds of every item of a ``tuple[int, ...]`` field.
     doc : str
         One line on what the field means.
+
+    Returns
+    -------
+    dict
+        The field metadata :func:`build_spec` reads. A field without a default is required.
     """
-    metadata = {
+    return {
         "minimum": minimum,
         "maximum": maximum,
         "exclusive_minimum": exclusive_minimum,
@@ -70,11 +69,6 @@ def spec_field(
         "item_maximum": item_maximum,
         "doc": doc,
     }
-    if default_factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=default_factory, metadata=metadata)
-    if default is dataclasses.MISSING:
-        return dataclasses.field(metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 def _join(path: str, name: str) -> str:
@@ -106,21 +100,43 @@ def _check_range(value: float, meta: dict, error, file: str, path: str) -> None:
     unit = _unit(meta)
     if lo is not None:
         if meta.get("exclusive_minimum") and not value > lo:
-            raise error(file, path, f"must be > {_fmt_num(lo)}{unit} (got {_fmt_num(value)})",
-                        f"set a value above {_fmt_num(lo)}")
+            raise error(
+                file,
+                path,
+                f"must be > {_fmt_num(lo)}{unit} (got {_fmt_num(value)})",
+                f"set a value above {_fmt_num(lo)}",
+            )
         if not meta.get("exclusive_minimum") and value < lo:
-            raise error(file, path, f"must be >= {_fmt_num(lo)}{unit} (got {_fmt_num(value)})",
-                        f"set a value of at least {_fmt_num(lo)}")
+            raise error(
+                file,
+                path,
+                f"must be >= {_fmt_num(lo)}{unit} (got {_fmt_num(value)})",
+                f"set a value of at least {_fmt_num(lo)}",
+            )
     if hi is not None and value > hi:
-        raise error(file, path, f"must be <= {_fmt_num(hi)}{unit} (got {_fmt_num(value)})",
-                    f"set a value of at most {_fmt_num(hi)}")
+        raise error(
+            file,
+            path,
+            f"must be <= {_fmt_num(hi)}{unit} (got {_fmt_num(value)})",
+            f"set a value of at most {_fmt_num(hi)}",
+        )
 
 
 def _check_int(value: Any, error, file: str, path: str) -> int:
     if isinstance(value, bool):
-        raise error(file, path, f"must be an integer, not a boolean (got {_describe(value)})", "write a number")
+        raise error(
+            file,
+            path,
+            f"must be an integer, not a boolean (got {_describe(value)})",
+            "write a number",
+        )
     if not isinstance(value, int):
-        raise error(file, path, f"must be an integer (got {_describe(value)})", "write a plain integer without quotes")
+        raise error(
+            file,
+            path,
+            f"must be an integer (got {_describe(value)})",
+            "write a plain integer without quotes",
+        )
     return value
 
 
@@ -132,11 +148,20 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(value, list):
-            raise error(file, path, f"must be a list (got {_describe(value)})", "write it as [a, b, ...]")
+            raise error(
+                file,
+                path,
+                f"must be a list (got {_describe(value)})",
+                "write it as [a, b, ...]",
+            )
         fixed = not (len(args) == 2 and args[1] is Ellipsis)
         if fixed and len(value) != len(args):
-            raise error(file, path, f"must be a list of {len(args)} items (got {len(value)})",
-                        f"write exactly {len(args)} values")
+            raise error(
+                file,
+                path,
+                f"must be a list of {len(args)} items (got {len(value)})",
+                f"write exactly {len(args)} values",
+            )
         if not fixed and not value:
             raise error(file, path, "must not be empty", "list at least one value")
         items = []
@@ -146,24 +171,44 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
             if item_tp is not int:
                 raise TypeError(f"spec tuples hold ints only ({path})")
             item = _check_int(item, error, file, item_path)
-            _check_range(item, {"minimum": meta.get("item_minimum"), "maximum": meta.get("item_maximum")},
-                         error, file, item_path)
+            _check_range(
+                item,
+                {
+                    "minimum": meta.get("item_minimum"),
+                    "maximum": meta.get("item_maximum"),
+                },
+                error,
+                file,
+                item_path,
+            )
             items.append(item)
         if not fixed and len(set(items)) != len(items):
             dup = next(v for v in items if items.count(v) > 1)
-            raise error(file, path, f"lists {dup} more than once", "list every value once")
+            raise error(
+                file, path, f"lists {dup} more than once", "list every value once"
+            )
         return tuple(items)
     if tp is int:
         value = _check_int(value, error, file, path)
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise error(file, path, f"must be a number (got {_describe(value)})", "write a plain number without quotes")
+            raise error(
+                file,
+                path,
+                f"must be a number (got {_describe(value)})",
+                "write a plain number without quotes",
+            )
         value = float(value)
         if not math.isfinite(value):
             raise error(file, path, f"must be a finite number (got {value})")
     elif tp is str:
         if not isinstance(value, str):
-            raise error(file, path, f"must be a string (got {_describe(value)})", "quote the text")
+            raise error(
+                file,
+                path,
+                f"must be a string (got {_describe(value)})",
+                "quote the text",
+            )
     elif tp is bool:
         if not isinstance(value, bool):
             raise error(file, path, f"must be true or false (got {_describe(value)})")
@@ -171,19 +216,25 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
         raise TypeError(f"unsupported spec type {tp!r} at {path}")
     choices = meta.get("choices")
     if choices is not None and value not in choices:
-        raise error(file, path, f"must be one of {', '.join(map(str, choices))} (got {_describe(value)})")
+        raise error(
+            file,
+            path,
+            f"must be one of {', '.join(map(str, choices))} (got {_describe(value)})",
+        )
     if tp in (int, float):
         _check_range(value, meta, error, file, path)
     return value
 
 
-def build_spec(cls: type, data: Any, *, file: str, error: type[InputError], path: str = "") -> Any:
+def build_spec(
+    cls: type, data: Any, *, file: str, error: type[InputError], path: str = ""
+) -> Any:
     """Build the frozen dataclass ``cls`` from ``data``, checking every key and value.
 
     Parameters
     ----------
     cls : type
-        A dataclass whose fields were declared with :func:`spec_field`.
+        A dataclass whose fields carry :func:`spec` metadata.
     data : Any
         The parsed YAML (must be a dict).
     file : str
@@ -204,12 +255,21 @@ def build_spec(cls: type, data: Any, *, file: str, error: type[InputError], path
     """
     where = path or "the top level"
     if not isinstance(data, dict):
-        raise error(file, path, f"must be a mapping of keys to values (got {_describe(data)})",
-                    f"write {where} as 'key: value' lines")
+        raise error(
+            file,
+            path,
+            f"must be a mapping of keys to values (got {_describe(data)})",
+            f"write {where} as 'key: value' lines",
+        )
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if not isinstance(key, str):
-            raise error(file, _join(path, str(key)), f"key {key!r} is not a name", "keys are lower_case names")
+            raise error(
+                file,
+                _join(path, str(key)),
+                f"key {key!r} is not a name",
+                "keys are lower_case names",
+            )
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
             if close:
@@ -222,17 +282,26 @@ def build_spec(cls: type, data: Any, *, file: str, error: type[InputError], path
     for name, fld in fields.items():
         fpath = _join(path, name)
         if name not in data:
-            if fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
-                raise error(file, fpath, "is required but missing", f"add '{name}:' to {where}")
+            if (
+                fld.default is dataclasses.MISSING
+                and fld.default_factory is dataclasses.MISSING
+            ):
+                raise error(
+                    file, fpath, "is required but missing", f"add '{name}:' to {where}"
+                )
             continue
-        values[name] = _convert(hints[name], data[name], dict(fld.metadata), error, file, fpath)
+        values[name] = _convert(
+            hints[name], data[name], dict(fld.metadata), error, file, fpath
+        )
     return cls(**values)
 
 
 def spec_to_dict(obj: Any) -> Any:
     """The plain-dict form of a spec (nested dicts, tuples as lists), in field order."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: spec_to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: spec_to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+        }
     if isinstance(obj, tuple):
         return [spec_to_dict(v) for v in obj]
     return obj
@@ -254,5 +323,12 @@ def describe_fields(cls: type, path: str = "") -> list[tuple[str, str, str, str]
             default = repr(fld.default_factory())
         else:
             default = "required"
-        rows.append((fpath, getattr(tp, "__name__", str(tp)), default, fld.metadata.get("doc", "")))
+        rows.append(
+            (
+                fpath,
+                getattr(tp, "__name__", str(tp)),
+                default,
+                fld.metadata.get("doc", ""),
+            )
+        )
     return rows

@@ -14,13 +14,12 @@ file and the dotted field. Units are in the names: ``_mhz``, ``_bits``, ``_cycle
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import yaml
 
-from qsnnsim._spec import build_spec, spec_field, spec_to_dict
+from qsnnsim._spec import build_spec, spec, spec_to_dict
 from qsnnsim.errors import ArchError
 
 FORMAT_NAME = "qsnnsim-arch"
@@ -38,10 +37,21 @@ _MAX_WORD_BITS = 4096
 class ChipSpec:
     """The chip: one clock and a rows x cols mesh of identical cores."""
 
-    clock_mhz: float = spec_field(minimum=0, exclusive_minimum=True, maximum=100_000, unit="MHz",
-                                  doc="core and NoC clock")
-    mesh_rows: int = spec_field(minimum=1, maximum=_MAX_MESH_SIDE, doc="rows of the core mesh")
-    mesh_cols: int = spec_field(minimum=1, maximum=_MAX_MESH_SIDE, doc="columns of the core mesh")
+    clock_mhz: float = field(
+        metadata=spec(
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=100_000,
+            unit="MHz",
+            doc="core and NoC clock",
+        )
+    )
+    mesh_rows: int = field(
+        metadata=spec(minimum=1, maximum=_MAX_MESH_SIDE, doc="rows of the core mesh")
+    )
+    mesh_cols: int = field(
+        metadata=spec(minimum=1, maximum=_MAX_MESH_SIDE, doc="columns of the core mesh")
+    )
 
     @property
     def n_cores(self) -> int:
@@ -52,37 +62,101 @@ class ChipSpec:
 class NocSpec:
     """2D-mesh network on chip with XY routing (DESIGN §6)."""
 
-    flit_bits: int = spec_field(32, minimum=1, maximum=_MAX_WORD_BITS, unit="bits",
-                                doc="width of a flit; a link moves one flit per cycle")
-    router_latency_cycles: int = spec_field(1, minimum=1, maximum=1024, unit="cycles",
-                                            doc="cycles a flit spends in a router")
-    link_latency_cycles: int = spec_field(1, minimum=1, maximum=1024, unit="cycles",
-                                          doc="cycles a flit spends on a link")
-    buffer_depth_flits: int = spec_field(4, minimum=1, maximum=1 << 16, unit="flits",
-                                         doc="input buffer depth per router port")
-    packet_header_bits: int = spec_field(32, minimum=1, maximum=_MAX_WORD_BITS, unit="bits",
-                                         doc="routing header of every packet (destination core, source neuron id)")
+    flit_bits: int = field(
+        default=32,
+        metadata=spec(
+            minimum=1,
+            maximum=_MAX_WORD_BITS,
+            unit="bits",
+            doc="width of a flit; a link moves one flit per cycle",
+        ),
+    )
+    router_latency_cycles: int = field(
+        default=1,
+        metadata=spec(
+            minimum=1,
+            maximum=1024,
+            unit="cycles",
+            doc="cycles a flit spends in a router",
+        ),
+    )
+    link_latency_cycles: int = field(
+        default=1,
+        metadata=spec(
+            minimum=1, maximum=1024, unit="cycles", doc="cycles a flit spends on a link"
+        ),
+    )
+    buffer_depth_flits: int = field(
+        default=4,
+        metadata=spec(
+            minimum=1,
+            maximum=1 << 16,
+            unit="flits",
+            doc="input buffer depth per router port",
+        ),
+    )
+    packet_header_bits: int = field(
+        default=8,
+        metadata=spec(
+            minimum=1,
+            maximum=_MAX_WORD_BITS,
+            unit="bits",
+            doc="routing header of every packet (names the destination core)",
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class OffchipSpec:
     """The off-chip memory interface, also where the host injects input."""
 
-    bandwidth_bits_per_cycle: int = spec_field(64, minimum=1, maximum=1 << 20, unit="bits/cycle",
-                                               doc="off-chip transfer bandwidth")
-    latency_cycles: int = spec_field(100, minimum=0, maximum=1 << 20, unit="cycles",
-                                     doc="latency of an off-chip transfer")
-    io_router: tuple[int, int] = spec_field((0, 0), item_minimum=0, item_maximum=_MAX_MESH_SIDE - 1,
-                                            doc="[row, col] of the router the off-chip interface and host input attach to")
+    bandwidth_bits_per_cycle: int = field(
+        default=64,
+        metadata=spec(
+            minimum=1,
+            maximum=1 << 20,
+            unit="bits/cycle",
+            doc="off-chip transfer bandwidth",
+        ),
+    )
+    latency_cycles: int = field(
+        default=100,
+        metadata=spec(
+            minimum=0,
+            maximum=1 << 20,
+            unit="cycles",
+            doc="latency of an off-chip transfer",
+        ),
+    )
+    io_router: tuple[int, int] = field(
+        default=(0, 0),
+        metadata=spec(
+            item_minimum=0,
+            item_maximum=_MAX_MESH_SIDE - 1,
+            doc="[row, col] of the router the off-chip interface and host input attach to",
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class SramSpec:
     """One SRAM: ``banks`` banks of ``bank_words`` words of ``word_bits`` bits."""
 
-    banks: int = spec_field(minimum=1, maximum=1024, doc="independent banks (one access per bank per cycle)")
-    bank_words: int = spec_field(minimum=1, maximum=1 << 24, unit="words", doc="words per bank")
-    word_bits: int = spec_field(minimum=1, maximum=_MAX_WORD_BITS, unit="bits", doc="bits per word")
+    banks: int = field(
+        metadata=spec(
+            minimum=1,
+            maximum=1024,
+            doc="independent banks (one access per bank per cycle)",
+        )
+    )
+    bank_words: int = field(
+        metadata=spec(minimum=1, maximum=1 << 24, unit="words", doc="words per bank")
+    )
+    word_bits: int = field(
+        metadata=spec(
+            minimum=1, maximum=_MAX_WORD_BITS, unit="bits", doc="bits per word"
+        )
+    )
 
     @property
     def capacity_words(self) -> int:
@@ -105,34 +179,100 @@ _ALL_WEIGHT_BITS = tuple(range(1, 17))
 class CoreSpec:
     """One neuromorphic core (every core of the mesh is identical)."""
 
-    neuron_capacity: int = spec_field(minimum=1, maximum=1 << 24, unit="neurons",
-                                      doc="neurons (lif or readout) one core can hold")
-    weight_sram: SramSpec = spec_field(doc="synapse rows (weight codes)")
-    membrane_sram: SramSpec = spec_field(doc="membrane potentials (b bits each; readouts 64 bits)")
-    acc_sram: SramSpec = spec_field(doc="one accumulator per neuron per incoming projection")
-    spike_buffer_packets: int = spec_field(256, minimum=1, maximum=1 << 20, unit="packets",
-                                           doc="input spike buffer depth")
-    synapse_lanes: int = spec_field(1, minimum=1, maximum=4096, doc="accumulates per cycle in the integrate phase")
-    neuron_lanes: int = spec_field(1, minimum=1, maximum=4096, doc="neurons updated per cycle in the fire phase")
-    integrate_pipeline_cycles: int = spec_field(2, minimum=0, maximum=1024, unit="cycles",
-                                                doc="pipeline fill of the integrate phase")
-    fire_pipeline_cycles: int = spec_field(2, minimum=0, maximum=1024, unit="cycles",
-                                           doc="pipeline fill of the fire phase")
-    membrane_bits_supported: tuple[int, ...] = spec_field(_ALL_MEMBRANE_BITS, item_minimum=2, item_maximum=16,
-                                                          doc="membrane widths the soma implements")
-    weight_bits_supported: tuple[int, ...] = spec_field(_ALL_WEIGHT_BITS, item_minimum=1, item_maximum=16,
-                                                        doc="weight widths the synapse unit decodes")
-    acc_bits_max: int = spec_field(32, minimum=2, maximum=32, unit="bits", doc="accumulator/adder width")
-    max_synapse_rows: int = spec_field(0, minimum=0, maximum=1 << 24, unit="rows",
-                                       doc="synapse rows (axons) per core, 0 = limited by weight SRAM only")
+    neuron_capacity: int = field(
+        metadata=spec(
+            minimum=1,
+            maximum=1 << 24,
+            unit="neurons",
+            doc="neurons (lif or readout) one core can hold",
+        )
+    )
+    weight_sram: SramSpec = field(metadata=spec(doc="synapse rows (weight codes)"))
+    membrane_sram: SramSpec = field(
+        metadata=spec(doc="membrane potentials (b bits each; readouts 64 bits)")
+    )
+    acc_sram: SramSpec = field(
+        metadata=spec(doc="one accumulator per neuron per incoming projection")
+    )
+    spike_buffer_packets: int = field(
+        default=256,
+        metadata=spec(
+            minimum=1, maximum=1 << 20, unit="packets", doc="input spike buffer depth"
+        ),
+    )
+    synapse_lanes: int = field(
+        default=1,
+        metadata=spec(
+            minimum=1, maximum=4096, doc="accumulates per cycle in the integrate phase"
+        ),
+    )
+    neuron_lanes: int = field(
+        default=1,
+        metadata=spec(
+            minimum=1, maximum=4096, doc="neurons updated per cycle in the fire phase"
+        ),
+    )
+    integrate_pipeline_cycles: int = field(
+        default=2,
+        metadata=spec(
+            minimum=0,
+            maximum=1024,
+            unit="cycles",
+            doc="pipeline fill of the integrate phase",
+        ),
+    )
+    fire_pipeline_cycles: int = field(
+        default=2,
+        metadata=spec(
+            minimum=0,
+            maximum=1024,
+            unit="cycles",
+            doc="pipeline fill of the fire phase",
+        ),
+    )
+    membrane_bits_supported: tuple[int, ...] = field(
+        default=_ALL_MEMBRANE_BITS,
+        metadata=spec(
+            item_minimum=2, item_maximum=16, doc="membrane widths the soma implements"
+        ),
+    )
+    weight_bits_supported: tuple[int, ...] = field(
+        default=_ALL_WEIGHT_BITS,
+        metadata=spec(
+            item_minimum=1,
+            item_maximum=16,
+            doc="weight widths the synapse unit decodes",
+        ),
+    )
+    acc_bits_max: int = field(
+        default=32,
+        metadata=spec(
+            minimum=2, maximum=32, unit="bits", doc="accumulator/adder width"
+        ),
+    )
+    max_synapse_rows: int = field(
+        default=0,
+        metadata=spec(
+            minimum=0,
+            maximum=1 << 24,
+            unit="rows",
+            doc="synapse rows (axons) per core, 0 = limited by weight SRAM only",
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class EnergyEntry:
     """One energy-table value with the citation it comes from."""
 
-    value: float = spec_field(minimum=0, doc="the value (pJ per action, or uW for leakage entries)")
-    source: str = spec_field(doc="citation: paper, figure/table and technology node")
+    value: float = field(
+        metadata=spec(
+            minimum=0, doc="the value (pJ per action, or uW for leakage entries)"
+        )
+    )
+    source: str = field(
+        metadata=spec(doc="citation: paper, figure/table and technology node")
+    )
 
 
 _PJ = "pJ per action"
@@ -142,24 +282,64 @@ _PJ = "pJ per action"
 class EnergyTable:
     """Energy per action (pJ) and leakage (uW); entry names are the contract with the energy model."""
 
-    weight_sram_read_pj: EnergyEntry = spec_field(doc="read of one weight-SRAM word")
-    weight_sram_write_pj: EnergyEntry = spec_field(doc="write of one weight-SRAM word")
-    membrane_sram_read_pj: EnergyEntry = spec_field(doc="read of one membrane-SRAM word")
-    membrane_sram_write_pj: EnergyEntry = spec_field(doc="write of one membrane-SRAM word")
-    acc_sram_read_pj: EnergyEntry = spec_field(doc="read of one accumulator-SRAM word")
-    acc_sram_write_pj: EnergyEntry = spec_field(doc="write of one accumulator-SRAM word")
-    spike_buffer_access_pj: EnergyEntry = spec_field(doc="one packet into or out of the spike buffer")
-    synaptic_add_pj: EnergyEntry = spec_field(doc="one accumulate triggered by a binary spike")
-    mac8_pj: EnergyEntry = spec_field(doc="multiply-accumulate of an analog input with a weight <= 8 bits")
-    mac16_pj: EnergyEntry = spec_field(doc="multiply-accumulate of an analog input with a weight <= 16 bits")
-    scale_mult_pj: EnergyEntry = spec_field(doc="acc * mult >> shift, per neuron per projection per step")
-    neuron_update_pj: EnergyEntry = spec_field(doc="decay + add + bias, per neuron per step")
-    compare_pj: EnergyEntry = spec_field(doc="threshold compare, per neuron per step")
-    flit_hop_pj: EnergyEntry = spec_field(doc="one flit across one router and link")
-    offchip_pj_per_bit: EnergyEntry = spec_field(doc="one bit to or from off-chip memory")
-    sram_leakage_uw_per_kib: EnergyEntry = spec_field(doc="SRAM leakage per KiB of capacity (uW)")
-    core_logic_leakage_uw: EnergyEntry = spec_field(doc="leakage of one core's logic (uW)")
-    router_leakage_uw: EnergyEntry = spec_field(doc="leakage of one router (uW)")
+    weight_sram_read_pj: EnergyEntry = field(
+        metadata=spec(doc="read of one weight-SRAM word")
+    )
+    weight_sram_write_pj: EnergyEntry = field(
+        metadata=spec(doc="write of one weight-SRAM word")
+    )
+    membrane_sram_read_pj: EnergyEntry = field(
+        metadata=spec(doc="read of one membrane-SRAM word")
+    )
+    membrane_sram_write_pj: EnergyEntry = field(
+        metadata=spec(doc="write of one membrane-SRAM word")
+    )
+    acc_sram_read_pj: EnergyEntry = field(
+        metadata=spec(doc="read of one accumulator-SRAM word")
+    )
+    acc_sram_write_pj: EnergyEntry = field(
+        metadata=spec(doc="write of one accumulator-SRAM word")
+    )
+    spike_buffer_access_pj: EnergyEntry = field(
+        metadata=spec(doc="one packet into or out of the spike buffer")
+    )
+    synaptic_add_pj: EnergyEntry = field(
+        metadata=spec(doc="one accumulate triggered by a binary spike")
+    )
+    mac8_pj: EnergyEntry = field(
+        metadata=spec(
+            doc="multiply-accumulate of an analog input with a weight <= 8 bits"
+        )
+    )
+    mac16_pj: EnergyEntry = field(
+        metadata=spec(
+            doc="multiply-accumulate of an analog input with a weight <= 16 bits"
+        )
+    )
+    scale_mult_pj: EnergyEntry = field(
+        metadata=spec(doc="acc * mult >> shift, per neuron per projection per step")
+    )
+    neuron_update_pj: EnergyEntry = field(
+        metadata=spec(doc="decay + add + bias, per neuron per step")
+    )
+    compare_pj: EnergyEntry = field(
+        metadata=spec(doc="threshold compare, per neuron per step")
+    )
+    flit_hop_pj: EnergyEntry = field(
+        metadata=spec(doc="one flit across one router and link")
+    )
+    offchip_pj_per_bit: EnergyEntry = field(
+        metadata=spec(doc="one bit to or from off-chip memory")
+    )
+    sram_leakage_uw_per_kib: EnergyEntry = field(
+        metadata=spec(doc="SRAM leakage per KiB of capacity (uW)")
+    )
+    core_logic_leakage_uw: EnergyEntry = field(
+        metadata=spec(doc="leakage of one core's logic (uW)")
+    )
+    router_leakage_uw: EnergyEntry = field(
+        metadata=spec(doc="leakage of one router (uW)")
+    )
 
     def entries(self) -> dict[str, EnergyEntry]:
         """Every entry by name, in declaration order."""
@@ -173,15 +353,22 @@ ENERGY_ENTRY_NAMES = tuple(f.name for f in fields(EnergyTable))
 class ArchSpec:
     """A whole architecture file, validated. Build it with :func:`load_arch` or :func:`arch_from_dict`."""
 
-    format: str = spec_field(choices=(FORMAT_NAME,), doc=f"always '{FORMAT_NAME}'")
-    version: int = spec_field(doc="format version (1)")
-    name: str = spec_field(doc="short name shown in reports")
-    chip: ChipSpec = spec_field(doc="clock and mesh")
-    core: CoreSpec = spec_field(doc="the core")
-    energy: EnergyTable = spec_field(doc="energy per action and leakage, each with its source")
-    description: str = spec_field("", doc="free text")
-    noc: NocSpec = spec_field(default_factory=NocSpec, doc="network on chip")
-    offchip: OffchipSpec = spec_field(default_factory=OffchipSpec, doc="off-chip memory and host interface")
+    format: str = field(
+        metadata=spec(choices=(FORMAT_NAME,), doc=f"always '{FORMAT_NAME}'")
+    )
+    version: int = field(metadata=spec(doc="format version (1)"))
+    name: str = field(metadata=spec(doc="short name shown in reports"))
+    chip: ChipSpec = field(metadata=spec(doc="clock and mesh"))
+    core: CoreSpec = field(metadata=spec(doc="the core"))
+    energy: EnergyTable = field(
+        metadata=spec(doc="energy per action and leakage, each with its source")
+    )
+    description: str = field(default="", metadata=spec(doc="free text"))
+    noc: NocSpec = field(default_factory=NocSpec, metadata=spec(doc="network on chip"))
+    offchip: OffchipSpec = field(
+        default_factory=OffchipSpec,
+        metadata=spec(doc="off-chip memory and host interface"),
+    )
 
     @property
     def n_cores(self) -> int:
@@ -194,23 +381,14 @@ class ArchSpec:
         return row * self.chip.mesh_cols + col
 
     @property
-    def neuron_address_bits(self) -> int:
-        """Bits that name one neuron of a core (the source address a spike packet carries)."""
-        return max(1, (self.core.neuron_capacity - 1).bit_length())
-
-    @property
     def core_address_bits(self) -> int:
+        """Bits that name one core: what a packet's routing header must at least hold."""
         return max(1, (self.n_cores - 1).bit_length())
 
     @property
-    def spike_packet_flits(self) -> int:
-        """Flits of one spike packet: the header alone (address-event: the header names the source)."""
-        return math.ceil(self.noc.packet_header_bits / self.noc.flit_bits)
-
-    @property
     def spike_buffer_bits(self) -> int:
-        """Capacity of one core's spike input buffer in bits (packets x flits x flit width)."""
-        return self.core.spike_buffer_packets * self.spike_packet_flits * self.noc.flit_bits
+        """Capacity of one core's spike input buffer in bits (a packet is one flit)."""
+        return self.core.spike_buffer_packets * self.noc.flit_bits
 
     def to_dict(self) -> dict:
         """The resolved spec as plain data (defaults filled in); :func:`arch_from_dict` reads it back."""
@@ -220,32 +398,56 @@ class ArchSpec:
         """Cross-field checks; returns ``self`` or raises :class:`ArchError`."""
         row, col = self.offchip.io_router
         if row >= self.chip.mesh_rows or col >= self.chip.mesh_cols:
-            raise ArchError(file, "offchip.io_router",
-                            f"[{row}, {col}] is outside the {self.chip.mesh_rows}x{self.chip.mesh_cols} mesh",
-                            f"use a row below {self.chip.mesh_rows} and a column below {self.chip.mesh_cols}")
-        need = self.core_address_bits + self.neuron_address_bits
-        if self.noc.packet_header_bits < need:
-            raise ArchError(file, "noc.packet_header_bits",
-                            f"{self.noc.packet_header_bits} bits cannot name one of {self.n_cores} cores "
-                            f"({self.core_address_bits} bits) and one of {self.core.neuron_capacity} neurons "
-                            f"({self.neuron_address_bits} bits)",
-                            f"set it to at least {need}")
+            raise ArchError(
+                file,
+                "offchip.io_router",
+                f"[{row}, {col}] is outside the {self.chip.mesh_rows}x{self.chip.mesh_cols} mesh",
+                f"use a row below {self.chip.mesh_rows} and a column below {self.chip.mesh_cols}",
+            )
+        header = self.noc.packet_header_bits
+        if header < self.core_address_bits:
+            raise ArchError(
+                file,
+                "noc.packet_header_bits",
+                f"{header} bits cannot name one of {self.n_cores} cores",
+                f"set it to at least {self.core_address_bits}",
+            )
+        # A packet is one flit: routing header, source neuron address and (for an analog
+        # input) an 8-bit value. The address width depends on the workload, so the engine
+        # checks the whole packet when it maps one; here the header must leave room.
+        if header >= self.noc.flit_bits:
+            raise ArchError(
+                file,
+                "noc.packet_header_bits",
+                f"{header} bits leave no room for a neuron address in a {self.noc.flit_bits}-bit flit",
+                "a packet is one flit: make noc.flit_bits wider than the header",
+            )
         widest = max(self.core.weight_bits_supported)
         if self.core.weight_sram.word_bits < widest:
-            raise ArchError(file, "core.weight_sram.word_bits",
-                            f"{self.core.weight_sram.word_bits}-bit words cannot hold one {widest}-bit weight "
-                            "(core.weight_bits_supported)",
-                            f"use words of at least {widest} bits or drop the wider weight widths")
+            raise ArchError(
+                file,
+                "core.weight_sram.word_bits",
+                f"{self.core.weight_sram.word_bits}-bit words cannot hold one {widest}-bit weight "
+                "(core.weight_bits_supported)",
+                f"use words of at least {widest} bits or drop the wider weight widths",
+            )
         widest = max(self.core.membrane_bits_supported)
         if self.core.membrane_sram.word_bits < widest:
-            raise ArchError(file, "core.membrane_sram.word_bits",
-                            f"{self.core.membrane_sram.word_bits}-bit words cannot hold one {widest}-bit membrane "
-                            "(core.membrane_bits_supported)",
-                            f"use words of at least {widest} bits or drop the wider membrane widths")
+            raise ArchError(
+                file,
+                "core.membrane_sram.word_bits",
+                f"{self.core.membrane_sram.word_bits}-bit words cannot hold one {widest}-bit membrane "
+                "(core.membrane_bits_supported)",
+                f"use words of at least {widest} bits or drop the wider membrane widths",
+            )
         for name, entry in self.energy.entries().items():
             if not entry.source.strip():
-                raise ArchError(file, f"energy.{name}.source", "is empty",
-                                "cite the paper, figure/table and technology node the value comes from")
+                raise ArchError(
+                    file,
+                    f"energy.{name}.source",
+                    "is empty",
+                    "cite the paper, figure/table and technology node the value comes from",
+                )
         return self
 
 
@@ -259,21 +461,39 @@ def arch_from_dict(data, file: str = "<arch>") -> ArchSpec:
         a value out of range, or a cross-field inconsistency.
     """
     if not isinstance(data, dict):
-        raise ArchError(file, "", f"must be a YAML mapping at the top level (got {type(data).__name__})",
-                        f"start the file with 'format: {FORMAT_NAME}' and 'version: {FORMAT_VERSION}'")
+        raise ArchError(
+            file,
+            "",
+            f"must be a YAML mapping at the top level (got {type(data).__name__})",
+            f"start the file with 'format: {FORMAT_NAME}' and 'version: {FORMAT_VERSION}'",
+        )
     if "format" not in data:
-        raise ArchError(file, "format", "is required but missing", f"add 'format: {FORMAT_NAME}'")
+        raise ArchError(
+            file, "format", "is required but missing", f"add 'format: {FORMAT_NAME}'"
+        )
     if data["format"] != FORMAT_NAME:
-        raise ArchError(file, "format", f"is {data['format']!r}, not {FORMAT_NAME!r}",
-                        "this is not a qsnnsim architecture file")
+        raise ArchError(
+            file,
+            "format",
+            f"is {data['format']!r}, not {FORMAT_NAME!r}",
+            "this is not a qsnnsim architecture file",
+        )
     if "version" not in data:
-        raise ArchError(file, "version", "is required but missing", f"add 'version: {FORMAT_VERSION}'")
+        raise ArchError(
+            file,
+            "version",
+            "is required but missing",
+            f"add 'version: {FORMAT_VERSION}'",
+        )
     version = data["version"]
     if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
-        raise ArchError(file, "version",
-                        f"{version!r} is not supported; this qsnnsim reads version "
-                        + ", ".join(map(str, SUPPORTED_VERSIONS)),
-                        f"write 'version: {FORMAT_VERSION}' and the keys of that version")
+        raise ArchError(
+            file,
+            "version",
+            f"{version!r} is not supported; this qsnnsim reads version "
+            + ", ".join(map(str, SUPPORTED_VERSIONS)),
+            f"write 'version: {FORMAT_VERSION}' and the keys of that version",
+        )
     spec = build_spec(ArchSpec, data, file=file, error=ArchError)
     if not spec.name.strip():
         raise ArchError(file, "name", "is empty", "give the architecture a short name")
@@ -299,21 +519,40 @@ def load_arch(path: str | os.PathLike) -> ArchSpec:
     """
     file = os.fspath(path)
     if not os.path.exists(file):
-        raise ArchError(file, "", "no such file", "check the path (shipped architectures are in archs/)")
+        raise ArchError(
+            file,
+            "",
+            "no such file",
+            "check the path (shipped architectures are in archs/)",
+        )
     if os.path.isdir(file):
-        raise ArchError(file, "", "is a directory, not an architecture file", "name a .yaml file")
+        raise ArchError(
+            file, "", "is a directory, not an architecture file", "name a .yaml file"
+        )
     try:
         with open(file, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ArchError(file, "", f"cannot be read ({exc})", "check the file is UTF-8 text") from None
+        raise ArchError(
+            file, "", f"cannot be read ({exc})", "check the file is UTF-8 text"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ArchError(file, where, f"is not valid YAML ({problem})", "fix the indentation or quoting there") from None
+        raise ArchError(
+            file,
+            where,
+            f"is not valid YAML ({problem})",
+            "fix the indentation or quoting there",
+        ) from None
     if data is None:
-        raise ArchError(file, "", "is empty", f"start with 'format: {FORMAT_NAME}' and 'version: {FORMAT_VERSION}'")
+        raise ArchError(
+            file,
+            "",
+            "is empty",
+            f"start with 'format: {FORMAT_NAME}' and 'version: {FORMAT_VERSION}'",
+        )
     return arch_from_dict(data, file)

@@ -73,11 +73,13 @@ def _cmd_run(args) -> int:
     import os
 
     from qsnnsim.arch import load_arch
+    from qsnnsim.energy import estimate_run_energy, run_energy_to_dict
     from qsnnsim.engine.simulate import simulate
     from qsnnsim.footprint import compute_footprint
     from qsnnsim.golden import run_golden
     from qsnnsim.mapping import map_workload
     from qsnnsim.report.files import run_to_dict, write_json_atomic
+    from qsnnsim.report.render import build_report
     from qsnnsim.report.terminal import format_run
     from qsnnsim.workload import load_workload
 
@@ -96,14 +98,33 @@ def _cmd_run(args) -> int:
             "readout_equal": bool(np.array_equal(gold.readout, result.readout)),
             "spikes_equal": bool(same_spikes),
         })
+    energy = estimate_run_energy([s.counters for s in run.samples], arch)
     out_dir = args.out or os.path.join("reports", f"{arch.name}-{wl.name}")
     result_path = os.path.join(out_dir, "result.json")
-    write_json_atomic(result_path, run_to_dict(run, footprint, checks, args.workload, args.arch))
-    print(format_run(run, footprint, checks, result_path))
+    data = run_to_dict(run, footprint, checks, args.workload, args.arch)
+    data["energy"] = run_energy_to_dict(energy)
+    write_json_atomic(result_path, data)
+    report_path = None
+    if not args.no_report:
+        report_path = build_report(data, out_dir, result_path)[0]
+    print(format_run(run, footprint, checks, result_path, energy, report_path))
     if not all(c["readout_equal"] and c["spikes_equal"] for c in checks):
         print("qsnnsim: error: the simulation differs from the golden model (a simulator bug; please report it)",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_report(args) -> int:
+    import os
+
+    from qsnnsim.report.files import read_result
+    from qsnnsim.report.render import build_report
+
+    data = read_result(args.result)
+    out_dir = args.out or os.path.dirname(os.path.abspath(args.result))
+    paths = build_report(data, out_dir, args.result)
+    print(f"report: {paths[0]} ({len(paths)} files: report.md, figures/*.png, tables/*.csv)")
     return 0
 
 
@@ -126,8 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")
     p.add_argument("workload", help="workload file (.npz)")
     p.add_argument("--samples", default="1", metavar="N", help="how many samples to run, from the first, or 'all' (default 1)")
-    p.add_argument("--out", default=None, metavar="DIR", help="where to write result.json (default reports/<arch>-<workload>)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="where to write result.json and the report (default reports/<arch>-<workload>)")
+    p.add_argument("--no-report", action="store_true",
+                   help="write result.json only, no report.md/report.html/figures/tables")
     p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("report", help="re-render the report (Markdown, HTML, PNG, CSV) of a run from its result.json")
+    p.add_argument("result", help="a result.json written by qsnnsim run")
+    p.add_argument("--out", default=None, metavar="DIR", help="report folder (default: the result's folder)")
+    p.set_defaults(func=_cmd_report)
     sub.add_parser("train", help="train a Q-SNN and export it as a workload (needs the train extra; see --help)",
                    add_help=False)
     return parser

@@ -68,14 +68,16 @@ class Footprint:
 
     Model size: ``weight_bits`` (synaptic weights at their widths; ``weights_by_bits`` maps a
     width to its weight count) vs ``float32_bits`` (``float32_params`` x 32, the params being
-    the weights plus ``batchnorm_params`` and ``bias_params``);
-    ``membrane_bits`` (LIF neurons x their membrane bits; ``n_lif_neurons``),
-    ``readout_state_bits`` (readout neurons x 64), ``identity_code_bits``,
-    ``scale_param_bits`` (mult, shift per projection channel; threshold, bias per population
-    channel). Mapped: ``cores`` (every core of every pass), ``mapped_*_bits`` (words x word
-    width, padding included) and ``stored_weight_bits`` (payload in those words),
-    ``spike_buffer_bits`` (the spike input buffers of every core), chip capacities per pass, and
-    ``offchip_weight_bits_per_sample`` (weights reloaded per sample when passes > 1).
+    the weights plus ``batchnorm_params`` and ``bias_params``); ``membrane_bits`` (LIF neurons
+    x their membrane bits; ``n_lif_neurons``), ``readout_state_bits`` (readout neurons x 64),
+    ``identity_code_bits``, ``scale_param_bits`` (mult, shift per projection channel;
+    threshold, bias per population channel).
+
+    Mapped: ``cores`` (every core of every pass, ordered by pass then core id),
+    ``mapped_*_bits`` (words x word width, padding included), ``stored_weight_bits`` (the
+    codes in those words), ``spike_buffer_bits`` (the spike input buffers of every core),
+    ``chip_*_capacity_bits`` (one pass), and ``offchip_weight_bits_per_sample`` (weights
+    reloaded per sample when there are several passes).
     """
 
     workload_name: str
@@ -108,20 +110,27 @@ class Footprint:
     @property
     def weight_saving_percent(self) -> float:
         """How much smaller the weights are than the float32 model, in percent."""
-        return 100.0 * (1.0 - self.weight_bits / self.float32_bits) if self.float32_bits else 0.0
+        return (
+            100.0 * (1.0 - self.weight_bits / self.float32_bits)
+            if self.float32_bits
+            else 0.0
+        )
 
     def membrane_bits_at(self, membrane_bits: int) -> int:
         """LIF membrane storage if every LIF population had ``membrane_bits``-bit membranes."""
         return self.n_lif_neurons * membrane_bits
 
     def core(self, core: int, pass_index: int = 0) -> CoreFootprint:
-        for c in self.cores:
-            if c.core == core and c.pass_index == pass_index:
-                return c
-        raise KeyError((core, pass_index))
+        """The entry of one core in one pass (``cores`` is ordered by pass, then core id)."""
+        n_cores = len(self.cores) // self.n_passes
+        if not (0 <= core < n_cores and 0 <= pass_index < self.n_passes):
+            raise KeyError((core, pass_index))
+        return self.cores[pass_index * n_cores + core]
 
 
-def compute_footprint(workload: Workload, mapping: Mapping, arch: ArchSpec) -> Footprint:
+def compute_footprint(
+    workload: Workload, mapping: Mapping, arch: ArchSpec
+) -> Footprint:
     """Count the bits of a mapped workload.
 
     Parameters
@@ -138,15 +147,19 @@ def compute_footprint(workload: Workload, mapping: Mapping, arch: ArchSpec) -> F
     Footprint
     """
     if mapping.workload_name != workload.name or mapping.arch_name != arch.name:
-        raise ValueError(f"mapping is of {mapping.workload_name!r} on {mapping.arch_name!r}, "
-                         f"not {workload.name!r} on {arch.name!r}")
+        raise ValueError(
+            f"mapping is of {mapping.workload_name!r} on {mapping.arch_name!r}, "
+            f"not {workload.name!r} on {arch.name!r}"
+        )
     weights_by_bits: dict[int, int] = {}
     batchnorm_params = bias_params = 0
     identity_code_bits = 0
     scale_param_bits = 0
     for proj in workload.projections:
         if proj.kind in ("conv2d", "linear"):
-            weights_by_bits[proj.weight_bits] = weights_by_bits.get(proj.weight_bits, 0) + proj.n_weights
+            weights_by_bits[proj.weight_bits] = (
+                weights_by_bits.get(proj.weight_bits, 0) + proj.n_weights
+            )
             # A float network carries BatchNorm (gamma, beta) after a conv and a bias after a linear.
             if proj.kind == "conv2d":
                 batchnorm_params += 2 * proj.weights.shape[0]
@@ -158,37 +171,68 @@ def compute_footprint(workload: Workload, mapping: Mapping, arch: ArchSpec) -> F
     lif = [p for p in workload.populations if p.kind == "lif"]
     readouts = [p for p in workload.populations if p.kind == "readout"]
     for pop in lif + readouts:
-        scale_param_bits += pop.n_channels * (BIAS_BITS + (THRESHOLD_BITS if pop.kind == "lif" else 0))
+        scale_param_bits += pop.n_channels * (
+            BIAS_BITS + (THRESHOLD_BITS if pop.kind == "lif" else 0)
+        )
     weight_bits = sum(bits * n for bits, n in weights_by_bits.items())
     float32_params = sum(weights_by_bits.values()) + batchnorm_params + bias_params
 
     core = arch.core
-    ww, mw, aw = core.weight_sram.word_bits, core.membrane_sram.word_bits, core.acc_sram.word_bits
+    ww, mw, aw = (
+        core.weight_sram.word_bits,
+        core.membrane_sram.word_bits,
+        core.acc_sram.word_bits,
+    )
+    on_core: dict[tuple[int, int], list] = {}
+    for s in mapping.slices:
+        on_core.setdefault((s.pass_index, s.core), []).append(s)
     cores = []
     for pass_index in range(mapping.n_passes):
         for core_id in range(mapping.n_cores):
-            here = mapping.slices_on(core_id, pass_index)
-            cores.append(CoreFootprint(
-                core=core_id, pass_index=pass_index, n_slices=len(here),
-                n_neurons=sum(s.n_neurons for s in here), neuron_capacity=core.neuron_capacity,
-                weight=MemoryUse(sum(s.weight_words for s in here) * ww, core.weight_sram.capacity_bits),
-                membrane=MemoryUse(sum(s.membrane_words for s in here) * mw, core.membrane_sram.capacity_bits),
-                acc=MemoryUse(sum(s.acc_words for s in here) * aw, core.acc_sram.capacity_bits),
-                spike_buffer_bits=arch.spike_buffer_bits,
-            ))
+            here = on_core.get((pass_index, core_id), [])
+            cores.append(
+                CoreFootprint(
+                    core=core_id,
+                    pass_index=pass_index,
+                    n_slices=len(here),
+                    n_neurons=sum(s.n_neurons for s in here),
+                    neuron_capacity=core.neuron_capacity,
+                    weight=MemoryUse(
+                        sum(s.weight_words for s in here) * ww,
+                        core.weight_sram.capacity_bits,
+                    ),
+                    membrane=MemoryUse(
+                        sum(s.membrane_words for s in here) * mw,
+                        core.membrane_sram.capacity_bits,
+                    ),
+                    acc=MemoryUse(
+                        sum(s.acc_words for s in here) * aw, core.acc_sram.capacity_bits
+                    ),
+                    spike_buffer_bits=arch.spike_buffer_bits,
+                )
+            )
     mapped_weight_bits = sum(s.weight_words for s in mapping.slices) * ww
     # With one pass the weights are loaded once, at configuration; with several, every pass
     # reloads its weights from off-chip memory for every sample.
     offchip = mapped_weight_bits if mapping.n_passes > 1 else 0
     return Footprint(
-        workload_name=workload.name, arch_name=arch.name, n_passes=mapping.n_passes,
-        weights_by_bits=dict(sorted(weights_by_bits.items())), n_weights=sum(weights_by_bits.values()),
-        weight_bits=weight_bits, float32_params=float32_params, float32_bits=FLOAT32_BITS * float32_params,
-        batchnorm_params=batchnorm_params, bias_params=bias_params,
-        n_lif_neurons=sum(p.n_neurons for p in lif), membrane_bits=sum(p.n_neurons * p.membrane_bits for p in lif),
+        workload_name=workload.name,
+        arch_name=arch.name,
+        n_passes=mapping.n_passes,
+        weights_by_bits=dict(sorted(weights_by_bits.items())),
+        n_weights=sum(weights_by_bits.values()),
+        weight_bits=weight_bits,
+        float32_params=float32_params,
+        float32_bits=FLOAT32_BITS * float32_params,
+        batchnorm_params=batchnorm_params,
+        bias_params=bias_params,
+        n_lif_neurons=sum(p.n_neurons for p in lif),
+        membrane_bits=sum(p.n_neurons * p.membrane_bits for p in lif),
         n_readout_neurons=sum(p.n_neurons for p in readouts),
         readout_state_bits=sum(p.n_neurons for p in readouts) * READOUT_STATE_BITS,
-        identity_code_bits=identity_code_bits, scale_param_bits=scale_param_bits, cores=tuple(cores),
+        identity_code_bits=identity_code_bits,
+        scale_param_bits=scale_param_bits,
+        cores=tuple(cores),
         mapped_weight_bits=mapped_weight_bits,
         stored_weight_bits=sum(s.weight_bits_stored for s in mapping.slices),
         mapped_membrane_bits=sum(s.membrane_words for s in mapping.slices) * mw,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -132,10 +133,14 @@ class Mapping:
         return tuple(s for s in self.slices if s.population == population)
 
     def slices_on(self, core: int, pass_index: int) -> tuple[Slice, ...]:
-        return tuple(s for s in self.slices if s.core == core and s.pass_index == pass_index)
+        return tuple(
+            s for s in self.slices if s.core == core and s.pass_index == pass_index
+        )
 
     def cores_used(self, pass_index: int) -> tuple[int, ...]:
-        return tuple(sorted({s.core for s in self.slices if s.pass_index == pass_index}))
+        return tuple(
+            sorted({s.core for s in self.slices if s.pass_index == pass_index})
+        )
 
 
 # --------------------------------------------------------------------------- demand of a slice
@@ -152,17 +157,6 @@ class _Demand:
     membrane_bits_stored: int
     acc_bits_stored: int
 
-    def plus(self, other: _Demand) -> _Demand:
-        return _Demand(*(a + b for a, b in zip(_astuple(self), _astuple(other))))
-
-
-def _astuple(d: _Demand) -> tuple[int, ...]:
-    return (d.neurons, d.weight_words, d.membrane_words, d.acc_words, d.synapse_rows,
-            d.weight_bits_stored, d.membrane_bits_stored, d.acc_bits_stored)
-
-
-_EMPTY = _Demand(0, 0, 0, 0, 0, 0, 0, 0)
-
 
 def _geometry(pop: Population) -> tuple[int, int, int]:
     """(C, H, W) of a population; an (N,) population is N channels of a 1x1 plane."""
@@ -174,15 +168,24 @@ def _geometry(pop: Population) -> tuple[int, int, int]:
 class _PopModel:
     """What one mapped population needs per slice, and how it is cut."""
 
-    def __init__(self, pop: Population, order: int, projs_in: tuple[Projection, ...],
-                 pops: dict[str, Population], arch: ArchSpec):
+    def __init__(
+        self,
+        pop: Population,
+        order: int,
+        projs_in: tuple[Projection, ...],
+        pops: dict[str, Population],
+        arch: ArchSpec,
+    ):
         self.pop = pop
         self.order = order
         self.channels, self.height, self.width = _geometry(pop)
-        self.state_bits = READOUT_STATE_BITS if pop.kind == "readout" else pop.membrane_bits
+        self.state_bits = (
+            READOUT_STATE_BITS if pop.kind == "readout" else pop.membrane_bits
+        )
         self.acc_bits_sum = sum(p.acc_bits for p in projs_in)
         self.arch = arch
-        # (rows per slice independent of its size, code bits per slice channel, rows grow with channels)
+        # (synapse rows, code bits, whether rows grow with the slice's channels): a conv or
+        # linear row holds one code per slice channel; an identity has one row per channel.
         self.weight_terms: list[tuple[int, int, bool]] = []
         granule = 1
         word_bits = arch.core.weight_sram.word_bits
@@ -203,7 +206,10 @@ class _PopModel:
             step = word_bits // math.gcd(word_bits, proj.weight_bits)
             granule = granule * step // math.gcd(granule, step)
         self.granule = granule
-        self.work = sum(dense_synaptic_ops(p, pops[p.source], pop) for p in projs_in) + pop.n_neurons
+        self.work = (
+            sum(dense_synaptic_ops(p, pops[p.source], pop) for p in projs_in)
+            + pop.n_neurons
+        )
 
     def demand(self, n_channels: int, n_rows: int) -> _Demand:
         """SRAM words and bits of a slice of ``n_channels`` channels x ``n_rows`` rows."""
@@ -237,19 +243,29 @@ def _shortfall(d: _Demand, arch: ArchSpec) -> tuple[str, str] | None:
     """The first core limit ``d`` exceeds, as (field, what is short), or None if it fits."""
     core = arch.core
     if d.neurons > core.neuron_capacity:
-        return ("core.neuron_capacity",
-                f"needs {d.neurons:,} neurons but a core holds {core.neuron_capacity:,}")
-    for name, words, sram in (("weight_sram", d.weight_words, core.weight_sram),
-                              ("membrane_sram", d.membrane_words, core.membrane_sram),
-                              ("acc_sram", d.acc_words, core.acc_sram)):
+        return (
+            "core.neuron_capacity",
+            f"needs {d.neurons:,} neurons but a core holds {core.neuron_capacity:,}",
+        )
+    for name, words, sram in (
+        ("weight_sram", d.weight_words, core.weight_sram),
+        ("membrane_sram", d.membrane_words, core.membrane_sram),
+        ("acc_sram", d.acc_words, core.acc_sram),
+    ):
         if words > sram.capacity_words:
             need, cap = words * sram.word_bits, sram.capacity_bits
-            return (f"core.{name}",
-                    f"needs {need:,} bits of {name} ({words:,} words of {sram.word_bits} bits) but a core has "
-                    f"{cap:,}: short by {need - cap:,} bits")
+            return (
+                f"core.{name}",
+                (
+                    f"needs {need:,} bits of {name} ({words:,} words of {sram.word_bits} bits) "
+                    f"but a core has {cap:,}: short by {need - cap:,} bits"
+                ),
+            )
     if core.max_synapse_rows and d.synapse_rows > core.max_synapse_rows:
-        return ("core.max_synapse_rows",
-                f"needs {d.synapse_rows:,} synapse rows but a core has {core.max_synapse_rows:,}")
+        return (
+            "core.max_synapse_rows",
+            f"needs {d.synapse_rows:,} synapse rows but a core has {core.max_synapse_rows:,}",
+        )
     return None
 
 
@@ -311,18 +327,27 @@ class _Slicer:
     def __init__(self, model: _PopModel, arch: ArchSpec, arch_file: str):
         self.model = model
         m = model
-        fits = lambda n: _shortfall(m.demand(n, m.height), arch) is None  # noqa: E731
-        self.max_channels = _largest_fitting(1, m.channels, fits)
+
+        def channels_fit(n: int) -> bool:
+            return _shortfall(m.demand(n, m.height), arch) is None
+
+        def rows_fit(r: int) -> bool:
+            return _shortfall(m.demand(1, r), arch) is None
+
+        self.max_channels = _largest_fitting(1, m.channels, channels_fit)
         self.max_rows = m.height
         if self.max_channels < 1:
-            fits_rows = lambda r: _shortfall(m.demand(1, r), arch) is None  # noqa: E731
-            self.max_rows = _largest_fitting(1, m.height, fits_rows)
+            self.max_rows = _largest_fitting(1, m.height, rows_fit)
             if self.max_rows < 1:
                 field, short = _shortfall(m.demand(1, 1), arch)
-                unit = f"one row of one channel ({m.width:,} neurons)" if m.height > 1 or m.width > 1 \
+                unit = (
+                    f"one row of one channel ({m.width:,} neuron{'s' if m.width != 1 else ''})"
+                    if m.height > 1 or m.width > 1
                     else "a single neuron"
+                )
                 raise MappingError(
-                    arch_file, field,
+                    arch_file,
+                    field,
                     f"population {m.pop.name!r} cannot be mapped: {unit} {short}",
                     "use an architecture with larger cores or make the layer smaller",
                 )
@@ -336,16 +361,24 @@ class _Slicer:
         m = self.model
         if self.max_channels < 1:
             cuts = _even_bounds(m.height, -(-m.height // self.max_rows))
-            return [_Piece(m, c, c + 1, r0, r1, m.demand(1, r1 - r0))
-                    for c in range(m.channels) for r0, r1 in zip(cuts, cuts[1:])]
+            return [
+                _Piece(m, c, c + 1, r0, r1, m.demand(1, r1 - r0))
+                for c in range(m.channels)
+                for r0, r1 in pairwise(cuts)
+            ]
         # Cut in units of the granule when a unit fits, so weight rows carry no word padding.
         unit = m.granule if m.granule <= self.max_channels else 1
         n_units = -(-m.channels // unit)
         # The last unit may be partial, so all units fit when all channels do.
-        per_slice = n_units if self.max_channels >= m.channels else self.max_channels // unit
+        per_slice = (
+            n_units if self.max_channels >= m.channels else self.max_channels // unit
+        )
         parts = min(n_units, max(wanted, -(-n_units // per_slice)))
         cuts = [min(m.channels, b * unit) for b in _even_bounds(n_units, parts)]
-        return [_Piece(m, c0, c1, 0, m.height, m.demand(c1 - c0, m.height)) for c0, c1 in zip(cuts, cuts[1:])]
+        return [
+            _Piece(m, c0, c1, 0, m.height, m.demand(c1 - c0, m.height))
+            for c0, c1 in pairwise(cuts)
+        ]
 
 
 # --------------------------------------------------------------------------- placement
@@ -355,11 +388,15 @@ def snake_path(arch: ArchSpec) -> list[int]:
     """Core ids along a boustrophedon path starting in the mesh corner nearest ``io_router``."""
     rows, cols = arch.chip.mesh_rows, arch.chip.mesh_cols
     io_row, io_col = arch.offchip.io_router
-    row_order = list(range(rows)) if 2 * io_row <= rows - 1 else list(range(rows - 1, -1, -1))
-    col_order = list(range(cols)) if 2 * io_col <= cols - 1 else list(range(cols - 1, -1, -1))
+    row_order = (
+        list(range(rows)) if 2 * io_row <= rows - 1 else list(range(rows - 1, -1, -1))
+    )
+    col_order = (
+        list(range(cols)) if 2 * io_col <= cols - 1 else list(range(cols - 1, -1, -1))
+    )
     path = []
     for i, row in enumerate(row_order):
-        for col in (col_order if i % 2 == 0 else col_order[::-1]):
+        for col in col_order if i % 2 == 0 else col_order[::-1]:
             path.append(row * cols + col)
     return path
 
@@ -367,15 +404,28 @@ def snake_path(arch: ArchSpec) -> list[int]:
 def _capacity(arch: ArchSpec) -> np.ndarray:
     core = arch.core
     rows = core.max_synapse_rows if core.max_synapse_rows else np.iinfo(np.int64).max
-    return np.array([core.neuron_capacity, core.weight_sram.capacity_words, core.membrane_sram.capacity_words,
-                     core.acc_sram.capacity_words, rows], dtype=np.int64)
+    return np.array(
+        [
+            core.neuron_capacity,
+            core.weight_sram.capacity_words,
+            core.membrane_sram.capacity_words,
+            core.acc_sram.capacity_words,
+            rows,
+        ],
+        dtype=np.int64,
+    )
 
 
 def _need(d: _Demand) -> np.ndarray:
-    return np.array([d.neurons, d.weight_words, d.membrane_words, d.acc_words, d.synapse_rows], dtype=np.int64)
+    return np.array(
+        [d.neurons, d.weight_words, d.membrane_words, d.acc_words, d.synapse_rows],
+        dtype=np.int64,
+    )
 
 
-def _place(pieces: list[_Piece], arch: ArchSpec, path: list[int], budget: float | None) -> list[tuple[int, int]]:
+def _place(
+    pieces: list[_Piece], arch: ArchSpec, path: list[int], budget: float | None
+) -> list[tuple[int, int]]:
     """(pass, core) of every piece, walking ``path`` in topological order.
 
     A piece goes to the core at the cursor if it fits there, else to the nearest core along the
@@ -403,12 +453,18 @@ def _place(pieces: list[_Piece], arch: ArchSpec, path: list[int], budget: float 
                 ok &= empty | (work + piece.work / 2 <= budget)
             if ok.any():
                 break
+            if not used.any():
+                raise RuntimeError(
+                    f"slice of {piece.model.pop.name!r} fits no empty core (slicing bug)"
+                )
             pass_index, cursor = pass_index + 1, 0
             used[:] = 0
             work[:] = 0.0
         if not ok[cursor]:
             # Nearest along the path; ahead wins a tie (distance 2d-1 ahead vs 2d behind).
-            rank = np.where(order > cursor, 2 * (order - cursor) - 1, 2 * (cursor - order))
+            rank = np.where(
+                order > cursor, 2 * (order - cursor) - 1, 2 * (cursor - order)
+            )
             cursor = int(np.argmin(np.where(ok, rank, np.iinfo(np.int64).max)))
         used[cursor] += need
         work[cursor] += piece.work
@@ -416,7 +472,9 @@ def _place(pieces: list[_Piece], arch: ArchSpec, path: list[int], budget: float 
     return placement
 
 
-def _merge(pieces: list[_Piece], placement: list[tuple[int, int]]) -> tuple[list[_Piece], list[tuple[int, int]]]:
+def _merge(
+    pieces: list[_Piece], placement: list[tuple[int, int]]
+) -> tuple[list[_Piece], list[tuple[int, int]]]:
     """Join neighbouring pieces of one population that landed on the same core in the same pass.
 
     A joined piece never needs more words than its parts (rows are padded once, a split
@@ -424,17 +482,41 @@ def _merge(pieces: list[_Piece], placement: list[tuple[int, int]]) -> tuple[list
     """
     out_pieces, out_place = [], []
     for piece, where in zip(pieces, placement):
-        if out_pieces and out_place[-1] == where and out_pieces[-1].model is piece.model:
+        if (
+            out_pieces
+            and out_place[-1] == where
+            and out_pieces[-1].model is piece.model
+        ):
             prev = out_pieces[-1]
             m = piece.model
-            if prev.channel_stop == piece.channel_start and prev.row_start == 0 and piece.row_stop == m.height \
-                    and prev.row_stop == m.height and piece.row_start == 0:
-                out_pieces[-1] = _Piece(m, prev.channel_start, piece.channel_stop, 0, m.height,
-                                        m.demand(piece.channel_stop - prev.channel_start, m.height))
+            if (
+                prev.channel_stop == piece.channel_start
+                and prev.row_start == 0
+                and piece.row_stop == m.height
+                and prev.row_stop == m.height
+                and piece.row_start == 0
+            ):
+                out_pieces[-1] = _Piece(
+                    m,
+                    prev.channel_start,
+                    piece.channel_stop,
+                    0,
+                    m.height,
+                    m.demand(piece.channel_stop - prev.channel_start, m.height),
+                )
                 continue
-            if prev.channel_start == piece.channel_start and prev.row_stop == piece.row_start:
-                out_pieces[-1] = _Piece(m, prev.channel_start, prev.channel_stop, prev.row_start, piece.row_stop,
-                                        m.demand(1, piece.row_stop - prev.row_start))
+            if (
+                prev.channel_start == piece.channel_start
+                and prev.row_stop == piece.row_start
+            ):
+                out_pieces[-1] = _Piece(
+                    m,
+                    prev.channel_start,
+                    prev.channel_stop,
+                    prev.row_start,
+                    piece.row_stop,
+                    m.demand(1, piece.row_stop - prev.row_start),
+                )
                 continue
         out_pieces.append(piece)
         out_place.append(where)
@@ -447,27 +529,41 @@ def _check_support(wl: Workload, arch: ArchSpec, arch_file: str) -> None:
     supported_w = ", ".join(map(str, sorted(core.weight_bits_supported)))
     for pop in wl.populations:
         if pop.kind == "lif" and pop.membrane_bits not in core.membrane_bits_supported:
-            raise MappingError(arch_file, "core.membrane_bits_supported",
-                               f"population {pop.name!r} has {pop.membrane_bits}-bit membranes; this core supports "
-                               f"{supported_m} bits",
-                               f"add {pop.membrane_bits} to core.membrane_bits_supported or re-export the workload")
+            raise MappingError(
+                arch_file,
+                "core.membrane_bits_supported",
+                f"population {pop.name!r} has {pop.membrane_bits}-bit membranes; this core supports "
+                f"{supported_m} bits",
+                f"add {pop.membrane_bits} to core.membrane_bits_supported or re-export the workload",
+            )
     for proj in wl.projections:
-        if proj.kind != "sumpool2d" and proj.weight_bits not in core.weight_bits_supported:
-            raise MappingError(arch_file, "core.weight_bits_supported",
-                               f"projection {proj.name!r} has {proj.weight_bits}-bit weights; this core supports "
-                               f"{supported_w} bits",
-                               f"add {proj.weight_bits} to core.weight_bits_supported or re-export the workload")
+        if (
+            proj.kind != "sumpool2d"
+            and proj.weight_bits not in core.weight_bits_supported
+        ):
+            raise MappingError(
+                arch_file,
+                "core.weight_bits_supported",
+                f"projection {proj.name!r} has {proj.weight_bits}-bit weights; this core supports "
+                f"{supported_w} bits",
+                f"add {proj.weight_bits} to core.weight_bits_supported or re-export the workload",
+            )
         if proj.acc_bits > core.acc_bits_max:
-            raise MappingError(arch_file, "core.acc_bits_max",
-                               f"projection {proj.name!r} needs {proj.acc_bits}-bit accumulators; this core's "
-                               f"adders are {core.acc_bits_max} bits wide",
-                               f"raise core.acc_bits_max to {proj.acc_bits} or lower the projection's acc_bits")
+            raise MappingError(
+                arch_file,
+                "core.acc_bits_max",
+                f"projection {proj.name!r} needs {proj.acc_bits}-bit accumulators; this core's "
+                f"adders are {core.acc_bits_max} bits wide",
+                f"raise core.acc_bits_max to {proj.acc_bits} or lower the projection's acc_bits",
+            )
 
 
 # --------------------------------------------------------------------------- dependencies
 
 
-def _rows_reach(src_rows: tuple[int, int], tgt_rows: tuple[int, int], k: int, s: int, p: int) -> bool:
+def _rows_reach(
+    src_rows: tuple[int, int], tgt_rows: tuple[int, int], k: int, s: int, p: int
+) -> bool:
     """Does some target row in [tgt) have a window (rows y*s - p .. + k) touching source rows [src)?"""
     lo = (src_rows[0] + p - k) // s + 1
     hi = (src_rows[1] + p - 1) // s
@@ -494,10 +590,19 @@ def _depends(proj: Projection, src: Population, tgt: Population, s_geo, t_geo) -
 
 
 def _geo(s: Slice) -> tuple[int, int, int, int, int, int]:
-    return (s.channel_start, s.channel_stop, s.row_start, s.row_stop, s.neuron_start, s.neuron_stop)
+    return (
+        s.channel_start,
+        s.channel_stop,
+        s.row_start,
+        s.row_stop,
+        s.neuron_start,
+        s.neuron_stop,
+    )
 
 
-def compute_destinations(wl: Workload, slices: tuple[Slice, ...]) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+def compute_destinations(
+    wl: Workload, slices: tuple[Slice, ...]
+) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
     """Per slice, and for the input population, the sorted indices of the slices that depend on it."""
     pops = {p.name: p for p in wl.populations}
     by_pop: dict[str, list[Slice]] = {}
@@ -511,7 +616,11 @@ def compute_destinations(wl: Workload, slices: tuple[Slice, ...]) -> tuple[tuple
     for proj in wl.projections:
         src, tgt = pops[proj.source], pops[proj.target]
         targets = by_pop.get(proj.target, [])
-        sources = [(None, input_geo)] if src.kind == "input" else [(s.index, _geo(s)) for s in by_pop.get(src.name, [])]
+        sources = (
+            [(None, input_geo)]
+            if src.kind == "input"
+            else [(s.index, _geo(s)) for s in by_pop.get(src.name, [])]
+        )
         for s_index, s_geo in sources:
             out = input_dests if s_index is None else dests[s_index]
             for t in targets:
@@ -523,8 +632,13 @@ def compute_destinations(wl: Workload, slices: tuple[Slice, ...]) -> tuple[tuple
 # --------------------------------------------------------------------------- entry point
 
 
-def map_workload(workload: Workload, arch: ArchSpec, arch_path: str = "", workload_path: str = "",
-                 strategy: str = "balanced") -> Mapping:
+def map_workload(
+    workload: Workload,
+    arch: ArchSpec,
+    arch_path: str = "",
+    workload_path: str = "",
+    strategy: str = "balanced",
+) -> Mapping:
     """Partition a workload into slices, place them on the arch's mesh, split into passes.
 
     Parameters
@@ -569,8 +683,12 @@ def map_workload(workload: Workload, arch: ArchSpec, arch_path: str = "", worklo
 
     minimal = {sl.model.order: sl.min_slices for sl in slicers}
     total = sum(sl.model.work for sl in slicers)
-    share = {sl.model.order: max(minimal[sl.model.order], round(arch.n_cores * sl.model.work / total))
-             for sl in slicers}
+    share = {
+        sl.model.order: max(
+            minimal[sl.model.order], round(arch.n_cores * sl.model.work / total)
+        )
+        for sl in slicers
+    }
     # Slicings tried in order; the first that fits in one pass wins (finer slices pack into the
     # holes big ones leave). Failing all, the one with the fewest passes.
     slicings = [{k: v * f for k, v in minimal.items()} for f in _REFINE]
@@ -593,19 +711,38 @@ def map_workload(workload: Workload, arch: ArchSpec, arch_path: str = "", worklo
             best = (pieces, placement)
     pieces, placement = _merge(*best)
     slices = tuple(
-        Slice(index=i, population=p.model.pop.name, neuron_start=p.neuron_start, neuron_stop=p.neuron_stop,
-              channel_start=p.channel_start, channel_stop=p.channel_stop, core=core, pass_index=pass_index,
-              weight_words=p.demand.weight_words, membrane_words=p.demand.membrane_words,
-              acc_words=p.demand.acc_words, weight_bits_stored=p.demand.weight_bits_stored,
-              membrane_bits_stored=p.demand.membrane_bits_stored, acc_bits_stored=p.demand.acc_bits_stored,
-              row_start=p.row_start, row_stop=p.row_stop, synapse_rows=p.demand.synapse_rows,
-              is_row_range=p.row_stop - p.row_start < p.model.height)
+        Slice(
+            index=i,
+            population=p.model.pop.name,
+            neuron_start=p.neuron_start,
+            neuron_stop=p.neuron_stop,
+            channel_start=p.channel_start,
+            channel_stop=p.channel_stop,
+            core=core,
+            pass_index=pass_index,
+            weight_words=p.demand.weight_words,
+            membrane_words=p.demand.membrane_words,
+            acc_words=p.demand.acc_words,
+            weight_bits_stored=p.demand.weight_bits_stored,
+            membrane_bits_stored=p.demand.membrane_bits_stored,
+            acc_bits_stored=p.demand.acc_bits_stored,
+            row_start=p.row_start,
+            row_stop=p.row_stop,
+            synapse_rows=p.demand.synapse_rows,
+            is_row_range=p.row_stop - p.row_start < p.model.height,
+        )
         for i, (p, (pass_index, core)) in enumerate(zip(pieces, placement))
     )
     destinations, input_destinations = compute_destinations(workload, slices)
     return Mapping(
-        arch_name=arch.name, workload_name=workload.name, mesh_rows=arch.chip.mesh_rows,
-        mesh_cols=arch.chip.mesh_cols, n_passes=(slices[-1].pass_index + 1) if slices else 1, slices=slices,
-        destinations=destinations, core_of_input=arch.io_core, input_destinations=input_destinations,
+        arch_name=arch.name,
+        workload_name=workload.name,
+        mesh_rows=arch.chip.mesh_rows,
+        mesh_cols=arch.chip.mesh_cols,
+        n_passes=(slices[-1].pass_index + 1) if slices else 1,
+        slices=slices,
+        destinations=destinations,
+        core_of_input=arch.io_core,
+        input_destinations=input_destinations,
         strategy=strategy,
     )

@@ -12,8 +12,8 @@ from qsnnsim.mapping import map_workload
 
 
 def with_packet_flits(arch, flit_bits: int = 64):
-    """The arch with flits wide enough for any packet (header + an 8-bit analog value)."""
-    noc = dataclasses.replace(arch.noc, flit_bits=max(flit_bits, arch.noc.packet_header_bits + 8))
+    """The arch with flits wide enough for any packet of a small workload (header + address + value)."""
+    noc = dataclasses.replace(arch.noc, flit_bits=max(flit_bits, arch.noc.packet_header_bits + 24 + 8))
     return dataclasses.replace(arch, noc=noc)
 
 

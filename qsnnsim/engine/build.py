@@ -124,14 +124,16 @@ def _fire_cycles(s: Slice, arch: ArchSpec) -> int:
 
 
 def _check_packet_fits(wl: Workload, arch: ArchSpec, arch_file: str) -> int:
+    """A packet is one flit: routing header + source neuron address + analog value."""
     value_bits = 8 if wl.input_kind == "analog" else 0
-    need = arch.noc.packet_header_bits + value_bits
+    address_bits = max(1, math.ceil(math.log2(max(p.n_neurons for p in wl.populations))))
+    need = arch.noc.packet_header_bits + address_bits + value_bits
     if need > arch.noc.flit_bits:
         raise MappingError(
             arch_file or arch.name, "noc.flit_bits",
-            f"a packet needs {need} bits (packet_header_bits {arch.noc.packet_header_bits} + {value_bits} value bits) "
-            f"but a flit holds {arch.noc.flit_bits}",
-            f"set noc.flit_bits >= {need} or shrink noc.packet_header_bits",
+            f"a packet of {wl.name} needs {need} bits (packet_header_bits {arch.noc.packet_header_bits} + "
+            f"{address_bits} address bits + {value_bits} value bits) but a flit holds {arch.noc.flit_bits}",
+            f"set noc.flit_bits >= {need}",
         )
     return value_bits
 

@@ -31,6 +31,10 @@ is what makes the doc's inclusive/exclusive cycle rules come out exactly):
 
 A multi-pass mapping runs each pass on its own timeline starting at the pass's start cycle
 (timing doc §7); all reported cycles are absolute.
+
+Modules: :mod:`~qsnnsim.reference.synapses` (per-core weight layout, integrate cost of a packet,
+fire cycles), :mod:`~qsnnsim.reference.chip` (the units, stepped), :mod:`~qsnnsim.reference.result`
+(what is compared with the engine). Only the functions and classes re-exported here are public.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class Link:
         self.order = order  # fixed visiting order, for determinism only
         self.latency = latency
         self.eject_core = eject_core
-        self.waiting: list[tuple[int, int, int, Train, int]] = []  # (eligible, rank, order, train, hop)
+        self.waiting: list[tuple[int, int, Train, int]] = []  # (eligible cycle, rank, train, hop)
         self.owner: Train | None = None
         self.hop = 0
 
@@ -233,11 +233,12 @@ class PassModel:
         return train
 
     def request(self, link: Link, c: int, train: Train, hop: int) -> None:
-        link.waiting.append((c, train.ranks[hop], link.order, train, hop))
+        link.waiting.append((c, train.ranks[hop], train, hop))
         self.active.add(link)
 
     def ready_cycle(self, s: Slice, t: int) -> int | None:
         """The cycle slice ``s`` became ready for ``t`` (timing doc §5), or None if not yet."""
+        # A slice whose every window lies in padding has no source: ready for t=0 at the pass start.
         stamps = [0]
         for src in self.sources[s.index]:
             stamps.append(self.marker_done.get((s.core, src, t)))
@@ -329,7 +330,7 @@ class PassModel:
                 return
             best = min(link.waiting, key=lambda w: (w[0], w[1]))
             link.waiting.remove(best)
-            link.owner, link.hop = best[3], best[4]
+            link.owner, link.hop = best[2], best[3]
             link.owner.grants.append(c)
         train, hop = link.owner, link.hop
         queue = train.queues[hop]

@@ -18,7 +18,17 @@ import math
 import typing
 from dataclasses import MISSING, dataclass, field, fields, make_dataclass
 
-from qsnnsim.energy import COMPONENTS, DYNAMIC_COMPONENTS
+from qsnnsim.energy import (
+    COMPONENT_LABELS,
+    COMPONENTS,
+    DYNAMIC_COMPONENTS,
+    PAPER_AC_PJ,
+    PAPER_MAC_PJ,
+    PAPER_SOURCE,
+    EnergyBreakdown,
+    RunEnergy,
+    describe,
+)
 
 #: Name suffix -> unit shown in a header (longest suffix first).
 UNIT_SUFFIXES = (
@@ -26,6 +36,7 @@ UNIT_SUFFIXES = (
     ("_pj", "pJ"), ("_uj", "uJ"), ("_us", "us"), ("_uw", "uW"), ("_mw", "mW"), ("_bits", "bits"),
     ("_mb", "MB"), ("_kib", "KiB"), ("_words", "words"), ("_flits", "flits"),
 )
+_UJ = 10**6  # pJ per uJ
 _FORMATS = ("text", "count", "sig", "pct", "fixed2", "repr")
 
 
@@ -348,3 +359,111 @@ TABLES = {
     "mapping.csv": CoreMappingRow,
     "footprint.csv": FootprintRow,
 }
+
+
+def sample_row(sample: int, label: int | None, predicted: int, class_names, matches_golden: bool | None,
+               breakdown) -> SampleRow:
+    """A :class:`SampleRow` from one sample's outputs and its :class:`qsnnsim.energy.EnergyBreakdown`."""
+    def name(k):
+        if k is None:
+            return "-"
+        return f"{k} {class_names[k]}" if class_names and 0 <= k < len(class_names) else str(k)
+
+    b = breakdown
+    return SampleRow(
+        sample=sample, label=name(label), predicted=name(predicted),
+        matches_golden="-" if matches_golden is None else ("yes" if matches_golden else "NO"),
+        latency_cycles=b.latency_cycles, latency_us=float(b.latency_us), energy_uj=float(b.total_pj) / _UJ,
+        synaptic_ops=b.synaptic_ops, energy_pj_per_sop=None if b.pj_per_sop is None else float(b.pj_per_sop),
+        average_power_mw=None if b.average_power_uw is None else float(b.average_power_uw) / 1000,
+        throughput_per_s=None if b.throughput_per_s is None else float(b.throughput_per_s),
+        spikes=b.counts["spike"], packets=b.counts["packet"],
+        paper_estimate_uj=float(b.paper_estimate.energy_pj) / _UJ,
+    )
+
+
+# --------------------------------------------------------------------------- rows from energy
+
+
+def sample_energy_row(sample: int, b: EnergyBreakdown):
+    """A :data:`SampleEnergyRow`: one sample's components in uJ."""
+    comps = b.by_component
+    return SampleEnergyRow(sample, *[float(comps[c]) / _UJ for c in COMPONENTS], float(b.total_pj) / _UJ)
+
+
+def _stat(quantity: str, unit: str, values: list) -> StatRow:
+    if any(v is None for v in values):
+        return StatRow(quantity, unit, None, None, None, None)
+    s = describe(values)
+    return StatRow(quantity, unit, s.mean, s.min, s.max, s.p95)
+
+
+def stat_rows(energy: RunEnergy) -> list[StatRow]:
+    """Headline figures per inference over the samples (mean, min, max, p95)."""
+    bs = energy.samples
+
+    def scaled(values, by):
+        return [None if v is None else v / by for v in values]
+
+    return [
+        _stat("latency", "cycles", [b.latency_cycles for b in bs]),
+        _stat("latency", "us", [b.latency_us for b in bs]),
+        _stat("energy per inference", "uJ", [b.total_pj / _UJ for b in bs]),
+        _stat("dynamic energy", "uJ", [b.dynamic_pj / _UJ for b in bs]),
+        _stat("leakage energy", "uJ", [b.leakage_pj / _UJ for b in bs]),
+        _stat("synaptic operations (SOPs)", "SOPs", [b.synaptic_ops for b in bs]),
+        _stat("energy per SOP", "pJ/SOP", [b.pj_per_sop for b in bs]),
+        _stat("average power", "mW", scaled([b.average_power_uw for b in bs], 1000)),
+        _stat("throughput", "inferences/s", [b.throughput_per_s for b in bs]),
+        _stat("paper-style estimate", "uJ", [b.paper_estimate.energy_pj / _UJ for b in bs]),
+        _stat("spikes", "spikes", [b.counts["spike"] for b in bs]),
+    ]
+
+
+def component_rows(energy: RunEnergy) -> list[ComponentRow]:
+    """Energy per component per inference over the samples, with the counters each one sums."""
+    covers = {c: [] for c in COMPONENTS}
+    for t in energy.run.terms:
+        covers[t.component].append(t.action or t.entry)
+    mean_total = float(energy.run.energy_per_inference_pj) / _UJ
+    rows = []
+    for c in COMPONENTS:
+        s = energy.stats(lambda b, c=c: b.by_component[c] / _UJ)
+        rows.append(ComponentRow(COMPONENT_LABELS[c], ", ".join(covers[c]), s.mean,
+                                 100 * s.mean / mean_total if mean_total else 0.0, s.min, s.max, s.p95))
+    return rows
+
+
+def term_rows(b: EnergyBreakdown) -> list[TermRow]:
+    """One row per energy-table entry: quantity x value = energy, with the source."""
+    total = b.total_pj
+    return [TermRow(COMPONENT_LABELS[t.component], t.entry, t.action or "-", float(t.quantity), t.quantity_unit,
+                    t.value, t.value_unit, float(t.energy_pj), 100 * float(t.energy_pj / total) if total else 0.0,
+                    t.source)
+            for t in b.terms]
+
+
+def comparison_rows(energy: RunEnergy) -> list[ComparisonRow]:
+    """The simulator's energy per inference beside the paper-style estimate and what that leaves out."""
+    run = energy.run
+    n = run.n_inferences
+    comps = {c: float(v) / n / _UJ for c, v in run.by_component.items()}
+    total = float(run.energy_per_inference_pj) / _UJ
+    paper = run.paper_estimate
+
+    def row(what, uj, note):
+        return ComparisonRow(what, uj, 100 * uj / total if total else None, note)
+
+    memory = comps["weight_sram"] + comps["membrane_sram"] + comps["accumulators"]
+    return [
+        row("simulator: every component", total, "counters x the arch's energy table + leakage x latency"),
+        row("paper-style: SOPs x E_AC + MACs x E_MAC", float(paper.energy_pj) / n / _UJ,
+            f"{paper.n_accumulates:,} accumulates x {PAPER_AC_PJ} pJ + {paper.n_macs:,} MACs x {PAPER_MAC_PJ} pJ "
+            f"over {n} sample(s); {PAPER_SOURCE}"),
+        row("simulator: synaptic adds + MACs only", comps["synaptic_adds"] + comps["macs"],
+            "the arithmetic the paper-style figure counts, at this arch's pJ"),
+        row("left out: SRAM accesses", memory, "weight, membrane and accumulator SRAM"),
+        row("left out: neuron updates", comps["neuron_updates"], "decay/add, scale multiply, compare"),
+        row("left out: NoC and off-chip", comps["noc"] + comps["offchip"], "flit-hops, spike buffers, off-chip bits"),
+        row("left out: leakage", comps["leakage"], "static power x simulated latency"),
+    ]

@@ -39,7 +39,10 @@ def _ranges(values: list[int]) -> str:
 def _cell_grid(mapping: Mapping, footprint: Footprint, pass_index: int) -> list[str]:
     """One two-line cell per core: weight%/membrane% and accumulator% with the slice count."""
     width = 13
-    lines = ["       " + "".join(f"col {c}".ljust(width) for c in range(mapping.mesh_cols)).rstrip()]
+    lines = [
+        "       "
+        + "".join(f"col {c}".ljust(width) for c in range(mapping.mesh_cols)).rstrip()
+    ]
     for r in range(mapping.mesh_rows):
         top, bottom = [], []
         for c in range(mapping.mesh_cols):
@@ -48,8 +51,14 @@ def _cell_grid(mapping: Mapping, footprint: Footprint, pass_index: int) -> list[
                 top.append("-".ljust(width))
                 bottom.append("".ljust(width))
                 continue
-            top.append(f"w{_pct(cf.weight.fraction):>4} m{_pct(cf.membrane.fraction):>4}".ljust(width))
-            bottom.append(f"a{_pct(cf.acc.fraction):>4} {cf.n_slices:>2}sl".ljust(width))
+            top.append(
+                f"w{_pct(cf.weight.fraction):>4} m{_pct(cf.membrane.fraction):>4}".ljust(
+                    width
+                )
+            )
+            bottom.append(
+                f"a{_pct(cf.acc.fraction):>4} {cf.n_slices:>2}sl".ljust(width)
+            )
         lines.append(f"row {r:<3}" + "".join(top).rstrip())
         lines.append("       " + "".join(bottom).rstrip())
     return lines
@@ -90,23 +99,33 @@ def format_mapping(mapping: Mapping, footprint: Footprint, arch: ArchSpec) -> st
     out = []
     n_used = len({(s.pass_index, s.core) for s in mapping.slices})
     row, col = mapping.core_position(mapping.core_of_input)
-    out.append(f"mapping of {mapping.workload_name} onto {arch.name}: {mapping.mesh_rows}x{mapping.mesh_cols} mesh "
-               f"({mapping.n_cores} cores), strategy {mapping.strategy}")
+    out.append(
+        f"mapping of {mapping.workload_name} onto {arch.name}: {mapping.mesh_rows}x{mapping.mesh_cols} mesh "
+        f"({mapping.n_cores} cores), strategy {mapping.strategy}"
+    )
     if mapping.n_passes == 1:
         passes = "1 pass: no passes needed, the whole network is resident on chip"
     else:
-        passes = (f"{mapping.n_passes} passes: the network does not fit on chip at once; each pass runs all "
-                  f"timesteps of its slices, with weights loaded and boundary spikes moved through off-chip memory")
+        passes = (
+            f"{mapping.n_passes} passes: the network does not fit on chip at once; each pass runs all "
+            f"timesteps of its slices, with weights loaded and boundary spikes moved through off-chip memory"
+        )
     out.append(passes)
-    out.append(f"{len(mapping.slices)} slices on {n_used} core-passes; input injected at core {mapping.core_of_input} "
-               f"(router [{row}, {col}]) into {len(mapping.input_destinations)} slices")
+    out.append(
+        f"{len(mapping.slices)} slices on {n_used} core-passes; input injected at core {mapping.core_of_input} "
+        f"(router [{row}, {col}]) into {len(mapping.input_destinations)} slices"
+    )
     for p in range(mapping.n_passes):
         out.append("")
         if mapping.mesh_cols > _WIDE_MESH_COLS:
-            out.append(f"pass {p}: fullest SRAM per core in tenths (. idle, 0-9, # full)")
+            out.append(
+                f"pass {p}: fullest SRAM per core in tenths (. idle, 0-9, # full)"
+            )
             out.extend(_char_grid(mapping, footprint, p))
         else:
-            out.append(f"pass {p}: SRAM use per core (w weight, m membrane, a accumulator; sl slices)")
+            out.append(
+                f"pass {p}: SRAM use per core (w weight, m membrane, a accumulator; sl slices)"
+            )
             out.extend(_cell_grid(mapping, footprint, p))
 
     out.append("")
@@ -118,11 +137,37 @@ def format_mapping(mapping: Mapping, footprint: Footprint, arch: ArchSpec) -> st
         if any(s.is_row_range for s in mine):
             cut = "row ranges"
         else:
-            cut = f"{min(s.n_channels for s in mine)}-{max(s.n_channels for s in mine)} ch" \
-                if len({s.n_channels for s in mine}) > 1 else f"{mine[0].n_channels} ch"
-        rows.append([name, fmt_count(sum(s.n_neurons for s in mine)), len(mine), cut, fmt_count(widest),
-                     _ranges([s.core for s in mine]), _ranges(passes_of)])
-    out.append(table(["population", "neurons", "slices", "per slice", "max neurons", "cores", "pass"], rows, "lrrlrll"))
+            cut = (
+                f"{min(s.n_channels for s in mine)}-{max(s.n_channels for s in mine)} ch"
+                if len({s.n_channels for s in mine}) > 1
+                else f"{mine[0].n_channels} ch"
+            )
+        rows.append(
+            [
+                name,
+                fmt_count(sum(s.n_neurons for s in mine)),
+                len(mine),
+                cut,
+                fmt_count(widest),
+                _ranges([s.core for s in mine]),
+                _ranges(passes_of),
+            ]
+        )
+    out.append(
+        table(
+            [
+                "population",
+                "neurons",
+                "slices",
+                "per slice",
+                "max neurons",
+                "cores",
+                "pass",
+            ],
+            rows,
+            "lrrlrll",
+        )
+    )
 
     if len(mapping.slices) <= _MAX_LISTED_SLICES:
         out.append("")
@@ -132,7 +177,14 @@ def format_mapping(mapping: Mapping, footprint: Footprint, arch: ArchSpec) -> st
                 here = mapping.slices_on(core, p)
                 if here:
                     r, c = mapping.core_position(core)
-                    rows.append([f"{core}", f"({r},{c})", str(p), " ".join(s.label for s in here)])
+                    rows.append(
+                        [
+                            f"{core}",
+                            f"({r},{c})",
+                            str(p),
+                            " ".join(s.label for s in here),
+                        ]
+                    )
         out.append(table(["core", "(row,col)", "pass", "slices"], rows, "lllll"))
 
     out.append("")
@@ -143,47 +195,103 @@ def format_mapping(mapping: Mapping, footprint: Footprint, arch: ArchSpec) -> st
 def format_footprint(footprint: Footprint, arch: ArchSpec) -> str:
     """The footprint table: model size vs float32, membranes, mapped SRAM, buffers."""
     f = footprint
-    by_bits = " + ".join(f"{fmt_count(n)} x {b}-bit" for b, n in f.weights_by_bits.items()) or "none"
-    widths = sorted({2, 4, 8, 16})
-    membrane_widths = ", ".join(f"{fmt_bytes(f.membrane_bits_at(b))} at {b} bits" for b in widths)
-    mean_bits = f.membrane_bits / f.n_lif_neurons if f.n_lif_neurons else 0
-    padding = 100.0 * (1 - f.stored_weight_bits / f.mapped_weight_bits) if f.mapped_weight_bits else 0.0
     core = arch.core
-    rows = [
-        ["weights (model size)", fmt_count(f.weight_bits), fmt_bytes(f.weight_bits), by_bits],
-        ["same network in float32", fmt_count(f.float32_bits), fmt_bytes(f.float32_bits),
-         f"{fmt_count(f.float32_params)} params: weights + {fmt_count(f.batchnorm_params)} BatchNorm + "
-         f"{fmt_count(f.bias_params)} bias"],
-        ["membranes (LIF)", fmt_count(f.membrane_bits), fmt_bytes(f.membrane_bits),
-         f"{fmt_count(f.n_lif_neurons)} neurons x {mean_bits:g} bits ({membrane_widths})"],
-        ["readout state", fmt_count(f.readout_state_bits), fmt_bytes(f.readout_state_bits),
-         f"{fmt_count(f.n_readout_neurons)} neurons x 64 bits"],
-        ["scale/threshold params", fmt_count(f.scale_param_bits), fmt_bytes(f.scale_param_bits),
-         "mult 25 + shift 5 bits per projection channel; threshold, bias 32 bits per channel"],
-        ["identity codes", fmt_count(f.identity_code_bits), fmt_bytes(f.identity_code_bits),
-         "residual scale codes, not synaptic weights"],
-        ["mapped weight SRAM", fmt_count(f.mapped_weight_bits), fmt_bytes(f.mapped_weight_bits),
-         f"{fmt_count(f.stored_weight_bits)} bits of codes, {padding:.1f}% row padding; "
-         f"{_pct(f.mapped_weight_bits / f.chip_weight_capacity_bits / f.n_passes)} of chip"],
-        ["mapped membrane SRAM", fmt_count(f.mapped_membrane_bits), fmt_bytes(f.mapped_membrane_bits),
-         f"{_pct(f.mapped_membrane_bits / f.chip_membrane_capacity_bits / f.n_passes)} of chip"],
-        ["mapped accumulator SRAM", fmt_count(f.mapped_acc_bits), fmt_bytes(f.mapped_acc_bits),
-         f"one accumulator per neuron per incoming projection; "
-         f"{_pct(f.mapped_acc_bits / f.chip_acc_capacity_bits / f.n_passes)} of chip"],
-        ["spike buffers", fmt_count(f.spike_buffer_bits), fmt_bytes(f.spike_buffer_bits),
-         f"{arch.n_cores} cores x {core.spike_buffer_packets} packets x {arch.spike_packet_flits * arch.noc.flit_bits} bits"],
-        ["chip SRAM capacity", fmt_count(f.chip_weight_capacity_bits + f.chip_membrane_capacity_bits
-                                         + f.chip_acc_capacity_bits),
-         fmt_bytes(f.chip_weight_capacity_bits + f.chip_membrane_capacity_bits + f.chip_acc_capacity_bits),
-         f"per core {core.weight_sram.capacity_kib:g} + {core.membrane_sram.capacity_kib:g} + "
-         f"{core.acc_sram.capacity_kib:g} KiB (weight + membrane + accumulator)"],
+    by_bits = " + ".join(
+        f"{fmt_count(n)} x {b}-bit" for b, n in f.weights_by_bits.items()
+    )
+    at_widths = ", ".join(
+        f"{fmt_bytes(f.membrane_bits_at(b))} at {b} bits" for b in (2, 4, 8, 16)
+    )
+    mean_bits = f.membrane_bits / f.n_lif_neurons if f.n_lif_neurons else 0
+    mapped = f.mapped_weight_bits
+    padding = 100.0 * (1 - f.stored_weight_bits / mapped) if mapped else 0.0
+    chip_bits = (
+        f.chip_weight_capacity_bits
+        + f.chip_membrane_capacity_bits
+        + f.chip_acc_capacity_bits
+    )
+
+    def of_chip(bits: int, capacity: int) -> str:
+        return f"{_pct(bits / capacity / f.n_passes)} of chip"
+
+    notes = [
+        ("weights (model size)", f.weight_bits, by_bits or "none"),
+        (
+            "same network in float32",
+            f.float32_bits,
+            (
+                f"{fmt_count(f.float32_params)} params: weights + "
+                f"{fmt_count(f.batchnorm_params)} BatchNorm + {fmt_count(f.bias_params)} bias"
+            ),
+        ),
+        (
+            "membranes (LIF)",
+            f.membrane_bits,
+            f"{fmt_count(f.n_lif_neurons)} neurons x {mean_bits:g} bits ({at_widths})",
+        ),
+        (
+            "readout state",
+            f.readout_state_bits,
+            f"{fmt_count(f.n_readout_neurons)} neurons x 64 bits",
+        ),
+        (
+            "scale/threshold params",
+            f.scale_param_bits,
+            "mult 25 + shift 5 bits per projection channel; threshold, bias 32 bits per channel",
+        ),
+        (
+            "identity codes",
+            f.identity_code_bits,
+            "residual scale codes, not synaptic weights",
+        ),
+        (
+            "mapped weight SRAM",
+            mapped,
+            f"{fmt_count(f.stored_weight_bits)} bits of codes, {padding:.1f}% row padding; "
+            + of_chip(mapped, f.chip_weight_capacity_bits),
+        ),
+        (
+            "mapped membrane SRAM",
+            f.mapped_membrane_bits,
+            of_chip(f.mapped_membrane_bits, f.chip_membrane_capacity_bits),
+        ),
+        (
+            "mapped accumulator SRAM",
+            f.mapped_acc_bits,
+            "one accumulator per neuron per incoming projection; "
+            + of_chip(f.mapped_acc_bits, f.chip_acc_capacity_bits),
+        ),
+        (
+            "spike buffers",
+            f.spike_buffer_bits,
+            f"{arch.n_cores} cores x {core.spike_buffer_packets} one-flit packets x {arch.noc.flit_bits} bits",
+        ),
+        (
+            "chip SRAM capacity",
+            chip_bits,
+            (
+                f"per core {core.weight_sram.capacity_kib:g} + "
+                f"{core.membrane_sram.capacity_kib:g} + {core.acc_sram.capacity_kib:g} KiB "
+                "(weight + membrane + accumulator)"
+            ),
+        ),
     ]
     if f.n_passes > 1:
-        rows.append(["off-chip weight reload", fmt_count(f.offchip_weight_bits_per_sample),
-                     fmt_bytes(f.offchip_weight_bits_per_sample), f"per sample, {f.n_passes} passes"])
+        notes.append(
+            (
+                "off-chip weight reload",
+                f.offchip_weight_bits_per_sample,
+                f"per sample, {f.n_passes} passes",
+            )
+        )
+    rows = [
+        [label, fmt_count(bits), fmt_bytes(bits), note] for label, bits, note in notes
+    ]
     out = [table(["memory", "bits", "size", "note"], rows, "lrrl")]
     out.append("")
-    out.append(f"weights: {fmt_bytes(f.weight_bits)} vs {fmt_bytes(f.float32_bits)} in float32: "
-               f"{f.weight_saving_percent:.1f}% smaller; membranes {fmt_bytes(f.membrane_bits)} "
-               f"(reported separately)")
+    out.append(
+        f"weights: {fmt_bytes(f.weight_bits)} vs {fmt_bytes(f.float32_bits)} in float32: "
+        f"{f.weight_saving_percent:.1f}% smaller; membranes {fmt_bytes(f.membrane_bits)} "
+        "(reported separately)"
+    )
     return "\n".join(out)

@@ -30,6 +30,15 @@ def _save(fig: Figure, path: str) -> str:
     return path
 
 
+def _energy_unit(largest_uj: float) -> tuple[float, str]:
+    """A display unit for energies given in uJ: (uJ per unit, unit name)."""
+    if largest_uj >= 1e3:
+        return 1e3, "mJ"
+    if 0 < largest_uj < 1:
+        return 1e-3, "nJ"
+    return 1.0, "uJ"
+
+
 def _short(text: str, width: int = 22) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -41,20 +50,22 @@ def plot_components(components: list[str], labels: list[str], mean_uj: list[floa
     fig = Figure(figsize=(8.0, 0.45 * n + 1.6), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
-    mean = np.asarray(mean_uj, float)
+    scale, unit = _energy_unit(max(max_uj, default=0.0))
+    mean = np.asarray(mean_uj, float) / scale
     colours = [COMPONENT_COLOURS.get(c, "grey") for c in components]
     ax.barh(y, mean, color=colours, edgecolor="black", linewidth=0.4)
-    lo = mean - np.asarray(min_uj, float)
-    hi = np.asarray(max_uj, float) - mean
+    # Clipped at 0: the mean of equal floats can land an ulp outside [min, max].
+    lo = np.clip(mean - np.asarray(min_uj, float) / scale, 0, None)
+    hi = np.clip(np.asarray(max_uj, float) / scale - mean, 0, None)
     if (lo > 0).any() or (hi > 0).any():
         ax.errorbar(mean, y, xerr=[lo, hi], fmt="none", ecolor="black", capsize=3, linewidth=0.8)
     total = mean.sum()
-    for yi, v in zip(y, mean):
+    for yi, v, top in zip(y, mean, mean + hi):
         share = 100 * v / total if total else 0.0
-        ax.text(v, yi, f"  {v:.4g} uJ ({share:.1f}%)", va="center", fontsize=8)
+        ax.text(top, yi, f"  {v:,.4g} {unit} ({share:.1f}%)", va="center", fontsize=8)
     ax.set_yticks(y, labels)
-    ax.set_xlabel("energy per inference (uJ)")
-    ax.set_xlim(0, max(mean.max() * 1.45, 1e-12))
+    ax.set_xlabel(f"energy per inference ({unit})")
+    ax.set_xlim(0, max(float((mean + hi).max()) * 1.45, 1e-12))
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
@@ -65,17 +76,18 @@ def plot_comparison(components: list[str], labels: list[str], simulator_uj: list
     """The simulator's energy per inference (stacked by component) beside the paper-style estimate."""
     fig = Figure(figsize=(8.0, 3.0), layout="constrained")
     ax = fig.add_subplot()
+    scale, unit = _energy_unit(max(sum(simulator_uj), paper_uj))
     left = 0.0
     for comp, label, v in zip(components, labels, simulator_uj):
-        ax.barh(1, v, left=left, color=COMPONENT_COLOURS.get(comp, "grey"), edgecolor="black", linewidth=0.3,
-                label=label)
-        left += v
-    ax.barh(0, paper_uj, color="#cccccc", edgecolor="black", hatch="//", linewidth=0.5)
-    ax.text(left, 1, f"  {left:.4g} uJ", va="center", fontsize=8)
-    ax.text(paper_uj, 0, f"  {paper_uj:.4g} uJ", va="center", fontsize=8)
+        ax.barh(1, v / scale, left=left, color=COMPONENT_COLOURS.get(comp, "grey"), edgecolor="black",
+                linewidth=0.3, label=label)
+        left += v / scale
+    ax.barh(0, paper_uj / scale, color="#cccccc", edgecolor="black", hatch="//", linewidth=0.5)
+    ax.text(left, 1, f"  {left:,.4g} {unit}", va="center", fontsize=8)
+    ax.text(paper_uj / scale, 0, f"  {paper_uj / scale:,.4g} {unit}", va="center", fontsize=8)
     ax.set_yticks([0, 1], ["paper-style\nSOPs x E_AC + MACs x E_MAC", "simulator\n(all components)"])
-    ax.set_xlabel("energy per inference (uJ)")
-    ax.set_xlim(0, max(left, paper_uj, 1e-12) * 1.3)
+    ax.set_xlabel(f"energy per inference ({unit})")
+    ax.set_xlim(0, max(left, paper_uj / scale, 1e-12) * 1.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title("Simulator vs the estimate SNN papers quote (45 nm, Horowitz 2014)", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
@@ -88,20 +100,21 @@ def plot_layers(populations: list[str], components: list[str], labels: list[str]
 
     ``energy_uj`` is (n_populations, n_components).
     """
-    energy_uj = np.asarray(energy_uj, float)
+    scale, unit = _energy_unit(float(np.asarray(energy_uj, float).sum(axis=1).max(initial=0.0)))
+    energy = np.asarray(energy_uj, float) / scale
     n = len(populations)
     fig = Figure(figsize=(9.0, 0.32 * n + 1.8), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
     left = np.zeros(n)
     for j, (comp, label) in enumerate(zip(components, labels)):
-        if not energy_uj[:, j].any():
+        if not energy[:, j].any():
             continue
-        ax.barh(y, energy_uj[:, j], left=left, color=COMPONENT_COLOURS.get(comp, "grey"), label=label,
+        ax.barh(y, energy[:, j], left=left, color=COMPONENT_COLOURS.get(comp, "grey"), label=label,
                 edgecolor="black", linewidth=0.2)
-        left += energy_uj[:, j]
+        left += energy[:, j]
     ax.set_yticks(y, [_short(p) for p in populations], fontsize=8)
-    ax.set_xlabel("dynamic energy per inference (uJ)")
+    ax.set_xlabel(f"dynamic energy per inference ({unit})")
     ax.set_title("Energy by layer (leakage is the chip's, not a layer's)", fontsize=10)
     ax.legend(fontsize=7, loc="lower right", frameon=True)
     ax.grid(axis="x", alpha=0.3)
@@ -153,40 +166,52 @@ def plot_utilisation(soma_percent: np.ndarray, integrate_percent: np.ndarray, pa
 
 
 def plot_timeline(core_labels: list[str], fires_us: list[list[tuple]], integrate_us: list[list[tuple]],
-                  populations: list[str], latency_us: float, path: str, title: str) -> str:
+                  populations: list[str], latency_us: float, path: str, title: str,
+                  pass_starts_us: tuple = ()) -> str:
     """Busy phases of every core: soma fires (by population) and integrate spans, against time.
 
     ``fires_us[i]`` and ``integrate_us[i]`` are lists of ``(start_us, end_us, population index)``
-    of core ``core_labels[i]``.
+    of core ``core_labels[i]``. With several passes, ``pass_starts_us`` are drawn as dashed lines.
     """
     n = len(core_labels)
     fig = Figure(figsize=(10.0, 0.42 * n + 1.9), layout="constrained")
     ax = fig.add_subplot()
-    cmap = _population_colours(len(populations))
+    colours = _population_colours(len(populations))
+    # Fires can be a thousandth of the run; a minimum width keeps every one visible as a tick.
+    min_width = max(latency_us, 1e-9) * 2e-3
     used = set()
     for i in range(n):
         y = n - 1 - i
-        for spans, y0, h, alpha in ((fires_us[i], y + 0.05, 0.42, 1.0), (integrate_us[i], y - 0.42, 0.42, 0.55)):
-            for start, end, pop in spans:
-                used.add(pop)
-                ax.broken_barh([(start, max(end - start, latency_us * 1e-4))], (y0, h),
-                               facecolors=cmap[pop], alpha=alpha, linewidth=0)
+        ax.broken_barh([(a, max(b - a, min_width)) for a, b, _ in integrate_us[i]], (y - 0.4, 0.36),
+                       facecolors=_INTEGRATE_COLOUR, linewidth=0)
+        for start, end, pop in fires_us[i]:
+            used.add(pop)
+            ax.broken_barh([(start, max(end - start, min_width))], (y + 0.02, 0.38), facecolors=colours[pop],
+                           linewidth=0)
+    if len(pass_starts_us) > 1:
+        for k, start in enumerate(pass_starts_us):
+            ax.axvline(start, color="black", linewidth=0.7, linestyle="--")
+            ax.text(start, n - 0.45, f" pass {k}", fontsize=7, va="bottom")
     ax.set_yticks(range(n), core_labels[::-1], fontsize=8)
-    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_ylim(-0.6, n - 0.4 + (0.35 if len(pass_starts_us) > 1 else 0))
     ax.set_xlim(0, max(latency_us, 1e-9) * 1.01)
     ax.set_xlabel("time (us)")
-    ax.set_ylabel("core: upper bar fire (soma), lower bar integrate")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    handles = [Patch(color=cmap[p], label=_short(populations[p])) for p in sorted(used)]
-    if handles:
-        ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
-                  ncol=1 if len(handles) <= 24 else 2, title="population", title_fontsize=8)
+    handles = [Patch(color=_INTEGRATE_COLOUR, label="integrate (lower bar)")]
+    handles += [Patch(color=colours[p], label="fire: " + _short(populations[p])) for p in sorted(used)]
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+              ncol=1 if len(handles) <= 26 else 2, title="upper bar: fire of", title_fontsize=8)
     return _save(fig, path)
 
 
+_INTEGRATE_COLOUR = "#9aa7b8"
+
+
 def _population_colours(n: int) -> list:
-    base = colormaps["tab20"].colors + colormaps["tab20b"].colors
+    """Distinct colours in sequence: tab20's dark shades first, then its light ones, then tab20b."""
+    tab20 = colormaps["tab20"].colors
+    base = tab20[0::2] + tab20[1::2] + colormaps["tab20b"].colors
     return [base[i % len(base)] for i in range(max(n, 1))]
 
 
@@ -206,7 +231,7 @@ def plot_links(mesh_rows: int, mesh_cols: int, links: list[tuple], ejection_flit
             v = ejection[r, c]
             ax.add_patch(_core_box(c, r, cmap(norm(v)) if v else "#f4f4f4"))
             if max(mesh_rows, mesh_cols) <= 8:
-                ax.text(c, r, f"{r * mesh_cols + c}\n{v:,.0f}", ha="center", va="center", fontsize=7,
+                ax.text(c, r, f"core {r * mesh_cols + c}\n{v:,.0f} in", ha="center", va="center", fontsize=7,
                         color="white" if norm(v) > 0.55 else "black")
     for a, b, flits in links:
         ra, ca = divmod(a, mesh_cols)
@@ -236,27 +261,32 @@ def _core_box(c: int, r: int, colour):
                           edgecolor="black", linewidth=0.6)
 
 
-def plot_sram(core_labels: list[str], weight_percent: list[float], membrane_percent: list[float],
-              acc_percent: list[float], path: str, title: str) -> str:
-    """Grouped bars per core: weight, membrane and accumulator SRAM used, % of each one's capacity."""
-    n = len(core_labels)
-    fig = Figure(figsize=(max(6.0, 0.55 * n + 2.0), 3.6), layout="constrained")
-    ax = fig.add_subplot()
-    x = np.arange(n)
+def plot_sram(passes: list[tuple], path: str) -> str:
+    """Grouped bars per core: weight, membrane and accumulator SRAM used, % of each one's capacity.
+
+    ``passes`` holds one ``(pass index, core labels, weight %, membrane %, accumulator %)`` per
+    pass; each pass gets its own row of bars.
+    """
+    widest = max(len(labels) for _, labels, *_ in passes)
+    fig = Figure(figsize=(max(6.0, 0.55 * widest + 2.0), 1.9 * len(passes) + 1.0), layout="constrained")
+    axes = fig.subplots(len(passes), 1, squeeze=False)[:, 0]
     w = 0.27
-    for k, (values, label, colour) in enumerate(((weight_percent, "weight SRAM", "#4e79a7"),
-                                                 (membrane_percent, "membrane SRAM", "#76b7b2"),
-                                                 (acc_percent, "accumulator SRAM", "#f28e2b"))):
-        ax.bar(x + (k - 1) * w, values, w, label=label, color=colour, edgecolor="black", linewidth=0.3)
-    ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
-    ax.set_xticks(x, core_labels, rotation=0 if n <= 16 else 90, fontsize=8)
-    ax.set_xlabel("core")
-    ax.set_ylabel("used (% of capacity)")
-    ax.set_ylim(0, 112)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18) if n > 16 else (0.5, 1.0),
-              frameon=False)
-    ax.grid(axis="y", alpha=0.3)
+    for ax, (p_index, labels, *percent) in zip(axes, passes):
+        x = np.arange(len(labels))
+        for k, (values, label, colour) in enumerate(zip(percent, ("weight SRAM", "membrane SRAM", "accumulator SRAM"),
+                                                        ("#4e79a7", "#76b7b2", "#f28e2b"))):
+            ax.bar(x + (k - 1) * w, values, w, label=label, color=colour, edgecolor="black", linewidth=0.3)
+        ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xticks(x, labels, rotation=0 if len(labels) <= 16 else 90, fontsize=8)
+        ax.set_ylabel("used (% of capacity)", fontsize=8)
+        ax.set_ylim(0, 112)
+        ax.set_title(f"pass {p_index}" if len(passes) > 1 else "SRAM footprint per core", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1].set_xlabel("core")
+    axes[0].legend(fontsize=7, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.12 if len(passes) > 1 else 1.1),
+                   frameon=False)
+    if len(passes) > 1:
+        fig.suptitle("SRAM footprint per core and pass", fontsize=10)
     return _save(fig, path)
 
 

@@ -128,40 +128,65 @@ def format_workload(wl: Workload, path: str = "") -> str:
     return "\n".join(out)
 
 
-def format_run(run, footprint, checks: list, result_path: str) -> str:
-    """The summary `qsnnsim run` prints: per sample outputs and time, then totals."""
+def format_run(run, footprint, checks: list, result_path: str, energy, report_path: str | None = None) -> str:
+    """The summary `qsnnsim run` prints: per sample outputs, time and energy, then totals.
+
+    Parameters
+    ----------
+    run : qsnnsim.engine.simulate.RunResult
+    footprint : qsnnsim.footprint.Footprint
+    checks : list of dict
+        Per sample, the golden-model check (``readout_equal``, ``spikes_equal``).
+    result_path : str
+        Where the result JSON was written.
+    energy : qsnnsim.energy.RunEnergy
+        The run's energy (:func:`qsnnsim.energy.estimate_run_energy`).
+    report_path : str, optional
+        The report's HTML page, when one was written.
+    """
+    from qsnnsim.energy import COMPONENT_LABELS, PAPER_AC_PJ, PAPER_MAC_PJ
+    from qsnnsim.report import columns as col
+
     wl, arch = run.workload, run.arch
-    names = wl.class_names
-    out = [f"{wl.name} on {arch.name}: {len(run.samples)} of {wl.n_samples} sample(s), T = {wl.timesteps}, "
-           f"{run.mapping.n_passes} pass(es), clock {arch.chip.clock_mhz:g} MHz"]
-    rows = []
-    for s, check in zip(run.samples, checks):
-        def name(k):
-            if k is None:
-                return "-"
-            return f"{k} {names[k]}" if names else str(k)
-        ok = check["readout_equal"] and check["spikes_equal"]
-        c = s.counters
-        rows.append([
-            s.sample, name(s.label), name(s.predicted), "yes" if ok else "NO",
-            fmt_count(s.latency_cycles), f"{s.latency_us:,.2f}", fmt_count(c.synaptic_ops()),
-            fmt_count(c.total(_action("SPIKE"))), fmt_count(c.total(_action("PACKET"))),
-        ])
-    out.append(table(["sample", "label", "predicted", "= golden", "latency cycles", "latency us", "SOPs",
-                      "spikes", "packets"], rows, "rllrrrrrr"))
+    n = len(run.samples)
+    out = [(f"{wl.name} on {arch.name}: {n} of {wl.n_samples} sample(s), T = {wl.timesteps}, "
+            f"{run.mapping.n_passes} pass(es), clock {arch.chip.clock_mhz:g} MHz")]
+    rows = [col.sample_row(s.sample, s.label, s.predicted, wl.class_names,
+                           bool(check["readout_equal"] and check["spikes_equal"]), b)
+            for s, check, b in zip(run.samples, checks, energy.samples)]
+    shown = ("sample", "label", "predicted", "matches_golden", "latency_cycles", "latency_us", "energy_uj",
+             "synaptic_ops", "spikes", "packets")
+    out.append(table(col.headers(col.SampleRow, shown), [col.cells(r, shown) for r in rows],
+                     col.aligns(col.SampleRow, shown)))
     labelled = [s for s in run.samples if s.label is not None]
     if labelled:
         correct = sum(1 for s in labelled if s.predicted == s.label)
         out.append(f"accuracy: {correct}/{len(labelled)} = {100.0 * correct / len(labelled):.2f}%")
-    mean_cycles = sum(s.latency_cycles for s in run.samples) / len(run.samples)
-    out.append(f"mean latency: {mean_cycles:,.0f} cycles = {mean_cycles / arch.chip.clock_mhz:,.2f} us")
+    cycles = [s.latency_cycles for s in run.samples]
+    mean_cycles = sum(cycles) / n
+    spread = f" (min {fmt_count(min(cycles))}, max {fmt_count(max(cycles))})" if n > 1 else ""
+    out.append(f"latency: mean {mean_cycles:,.0f} cycles = {mean_cycles / arch.chip.clock_mhz:,.2f} us{spread}")
+    stats = {r.quantity: r for r in col.stat_rows(energy)}
+    e = stats["energy per inference"]
+    spread = f" (min {col.fmt_sig(e.min)}, max {col.fmt_sig(e.max)}, p95 {col.fmt_sig(e.p95)})" if n > 1 else ""
+    out.append(f"energy per inference: {col.fmt_sig(e.mean)} uJ mean{spread}")
+    parts = []
+    for name, unit in (("energy per SOP", "pJ/SOP"), ("average power", "mW"), ("throughput", "inferences/s")):
+        if stats[name].mean is not None:
+            parts.append(f"{col.fmt_sig(stats[name].mean)} {unit}")
+    out.append("  " + ", ".join(parts) + f"; {fmt_count(round(stats['synaptic operations (SOPs)'].mean))} SOPs")
+    comps = sorted(energy.run.by_component.items(), key=lambda kv: kv[1], reverse=True)
+    total = energy.run.total_pj
+    top = [f"{COMPONENT_LABELS[c]} {100 * float(v / total):.1f}%" for c, v in comps[:3] if total and v]
+    out.append("  top components: " + ", ".join(top))
+    paper = stats["paper-style estimate"].mean
+    share = f" = {100 * paper / e.mean:.1f}% of it" if e.mean else ""
+    out.append(f"  paper-style estimate (SOPs x {PAPER_AC_PJ} pJ + MACs x {PAPER_MAC_PJ} pJ): "
+               f"{col.fmt_sig(paper)} uJ{share}; it leaves out memory, NoC, neuron updates and leakage")
     out.append(f"weights: {fmt_bytes(footprint.weight_bits)} vs float32 {fmt_bytes(footprint.float32_bits)} "
-               f"({footprint.weight_saving_percent:.1f}% smaller); membranes {fmt_bytes(footprint.membrane_bits)}")
+               f"({footprint.weight_saving_percent:.1f}% smaller); membranes {fmt_bytes(footprint.membrane_bits)}; "
+               f"mapped SRAM {fmt_bytes(footprint.mapped_weight_bits + footprint.mapped_membrane_bits + footprint.mapped_acc_bits)}")
     out.append(f"result: {result_path}")
+    if report_path:
+        out.append(f"report: {report_path}")
     return "\n".join(out)
-
-
-def _action(name: str):
-    from qsnnsim.counters import Action
-
-    return Action[name]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import arch_dict, small_archs, small_workloads, unit_demand
+from strategies import arch_dict, small_archs, small_workloads
 
 from qsnnsim.arch import arch_from_dict
 from qsnnsim.golden import im2col
 from qsnnsim.mapping import map_workload
 
-_small = dict(max_populations=5, max_neurons_per_population=48)
+_small = {"max_populations": 5, "max_neurons_per_population": 48}
 
 
 @st.composite
@@ -37,7 +37,12 @@ def _slice_words(wl, arch, s):
     for proj in wl.projections_into(pop.name):
         src = pops[proj.source]
         if proj.kind == "conv2d":
-            weight += src.shape[0] * proj.kernel[0] * proj.kernel[1] * -(-(s.n_channels * proj.weight_bits) // ww)
+            weight += (
+                src.shape[0]
+                * proj.kernel[0]
+                * proj.kernel[1]
+                * -(-(s.n_channels * proj.weight_bits) // ww)
+            )
         elif proj.kind == "linear":
             rows = src.shape[0] if proj.global_sum_pool else src.n_neurons
             weight += rows * -(-(s.n_channels * proj.weight_bits) // ww)
@@ -53,11 +58,11 @@ def _slice_words(wl, arch, s):
 @settings(max_examples=60)
 @given(mapped())
 def test_every_neuron_is_mapped_exactly_once(case):
-    wl, arch, m = case
+    wl, _arch, m = case
     for pop in wl.populations:
         covered = np.zeros(pop.n_neurons, np.int64)
         for s in m.slices_of(pop.name):
-            covered[s.neuron_start:s.neuron_stop] += 1
+            covered[s.neuron_start : s.neuron_stop] += 1
             shape3 = pop.shape if len(pop.shape) == 3 else (pop.shape[0], 1, 1)
             plane = shape3[1] * shape3[2]
             # The channel range and row range describe the same neurons as the flat range.
@@ -65,8 +70,14 @@ def test_every_neuron_is_mapped_exactly_once(case):
             assert s.channel_stop == -(-s.neuron_stop // plane)
             if s.is_row_range:
                 assert s.n_channels == 1
-                assert s.neuron_start == (s.channel_start * shape3[1] + s.row_start) * shape3[2]
-                assert s.neuron_stop == (s.channel_start * shape3[1] + s.row_stop) * shape3[2]
+                assert (
+                    s.neuron_start
+                    == (s.channel_start * shape3[1] + s.row_start) * shape3[2]
+                )
+                assert (
+                    s.neuron_stop
+                    == (s.channel_start * shape3[1] + s.row_stop) * shape3[2]
+                )
             else:
                 assert (s.row_start, s.row_stop) == (0, shape3[1])
                 assert s.n_neurons == s.n_channels * plane
@@ -84,10 +95,15 @@ def test_slices_are_sorted_indexed_and_use_exactly_the_storage_rules(case):
     assert [s.index for s in m.slices] == list(range(len(m.slices)))
     assert m.n_passes == max(s.pass_index for s in m.slices) + 1
     assert {s.pass_index for s in m.slices} == set(range(m.n_passes))
-    assert m.core_of_input == arch.offchip.io_router[0] * arch.chip.mesh_cols + arch.offchip.io_router[1]
+    assert (
+        m.core_of_input
+        == arch.offchip.io_router[0] * arch.chip.mesh_cols + arch.offchip.io_router[1]
+    )
     for s in m.slices:
         assert 0 <= s.core < arch.n_cores
-        assert (s.weight_words, s.membrane_words, s.acc_words) == _slice_words(wl, arch, s)
+        assert (s.weight_words, s.membrane_words, s.acc_words) == _slice_words(
+            wl, arch, s
+        )
     # Passes follow topological order: a population never appears in an earlier pass than a source.
     first_pass = {}
     for s in m.slices:
@@ -100,14 +116,16 @@ def test_slices_are_sorted_indexed_and_use_exactly_the_storage_rules(case):
 @settings(max_examples=60)
 @given(mapped())
 def test_no_core_is_over_capacity_in_any_pass(case):
-    wl, arch, m = case
+    _wl, arch, m = case
     core = arch.core
     for p in range(m.n_passes):
         for c in range(arch.n_cores):
             here = m.slices_on(c, p)
             assert sum(s.n_neurons for s in here) <= core.neuron_capacity
             assert sum(s.weight_words for s in here) <= core.weight_sram.capacity_words
-            assert sum(s.membrane_words for s in here) <= core.membrane_sram.capacity_words
+            assert (
+                sum(s.membrane_words for s in here) <= core.membrane_sram.capacity_words
+            )
             assert sum(s.acc_words for s in here) <= core.acc_sram.capacity_words
             if core.max_synapse_rows:
                 assert sum(s.synapse_rows for s in here) <= core.max_synapse_rows
@@ -146,14 +164,16 @@ def test_a_network_that_fits_on_n_cores_maps_without_passes(data):
     n_pops = sum(1 for p in wl.populations if p.kind != "input")
     base = arch_dict()
     base["chip"].update(mesh_rows=1, mesh_cols=n_pops + data.draw(st.integers(0, 2)))
-    base["noc"]["packet_header_bits"] = 32
+    base["noc"]["packet_header_bits"] = 8
     arch = arch_from_dict(base)
     need = _fits_one_core(wl, arch)
     # Size each memory to the largest population (plus a random margin): each one fits a core.
     widest = [max(n[i] for n in need.values()) for i in range(4)]
     base["core"]["neuron_capacity"] = widest[0] + data.draw(st.integers(0, 8))
     for key, words in zip(("weight_sram", "membrane_sram", "acc_sram"), widest[1:]):
-        base["core"][key]["bank_words"] = max(1, -(-words // base["core"][key]["banks"])) + data.draw(st.integers(0, 4))
+        base["core"][key]["bank_words"] = max(
+            1, -(-words // base["core"][key]["banks"])
+        ) + data.draw(st.integers(0, 4))
     arch = arch_from_dict(base)
     for strategy in ("balanced", "packed"):
         m = map_workload(wl, arch, strategy=strategy)
@@ -177,7 +197,9 @@ def _brute_destinations(wl, m):
             cols = im2col(x, proj.kernel, proj.stride, proj.padding)
             per_pos = cols.any(axis=0)
             return np.broadcast_to(per_pos, (tgt.shape[0], per_pos.size)).reshape(-1)
-        cols = im2col(x[:, None], proj.kernel, proj.stride, proj.padding, per_channel=True)
+        cols = im2col(
+            x[:, None], proj.kernel, proj.stride, proj.padding, per_channel=True
+        )
         return cols.any(axis=1).reshape(-1)
 
     def dests_of(pop_name, start, stop):
@@ -187,11 +209,13 @@ def _brute_destinations(wl, m):
             mark[start:stop] = True
             hit = reached(proj, mark)
             for t in m.slices_of(proj.target):
-                if hit[t.neuron_start:t.neuron_stop].any():
+                if hit[t.neuron_start : t.neuron_stop].any():
                     out.add(t.index)
         return tuple(sorted(out))
 
-    per_slice = tuple(dests_of(s.population, s.neuron_start, s.neuron_stop) for s in m.slices)
+    per_slice = tuple(
+        dests_of(s.population, s.neuron_start, s.neuron_stop) for s in m.slices
+    )
     in_pop = wl.input_population
     return per_slice, dests_of(in_pop.name, 0, in_pop.n_neurons)
 
@@ -199,7 +223,7 @@ def _brute_destinations(wl, m):
 @settings(max_examples=80)
 @given(mapped())
 def test_destinations_are_exactly_the_dependent_slices(case):
-    wl, arch, m = case
+    wl, _arch, m = case
     per_slice, of_input = _brute_destinations(wl, m)
     assert m.destinations == per_slice
     assert m.input_destinations == of_input

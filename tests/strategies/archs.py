@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from qsnnsim.arch import ENERGY_ENTRY_NAMES, FORMAT_NAME, FORMAT_VERSION, ArchSpec, arch_from_dict
+from qsnnsim.arch import (
+    ENERGY_ENTRY_NAMES,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ArchSpec,
+    arch_from_dict,
+)
 
 __all__ = ["arch_dict", "small_archs", "unit_demand"]
 
@@ -23,7 +29,10 @@ _MIN_ACC_BITS = 96
 
 
 def _energy(value: float = 1.0) -> dict:
-    return {name: {"value": value, "source": "test value, no technology node"} for name in ENERGY_ENTRY_NAMES}
+    return {
+        name: {"value": value, "source": "test value, no technology node"}
+        for name in ENERGY_ENTRY_NAMES
+    }
 
 
 def arch_dict(**overrides) -> dict:
@@ -34,9 +43,18 @@ def arch_dict(**overrides) -> dict:
         "name": "test",
         "description": "test architecture",
         "chip": {"clock_mhz": 100.0, "mesh_rows": 2, "mesh_cols": 2},
-        "noc": {"flit_bits": 16, "router_latency_cycles": 1, "link_latency_cycles": 1,
-                "buffer_depth_flits": 2, "packet_header_bits": 16},
-        "offchip": {"bandwidth_bits_per_cycle": 16, "latency_cycles": 10, "io_router": [0, 0]},
+        "noc": {
+            "flit_bits": 32,
+            "router_latency_cycles": 1,
+            "link_latency_cycles": 1,
+            "buffer_depth_flits": 2,
+            "packet_header_bits": 4,
+        },
+        "offchip": {
+            "bandwidth_bits_per_cycle": 16,
+            "latency_cycles": 10,
+            "io_router": [0, 0],
+        },
         "core": {
             "neuron_capacity": 64,
             "weight_sram": {"banks": 2, "bank_words": 256, "word_bits": 16},
@@ -58,7 +76,9 @@ def arch_dict(**overrides) -> dict:
     return data
 
 
-def unit_demand(workload, weight_word_bits: int, membrane_word_bits: int, acc_word_bits: int) -> dict:
+def unit_demand(
+    workload, weight_word_bits: int, membrane_word_bits: int, acc_word_bits: int
+) -> dict:
     """The largest smallest-unit demand over ``workload``'s mapped populations.
 
     A unit is what the mapper can never split: one row of one channel of a (C, H, W)
@@ -66,7 +86,13 @@ def unit_demand(workload, weight_word_bits: int, membrane_word_bits: int, acc_wo
     docs/mapping.md, independently of qsnnsim.mapping.
     """
     pops = {p.name: p for p in workload.populations}
-    need = {"neurons": 1, "weight_words": 0, "membrane_words": 1, "acc_words": 1, "synapse_rows": 0}
+    need = {
+        "neurons": 1,
+        "weight_words": 0,
+        "membrane_words": 1,
+        "acc_words": 1,
+        "synapse_rows": 0,
+    }
     for pop in workload.populations:
         if pop.kind == "input":
             continue
@@ -89,13 +115,17 @@ def unit_demand(workload, weight_word_bits: int, membrane_word_bits: int, acc_wo
         need["neurons"] = max(need["neurons"], unit)
         need["weight_words"] = max(need["weight_words"], words)
         need["synapse_rows"] = max(need["synapse_rows"], rows)
-        need["membrane_words"] = max(need["membrane_words"], -(-unit * state_bits // membrane_word_bits))
+        need["membrane_words"] = max(
+            need["membrane_words"], -(-unit * state_bits // membrane_word_bits)
+        )
         need["acc_words"] = max(need["acc_words"], -(-unit * acc_bits // acc_word_bits))
     return need
 
 
 @st.composite
-def small_archs(draw, max_mesh_side: int = 3, min_cores: int = 1, workload=None) -> ArchSpec:
+def small_archs(
+    draw, max_mesh_side: int = 3, min_cores: int = 1, workload=None
+) -> ArchSpec:
     """A small valid :class:`ArchSpec` (a SearchStrategy when called).
 
     Parameters
@@ -119,31 +149,63 @@ def small_archs(draw, max_mesh_side: int = 3, min_cores: int = 1, workload=None)
     if workload is not None:
         need = unit_demand(workload, weight_word, membrane_word, acc_word)
     else:
-        need = {"neurons": _MIN_NEURONS, "weight_words": _MIN_WEIGHT_WORDS, "membrane_words": 4,
-                "acc_words": -(-_MIN_ACC_BITS * _MIN_NEURONS // acc_word), "synapse_rows": _MIN_WEIGHT_WORDS}
+        need = {
+            "neurons": _MIN_NEURONS,
+            "weight_words": _MIN_WEIGHT_WORDS,
+            "membrane_words": 4,
+            "acc_words": -(-_MIN_ACC_BITS * _MIN_NEURONS // acc_word),
+            "synapse_rows": _MIN_WEIGHT_WORDS,
+        }
 
     def sram(word_bits: int, min_words: int) -> dict:
         banks = draw(st.integers(1, 3))
         lo = max(1, -(-min_words // banks))
-        return {"banks": banks, "bank_words": draw(st.integers(lo, 4 * lo + 4)), "word_bits": word_bits}
+        return {
+            "banks": banks,
+            "bank_words": draw(st.integers(lo, 4 * lo + 4)),
+            "word_bits": word_bits,
+        }
 
     neuron_capacity = draw(st.integers(need["neurons"], 4 * need["neurons"] + 4))
     n_cores = rows * cols
-    header = max(1, (n_cores - 1).bit_length()) + max(1, (neuron_capacity - 1).bit_length())
+    # A packet is one flit: routing header + source neuron address + an 8-bit analog value.
+    header = max(1, (n_cores - 1).bit_length()) + draw(st.integers(0, 2))
+    largest = (
+        max(p.n_neurons for p in workload.populations) if workload is not None else 48
+    )
+    flit_bits = (
+        header
+        + max(1, (largest - 1).bit_length())
+        + 8
+        + draw(st.sampled_from([0, 0, 3, 16]))
+    )
     data = arch_dict(
         name=draw(st.sampled_from(["a", "small", "arch-ü"])),
-        chip={"clock_mhz": draw(st.sampled_from([50.0, 100.0, 333.3])), "mesh_rows": rows, "mesh_cols": cols},
-        noc={"flit_bits": draw(st.sampled_from([8, 16, 32])),
-             "router_latency_cycles": draw(st.integers(1, 3)),
-             "link_latency_cycles": draw(st.integers(1, 2)),
-             "buffer_depth_flits": draw(st.integers(1, 4)),
-             "packet_header_bits": header + draw(st.integers(0, 8))},
-        offchip={"bandwidth_bits_per_cycle": draw(st.sampled_from([8, 32, 64])),
-                 "latency_cycles": draw(st.integers(0, 50)),
-                 "io_router": [draw(st.integers(0, rows - 1)), draw(st.integers(0, cols - 1))]},
+        chip={
+            "clock_mhz": draw(st.sampled_from([50.0, 100.0, 333.3])),
+            "mesh_rows": rows,
+            "mesh_cols": cols,
+        },
+        noc={
+            "flit_bits": flit_bits,
+            "router_latency_cycles": draw(st.integers(1, 3)),
+            "link_latency_cycles": draw(st.integers(1, 2)),
+            "buffer_depth_flits": draw(st.integers(1, 4)),
+            "packet_header_bits": header,
+        },
+        offchip={
+            "bandwidth_bits_per_cycle": draw(st.sampled_from([8, 32, 64])),
+            "latency_cycles": draw(st.integers(0, 50)),
+            "io_router": [
+                draw(st.integers(0, rows - 1)),
+                draw(st.integers(0, cols - 1)),
+            ],
+        },
         energy=_energy(draw(st.sampled_from([0.0, 0.5, 2.0]))),
     )
-    rows_limit = draw(st.sampled_from([0, 0, need["synapse_rows"], 2 * need["synapse_rows"]]))
+    rows_limit = draw(
+        st.sampled_from([0, 0, need["synapse_rows"], 2 * need["synapse_rows"]])
+    )
     data["core"].update(
         neuron_capacity=neuron_capacity,
         weight_sram=sram(weight_word, need["weight_words"]),

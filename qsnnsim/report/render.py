@@ -1,0 +1,577 @@
+"""Report rendering: a result JSON -> Markdown + self-contained HTML + PNG figures + CSV tables.
+
+Reads nothing but the result object (``qsnnsim-result`` v1, docs/results-format.md), so
+``qsnnsim report RESULT.json`` re-renders any run. Energy comes from
+:func:`qsnnsim.energy.estimate_run_energy` on the JSON's counters and energy table; every table
+is a :mod:`qsnnsim.report.columns` row class; figures are drawn by :mod:`qsnnsim.report.plots`.
+
+Layout of a report folder: ``report.md``, ``report.html`` (figures embedded as base64, so the
+single file opens offline), ``figures/*.png`` (what the Markdown links to) and
+``tables/*.csv``. Writing is atomic: everything is built in a hidden staging folder beside the
+target and moved into place only once complete, so an error never leaves a half-written report
+(an earlier report in the folder stays as it was); the run's ``result.json`` is never touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from qsnnsim.counters import Action, Unit
+from qsnnsim.energy import (
+    COMPONENT_LABELS,
+    COMPONENTS,
+    DYNAMIC_COMPONENTS,
+    LEAKAGE_ENTRIES,
+    PAPER_LEAVES_OUT,
+    RunEnergy,
+    arch_from_result,
+    counters_from_sample,
+    estimate_run_energy,
+)
+from qsnnsim.errors import InputError, ResultError
+from qsnnsim.mapping import Slice
+from qsnnsim.report import columns as col
+from qsnnsim.report import plots
+
+#: Per-sample figures (timelines) are drawn for at most this many samples.
+MAX_SAMPLE_FIGURES = 8
+_UJ = 10**6  # pJ per uJ
+_FIX = "re-run qsnnsim run to write it again"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Checked access to the result object: every failure is a ResultError naming the field."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, where: str, problem: str, fix: str = _FIX):
+        raise ResultError(self.path, where, problem, fix)
+
+    def get(self, obj, key, where: str, kind, optional: bool = False):
+        if not isinstance(obj, dict) or key not in obj:
+            if optional:
+                return None
+            self.fail(f"{where}.{key}".lstrip("."), "is missing")
+        value = obj[key]
+        if value is None and optional:
+            return None
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, float)))
+        if not ok:
+            names = kind.__name__ if isinstance(kind, type) else "number"
+            self.fail(f"{where}.{key}".lstrip("."), f"must be a {names} (got {type(value).__name__})")
+        return value
+
+    def rows(self, obj, key, where: str, width: int) -> list:
+        """A list of lists whose first ``width`` items are integers."""
+        value = self.get(obj, key, where, list)
+        for i, item in enumerate(value):
+            if (not isinstance(item, list) or len(item) < width
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in item[:width])):
+                self.fail(f"{where}.{key}[{i}]", f"must be a list of {width} integers")
+        return value
+
+
+@dataclass
+class _Model:
+    """Everything a report shows, computed once from the result object."""
+
+    title: str
+    facts: list
+    energy: RunEnergy
+    n: int
+    tables: dict = field(default_factory=dict)       # CSV name -> rows
+    figures: list = field(default_factory=list)      # (file name, caption, draw(path))
+    notes: dict = field(default_factory=dict)
+
+
+def summarise(data: dict, path: str = "<result>") -> _Model:
+    """Check the result object and compute every table and figure input of the report.
+
+    Raises
+    ------
+    ResultError
+        Naming the first field that is missing, of the wrong type or inconsistent.
+    """
+    rd = _Reader(path)
+    if not isinstance(data, dict):
+        rd.fail("", "is not a JSON object", "give the result.json a run wrote")
+    wl = rd.get(data, "workload", "", dict)
+    arch = arch_from_result(data, path)
+    mapping = rd.get(data, "mapping", "", dict)
+    footprint = rd.get(data, "footprint", "", dict)
+    samples = rd.get(data, "samples", "", list)
+    if not samples:
+        rd.fail("samples", "is empty", _FIX)
+    pops = rd.get(wl, "populations", "workload", list)
+    pop_names = [rd.get(p, "name", f"workload.populations[{i}]", str) for i, p in enumerate(pops)]
+    T = rd.get(wl, "timesteps", "workload", int)
+    class_names = rd.get(wl, "class_names", "workload", list, optional=True)
+    rows_n, cols_n = rd.get(mapping, "mesh_rows", "mapping", int), rd.get(mapping, "mesh_cols", "mapping", int)
+    if (rows_n, cols_n) != (arch.chip.mesh_rows, arch.chip.mesh_cols):
+        rd.fail("mapping.mesh_rows", f"{rows_n}x{cols_n} differs from the arch's mesh "
+                f"{arch.chip.mesh_rows}x{arch.chip.mesh_cols}")
+    slices = []
+    for i, s in enumerate(rd.get(mapping, "slices", "mapping", list)):
+        where = f"mapping.slices[{i}]"
+        try:
+            slices.append(Slice(**s))
+        except TypeError as exc:
+            rd.fail(where, f"is not a slice ({exc})")
+        for f in fields(Slice):
+            if f.name not in ("population", "is_row_range"):
+                rd.get(s, f.name, where, int)
+        if rd.get(s, "population", where, str) not in pop_names:
+            rd.fail(f"{where}.population", f"{s['population']!r} is not a population of the workload")
+        if not 0 <= slices[-1].core < arch.n_cores:
+            rd.fail(f"{where}.core", f"{slices[-1].core} is not a core of the {arch.n_cores}")
+    counters = [counters_from_sample(s, path, i) for i, s in enumerate(samples)]
+    for i, c in enumerate(counters):
+        if list(c.population_names) != pop_names:
+            rd.fail(f"samples[{i}].counters.population_names", "differ from workload.populations")
+        if c.n_cores != arch.n_cores or c.actions.shape[2] != T:
+            rd.fail(f"samples[{i}].counters.action_counts", f"has shape {c.actions.shape}, expected "
+                    f"({arch.n_cores + 1}, {len(pop_names)}, {T}, actions)")
+    energy = estimate_run_energy(counters, arch)
+    n = len(samples)
+    name = f"{rd.get(wl, 'name', 'workload', str)} on {arch.name}"
+    m = _Model(title=f"qsnnsim report: {name}", facts=[], energy=energy, n=n)
+
+    sample_rows = []
+    for i, (s, b) in enumerate(zip(samples, energy.samples)):
+        where = f"samples[{i}]"
+        gold = rd.get(s, "golden", where, dict, optional=True)
+        ok = None if gold is None else bool(gold.get("readout_equal")) and bool(gold.get("spikes_equal"))
+        sample_rows.append(col.sample_row(
+            rd.get(s, "sample", where, int), rd.get(s, "label", where, int, optional=True),
+            rd.get(s, "predicted", where, int), class_names, ok, b))
+    m.tables["samples.csv"] = sample_rows
+    m.tables["sample_energy.csv"] = [col.sample_energy_row(r.sample, b) for r, b in zip(sample_rows, energy.samples)]
+    m.tables["statistics.csv"] = col.stat_rows(energy)
+    m.tables["components.csv"] = col.component_rows(energy)
+    m.tables["energy_terms.csv"] = col.term_rows(energy.run)
+    m.tables["paper_estimate.csv"] = col.comparison_rows(energy)
+    _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, samples)
+    _memory_tables(m, rd, footprint, slices, arch)
+    passes = rd.get(mapping, "n_passes", "mapping", int)
+    wl_path = wl.get("path") or "(not recorded)"
+    arch_path = data["arch"].get("path") or "(not recorded)"
+    checked = [r.matches_golden for r in sample_rows]
+    m.facts = [
+        (f"Workload `{wl['name']}` ({wl_path}): T = {T} timesteps, {wl.get('input_kind', '?')} input, "
+        f"{len(pop_names)} populations; {n} of {wl.get('n_samples', '?')} sample(s) simulated."),
+        (f"Architecture `{arch.name}` ({arch_path}): {arch.chip.mesh_rows}x{arch.chip.mesh_cols} mesh, "
+        f"clock {arch.chip.clock_mhz:g} MHz; mapped in {passes} pass(es) "
+        f"({mapping.get('strategy', '?')} strategy), {len(slices)} slices."),
+        "Golden-model check: " + ("every sample bit-exact" if all(c == "yes" for c in checked)
+                                  else "NOT bit-exact: " + ", ".join(f"sample {r.sample}: {r.matches_golden}"
+                                                                     for r in sample_rows)),
+        f"Provenance: {wl.get('provenance') or '(none)'}",
+    ]
+    _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, footprint)
+    return m
+
+
+def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, samples) -> None:
+    n = m.n
+    run = energy.run
+    actions = np.sum([c.actions for c in counters], axis=0)     # summed over samples
+    spikes_pt = actions[..., int(Action.SPIKE)].sum(axis=0)       # (pop, t)
+    sops_pt = sum(actions[..., int(a)].sum(axis=0) for a in (Action.SYNAPTIC_ADD, Action.MAC8, Action.MAC16))
+    layer_rows = []
+    for i, (p, name) in enumerate(zip(pops, pop_names)):
+        kind = rd.get(p, "kind", f"workload.populations[{i}]", str)
+        neurons = rd.get(p, "n_neurons", f"workload.populations[{i}]", int)
+        spikes = float(spikes_pt[i].sum()) / n
+        rate = 100 * spikes / (neurons * T) if kind == "lif" and neurons else None
+        comps = run.by_population[name]
+        layer_rows.append(col.LayerRow(name, kind, neurons, spikes, rate, float(sops_pt[i].sum()) / n,
+                                       *[float(comps[c]) / n / _UJ for c in DYNAMIC_COMPONENTS],
+                                       float(sum(comps.values())) / n / _UJ))
+    m.tables["layers.csv"] = layer_rows
+    m.tables["timesteps.csv"] = [
+        col.TimestepRow(t, float(spikes_pt[:, t].sum()) / n, float(sops_pt[:, t].sum()) / n,
+                        *[float(comps[c]) / n / _UJ for c in DYNAMIC_COMPONENTS],
+                        float(sum(comps.values())) / n / _UJ)
+        for t, comps in enumerate(run.by_timestep)]
+    unit_cycles = np.sum([c.unit_cycles for c in counters], axis=0)
+    latency = run.latency_cycles
+    core_rows = []
+    for core in range(arch.n_cores + 1):
+        comps = run.by_core[core]
+        dyn = float(sum(v for k, v in comps.items() if k != "leakage")) / n / _UJ
+        leak = float(comps["leakage"]) / n / _UJ
+        is_host = core == arch.n_cores
+        uc = unit_cycles[core]
+
+        def pct(unit, uc=uc, is_host=is_host):
+            return None if is_host or not latency else 100 * float(uc[int(unit)]) / latency
+
+        core_rows.append(col.CoreRow(
+            "host" if is_host else str(core),
+            "io router " + str(tuple(arch.offchip.io_router)) if is_host else str(divmod(core, arch.chip.mesh_cols)),
+            sum(1 for s in slices if s.core == core and not is_host),
+            pct(Unit.SOMA_BUSY), pct(Unit.INTEGRATE_BUSY),
+            float(uc[int(Unit.EJECTION_STALL)]) / n, float(uc[int(Unit.LINK_WAIT)]) / n, dyn, leak, dyn + leak))
+    m.tables["cores.csv"] = core_rows
+
+
+def _memory_tables(m, rd, fp, slices, arch) -> None:
+    def num(key):
+        return rd.get(fp, key, "footprint", int)
+
+    rows = []
+    cores = rd.get(fp, "cores", "footprint", list)
+    for i, c in enumerate(cores):
+        where = f"footprint.cores[{i}]"
+        core, p = rd.get(c, "core", where, int), rd.get(c, "pass_index", where, int)
+        here = [s for s in slices if s.core == core and s.pass_index == p]
+        if not here:
+            continue
+        percent = {}
+        for k in ("weight", "membrane", "acc"):
+            use = rd.get(c, k, where, dict)
+            cap = rd.get(use, "capacity_bits", f"{where}.{k}", int)
+            percent[k] = 100 * rd.get(use, "used_bits", f"{where}.{k}", int) / cap if cap else 0.0
+        neurons = rd.get(c, "n_neurons", where, int)
+        rows.append(col.CoreMappingRow(p, core, str(divmod(core, arch.chip.mesh_cols)),
+                                       ", ".join(s.label for s in here), neurons,
+                                       100 * neurons / arch.core.neuron_capacity, percent["weight"],
+                                       percent["membrane"], percent["acc"]))
+    m.tables["mapping.csv"] = rows
+    m.notes["idle_cores"] = arch.n_cores * max(1, num("n_passes")) - len(rows)
+
+    def fr(item, bits, cap, note):
+        return col.FootprintRow(item, bits, bits / 8e6, 100 * bits / cap if cap else None, note)
+
+    by_bits = rd.get(fp, "weights_by_bits", "footprint", dict)
+    for b in by_bits:
+        rd.get(by_bits, b, "footprint.weights_by_bits", int)
+    m.tables["footprint.csv"] = [
+        fr("synaptic weights (quantized)", num("weight_bits"), 0,
+           "; ".join(f"{int(n):,} x {b}-bit" for b, n in by_bits.items()) or "none"),
+        fr("synaptic weights in float32", num("float32_bits"), 0,
+           f"{num('float32_params'):,} params: weights + {num('batchnorm_params'):,} BatchNorm + "
+           f"{num('bias_params'):,} bias"),
+        fr("LIF membranes", num("membrane_bits"), 0, f"{num('n_lif_neurons'):,} neurons at their membrane bits"),
+        fr("readout state", num("readout_state_bits"), 0, f"{num('n_readout_neurons'):,} neurons x 64 bits"),
+        fr("identity (shortcut) codes", num("identity_code_bits"), 0, "one code per shortcut channel"),
+        fr("scale and threshold parameters", num("scale_param_bits"), 0, "mult, shift, threshold, bias"),
+        fr("mapped weight SRAM", num("mapped_weight_bits"), num("chip_weight_capacity_bits"),
+           f"rows padded to whole words (payload {num('stored_weight_bits'):,} bits); % of all passes' chips"),
+        fr("mapped membrane SRAM", num("mapped_membrane_bits"), num("chip_membrane_capacity_bits"), "packed words"),
+        fr("mapped accumulator SRAM", num("mapped_acc_bits"), num("chip_acc_capacity_bits"),
+           "one accumulator per neuron per incoming projection"),
+        fr("spike input buffers", num("spike_buffer_bits"), 0, "every core's buffer"),
+        fr("off-chip weight reload per sample", num("offchip_weight_bits_per_sample"), 0,
+           "0 when the mapping has one pass (weights resident)"),
+    ]
+    m.notes["model_size"] = ([("weights, quantized", num("weight_bits") / 8e6),
+                              ("weights, float32", num("float32_bits") / 8e6),
+                              ("LIF membranes, quantized", num("membrane_bits") / 8e6),
+                              ("LIF membranes, float32", num("n_lif_neurons") * 32 / 8e6)])
+
+
+def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> None:
+    n = m.n
+    comp_rows = m.tables["components.csv"]
+    labels = [COMPONENT_LABELS[c] for c in COMPONENTS]
+    figs = m.figures
+    figs.append(("energy_components.png", "Energy per inference by component (whiskers: min and max over samples)",
+                 lambda p: plots.plot_components(list(COMPONENTS), labels, [r.mean_uj for r in comp_rows],
+                                                 [r.min_uj for r in comp_rows], [r.max_uj for r in comp_rows], p,
+                                                 f"Energy per inference by component ({n} sample(s))")))
+    mean_comps = [r.mean_uj for r in comp_rows]
+    paper_uj = float(energy.run.paper_estimate.energy_pj) / n / _UJ
+    figs.append(("paper_estimate.png", "The simulator's figure beside the paper-style estimate",
+                 lambda p: plots.plot_comparison(list(COMPONENTS), labels, mean_comps, paper_uj, p)))
+    layers = [r for r in m.tables["layers.csv"] if r.total_uj > 0]
+    matrix = np.array([[getattr(r, f"{c}_uj") for c in DYNAMIC_COMPONENTS] for r in layers])
+    figs.append(("energy_layers.png", "Dynamic energy per inference by layer, stacked by component",
+                 lambda p: plots.plot_layers([r.population for r in layers], list(DYNAMIC_COMPONENTS),
+                                             labels[:-1], matrix, p)))
+    lif = [r for r in layers if r.firing_rate_percent is not None]
+    figs.append(("firing_rates.png", "Firing rate per LIF population: spikes / (neurons x T)",
+                 lambda p: plots.plot_firing_rates([r.population for r in lif],
+                                                   [r.firing_rate_percent for r in lif], p)))
+    cores = m.tables["cores.csv"][:-1]
+    shape = (arch.chip.mesh_rows, arch.chip.mesh_cols)
+    soma = np.array([r.soma_busy_percent or 0.0 for r in cores]).reshape(shape)
+    integ = np.array([r.integrate_busy_percent or 0.0 for r in cores]).reshape(shape)
+    figs.append(("core_utilisation.png", ("Busy time of every core's soma and integrate unit, % of the latency "
+                 "(summed over samples)"), lambda p: plots.plot_utilisation(soma, integ, p)))
+    link_sum: dict = {}
+    for i, s in enumerate(samples):
+        for a, b, flits in rd.rows(s, "link_flits", f"samples[{i}]", 3):
+            if not (0 <= a < arch.n_cores and 0 <= b < arch.n_cores):
+                rd.fail(f"samples[{i}].link_flits", f"names core {a} or {b}, not one of {arch.n_cores}")
+            link_sum[(a, b)] = link_sum.get((a, b), 0) + flits
+    ejection = np.zeros(arch.n_cores)
+    links = []
+    for (a, b), flits in sorted(link_sum.items()):
+        if a == b:
+            ejection[a] = flits / n
+        else:
+            links.append((a, b, flits / n))
+    figs.append(("noc_links.png", ("NoC load per inference: flits per link (arrows) and flits ejected into "
+                 "each core (shading)"),
+                 lambda p: plots.plot_links(shape[0], shape[1], links, ejection, p,
+                                            "NoC link load (mean flits per inference)")))
+    pop_index = {name: i for i, name in enumerate(pop_names)}
+    input_index = next((i for i, p in enumerate(pops) if p.get("kind") == "input"), 0)
+    for i, s in enumerate(samples[:MAX_SAMPLE_FIGURES]):
+        where = f"samples[{i}]"
+        fires = [[] for _ in range(arch.n_cores)]
+        integ_spans = [[] for _ in range(arch.n_cores)]
+        to_us = 1.0 / arch.chip.clock_mhz
+        for k, (sl, _t, start, end) in enumerate(x[:4] for x in rd.rows(s, "fires", where, 4)):
+            if not 0 <= sl < len(slices):
+                rd.fail(f"{where}.fires[{k}]", f"names slice {sl}, the mapping has {len(slices)}")
+            fires[slices[sl].core].append((start * to_us, end * to_us, pop_index[slices[sl].population]))
+        for k, tr in enumerate(rd.rows(s, "trains", where, 4)):
+            if len(tr) < 7 or not isinstance(tr[4], list) or not tr[4]:
+                rd.fail(f"{where}.trains[{k}]", "must be [pass, source, t, dest, grants, delivery, marker_start]")
+            src, dest = tr[1], tr[3]
+            if not 0 <= dest < arch.n_cores or src >= len(slices):
+                rd.fail(f"{where}.trains[{k}]", f"names a source {src} or core {dest} the mapping does not have")
+            pop = pop_index[slices[src].population] if src >= 0 else input_index
+            # The train's packets reach the integrate unit back to back (trains never interleave at
+            # the ejection port): from the ejection grant to the marker's integrate start.
+            integ_spans[dest].append(((tr[4][-1] + 1) * to_us, (tr[6] + 1) * to_us, pop))
+        used = [c for c in range(arch.n_cores) if fires[c] or integ_spans[c]]
+        latency_us = energy.samples[i].latency_cycles * to_us
+        starts = rd.get(s, "pass_starts", where, list)
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in starts):
+            rd.fail(f"{where}.pass_starts", "must be a list of integers")
+        starts_us = tuple(c * to_us for c in starts)
+        sample_id = rd.get(s, "sample", where, int)
+        figs.append((f"timeline_sample{sample_id}.png",
+                     f"Sample {sample_id}: busy phases of every used core (fire above, integrate below)",
+                     lambda p, used=used, fires=fires, integ_spans=integ_spans, latency_us=latency_us,
+                     sample_id=sample_id, starts_us=starts_us: plots.plot_timeline(
+                         [f"core {c}" for c in used], [fires[c] for c in used], [integ_spans[c] for c in used],
+                         pop_names, latency_us, p, f"Sample {sample_id}: core activity over time", starts_us)))
+    mapping_rows = m.tables["mapping.csv"]
+    per_pass = []
+    for p_index in sorted({r.pass_index for r in mapping_rows}):
+        here = [r for r in mapping_rows if r.pass_index == p_index]
+        per_pass.append((p_index, [str(r.core) for r in here], [r.weight_sram_percent for r in here],
+                         [r.membrane_sram_percent for r in here], [r.acc_sram_percent for r in here]))
+    if per_pass:
+        figs.append(("sram_per_core.png", "SRAM used per core (cores holding slices), % of each SRAM's capacity",
+                     lambda p: plots.plot_sram(per_pass, p)))
+    sizes = m.notes["model_size"]
+    figs.append(("model_size.png", "Model size: quantized weights and membranes vs float32",
+                 lambda p: plots.plot_model_size([k for k, _ in sizes], [v for _, v in sizes], p)))
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _blocks(m: _Model) -> list[tuple]:
+    """The report as a list of blocks: ("h", level, text) | ("p", text) | ("list", items) |
+    ("table", rows, cls, only) | ("fig", file, caption)."""
+    t = m.tables
+    s0 = m.energy.run
+    out = [("h", 1, m.title), ("list", m.facts)]
+    per = m.tables["statistics.csv"]
+    energy_row = per[2]
+    out += [("h", 2, "Summary"),
+            ("p", (f"Energy per inference: mean {energy_row.mean:.4g} uJ over {m.n} sample(s); leakage power "
+                  f"{float(s0.leakage_power_uw) / 1000:.4g} mW. All figures are per inference unless a table says "
+                  "otherwise; the statistics are over samples (p95: numpy's linear interpolation).")),
+            ("table", per, col.StatRow, None if m.n > 1 else ("quantity", "unit", "mean")),
+            ("h", 2, "Samples"), ("table", t["samples.csv"], col.SampleRow, None),
+            ("table", t["sample_energy.csv"], col.SampleEnergyRow, None),
+            ("h", 2, "Energy"),
+            ("p", ("Energy = every counter x its energy-table entry + leakage power x simulated latency, nothing "
+                  "else (docs/energy-model.md). Totals are exact sums of their parts.")),
+            ("table", t["components.csv"], col.ComponentRow, None),
+            ("fig", "energy_components.png"),
+            ("h", 3, "Beside the estimate SNN papers quote"),
+            ("p", "Papers usually report SOPs x E_AC + MACs x E_MAC with 45 nm figures (E_AC = 0.9 pJ, E_MAC = "
+                  "4.6 pJ, Horowitz ISSCC 2014). That counts arithmetic only and leaves out: "
+                  + "; ".join(PAPER_LEAVES_OUT) + "."),
+            ("table", t["paper_estimate.csv"], col.ComparisonRow, None),
+            ("fig", "paper_estimate.png"),
+            ("h", 3, f"Energy table: counter x value = energy (run total over {m.n} sample(s))"),
+            ("p", "Each row multiplies one counter (or, for leakage, capacity x time) by one entry of the arch "
+                  "file's energy table; the source column is the entry's citation. Leakage entries: "
+                  + ", ".join(f"{k} x {v}" for k, v in LEAKAGE_ENTRIES.items()) + "."),
+            ("table", t["energy_terms.csv"], col.TermRow, None),
+            ("h", 3, "By layer"), ("table", t["layers.csv"], col.LayerRow, None),
+            ("fig", "energy_layers.png"), ("fig", "firing_rates.png"),
+            ("h", 3, "By timestep"), ("table", t["timesteps.csv"], col.TimestepRow, None),
+            ("h", 2, "Time and utilisation"),
+            ("p", ("Busy percentages are busy cycles over the latency, summed over samples; cycle counts are "
+                  "means per inference. The host row is the off-chip/host interface (its injections and "
+                  "off-chip bits).")),
+            ("table", t["cores.csv"], col.CoreRow, None),
+            ("fig", "core_utilisation.png"), ("fig", "noc_links.png")]
+    out += [("fig", f) for f, _, _ in m.figures if f.startswith("timeline_")]
+    if m.n > MAX_SAMPLE_FIGURES:
+        out.append(("p", f"Timelines are drawn for the first {MAX_SAMPLE_FIGURES} samples."))
+    out += [("h", 2, "Mapping: slices per core"),
+            ("p", f"{m.notes['idle_cores']} core slot(s) hold no slice." if m.notes["idle_cores"] else
+             "Every core holds at least one slice."),
+            ("table", t["mapping.csv"], col.CoreMappingRow, None)]
+    out += [("fig", f) for f, _, _ in m.figures if f.startswith("sram_")]
+    out += [("h", 2, "Memory footprint"), ("table", t["footprint.csv"], col.FootprintRow, None),
+            ("fig", "model_size.png"),
+            ("h", 2, "Files"),
+            ("p", "Tables as CSV (column names carry the units): " + ", ".join(f"`tables/{k}`" for k in t)
+             + ". Re-render with `qsnnsim report result.json --out DIR`.")]
+    return out
+
+
+def _captions(m: _Model) -> dict:
+    return {f: cap for f, cap, _ in m.figures}
+
+
+def to_markdown(m: _Model) -> str:
+    caps = _captions(m)
+    parts = []
+    for b in _blocks(m):
+        if b[0] == "h":
+            parts.append("#" * b[1] + " " + b[2])
+        elif b[0] == "p":
+            parts.append(b[1])
+        elif b[0] == "list":
+            parts.append("\n".join(f"- {x}" for x in b[1]))
+        elif b[0] == "table":
+            parts.append(col.markdown_table(b[1], b[2], b[3]))
+        else:
+            parts.append(f"![{caps[b[1]]}](figures/{b[1]})\n\n*{caps[b[1]]}*")
+    return "\n\n".join(parts) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.85em;display:block;overflow-x:auto}
+th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top}th{background:#f2f2f2}
+td.num{text-align:right;white-space:nowrap}figure{margin:1em 0}img{max-width:100%}
+figcaption{font-size:.85em;color:#555}code{background:#f4f4f4;padding:0 .2em}"""
+
+
+def _inline(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def to_html(m: _Model, figure_dir: str) -> str:
+    """The report as one HTML page with every figure embedded (``figure_dir`` holds the PNGs)."""
+    caps = _captions(m)
+    body = []
+    for b in _blocks(m):
+        if b[0] == "h":
+            body.append(f"<h{b[1]}>{_inline(b[2])}</h{b[1]}>")
+        elif b[0] == "p":
+            body.append(f"<p>{_inline(b[1])}</p>")
+        elif b[0] == "list":
+            body.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in b[1]) + "</ul>")
+        elif b[0] == "table":
+            body.append(col.html_table(b[1], b[2], b[3]))
+        else:
+            with open(os.path.join(figure_dir, b[1]), "rb") as fh:
+                data = base64.b64encode(fh.read()).decode("ascii")
+            body.append(f'<figure><img alt="{html.escape(caps[b[1]])}" src="data:image/png;base64,{data}">'
+                        f"<figcaption>{html.escape(caps[b[1]])}</figcaption></figure>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(m.title)}</title>'
+            f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _write_all(m: _Model, stage: str) -> None:
+    fig_dir = os.path.join(stage, "figures")
+    table_dir = os.path.join(stage, "tables")
+    os.makedirs(fig_dir)
+    os.makedirs(table_dir)
+    for name, _caption, draw in m.figures:
+        draw(os.path.join(fig_dir, name))
+    for name, rows in m.tables.items():
+        col.write_csv(os.path.join(table_dir, name), rows, col.TABLES[name])
+    with open(os.path.join(stage, "report.md"), "w", encoding="utf-8") as fh:
+        fh.write(to_markdown(m))
+    with open(os.path.join(stage, "report.html"), "w", encoding="utf-8") as fh:
+        fh.write(to_html(m, fig_dir))
+
+
+def _commit(stage: str, out_dir: str) -> None:
+    """Move a complete staged report into ``out_dir``: folders swapped whole, the two documents last."""
+    if not os.path.exists(out_dir):
+        os.rename(stage, out_dir)
+        return
+    trash = tempfile.mkdtemp(prefix=".report-old-", dir=os.path.dirname(stage))
+    try:
+        for sub in ("figures", "tables"):
+            target = os.path.join(out_dir, sub)
+            if os.path.exists(target):
+                os.rename(target, os.path.join(trash, sub))
+            os.rename(os.path.join(stage, sub), target)
+        for doc in ("report.md", "report.html"):
+            os.replace(os.path.join(stage, doc), os.path.join(out_dir, doc))
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def report_files(out_dir: str) -> list[str]:
+    """Every file of the report in ``out_dir``, documents first."""
+    out = [os.path.join(out_dir, d) for d in ("report.html", "report.md")]
+    for sub in ("figures", "tables"):
+        folder = os.path.join(out_dir, sub)
+        out += [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
+    return out
+
+
+def build_report(result: dict, out_dir: str, source: str = "<result>") -> list[str]:
+    """Render a result object into ``out_dir`` (created if needed) and return the files written.
+
+    Parameters
+    ----------
+    result : dict
+        A ``qsnnsim-result`` v1 object (as :func:`qsnnsim.report.files.read_result` returns).
+    out_dir : str
+        The report folder; a run's ``result.json`` in it is left alone.
+    source : str
+        Where ``result`` came from, for error messages.
+
+    Returns
+    -------
+    list[str]
+        ``report.html``, ``report.md``, then the figures and tables.
+
+    Raises
+    ------
+    ResultError
+        The result object is incomplete or inconsistent (nothing is written).
+    InputError
+        ``out_dir`` is a file or cannot be written.
+    """
+    model = summarise(result, source)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(out_dir, "", "is a file, not a folder", "give a folder for the report")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=".report-", dir=parent)
+    except OSError as exc:
+        raise InputError(out_dir, "", f"cannot be written ({exc.strerror})", "choose another folder") from None
+    try:
+        _write_all(model, stage)
+        _commit(stage, out_dir)
+    except OSError as exc:
+        raise InputError(out_dir, "", f"cannot be written ({exc.strerror})", "choose another folder") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return report_files(out_dir)

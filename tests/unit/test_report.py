@@ -1,0 +1,233 @@
+"""qsnnsim.report: the schema (columns), the rendered report (render, plots), the run summary."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import re
+from dataclasses import fields
+
+import pytest
+from strategies.archs import arch_dict
+from strategies.workloads import reference_workload
+
+from qsnnsim.arch import arch_from_dict
+from qsnnsim.energy import (
+    COMPONENTS,
+    DYNAMIC_COMPONENTS,
+    estimate_run_energy,
+    run_energy_to_dict,
+)
+from qsnnsim.engine.simulate import simulate
+from qsnnsim.errors import InputError, ResultError
+from qsnnsim.footprint import compute_footprint
+from qsnnsim.mapping import map_workload
+from qsnnsim.report import columns as col
+from qsnnsim.report import plots, render
+from qsnnsim.report.files import run_to_dict
+from qsnnsim.report.terminal import format_run
+
+
+def _arch():
+    data = arch_dict()
+    for i, name in enumerate(data["energy"]):
+        data["energy"][name] = {"value": 0.1 * (i + 1), "source": f"test source {i}"}
+    return arch_from_dict(data, "<test>")
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    wl = reference_workload()
+    arch = _arch()
+    mapping = map_workload(wl, arch)
+    run = simulate(wl, arch, mapping, samples=[0, 1])
+    footprint = compute_footprint(wl, mapping, arch)
+    checks = [{"predicted": s.predicted, "readout_equal": True, "spikes_equal": True} for s in run.samples]
+    energy = estimate_run_energy([s.counters for s in run.samples], arch)
+    data = run_to_dict(run, footprint, checks, "ref.npz", "test.yaml")
+    data["energy"] = run_energy_to_dict(energy)
+    return run, footprint, checks, energy, json.loads(json.dumps(data))
+
+
+@pytest.fixture(scope="module")
+def report_dir(tiny_run, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("rep") / "report")
+    paths = render.build_report(tiny_run[4], out, "r.json")
+    return out, paths
+
+
+def test_headers_come_from_field_names():
+    assert col.header("latency_us") == "latency (us)"
+    assert col.header("energy_pj_per_sop") == "energy (pJ/SOP)"
+    assert col.header("soma_busy_percent") == "soma busy (%)"
+    assert col.header("throughput_per_s") == "throughput (1/s)"
+    assert col.header("p95") == "p95"
+
+
+def test_numbers_are_shown_with_four_significant_digits():
+    assert col.fmt_sig(22413097.4) == "22,413,097"
+    assert col.fmt_sig(0.00123456) == "0.001235"
+    assert col.fmt_sig(1.5) == "1.500"
+    assert col.fmt_sig(0) == "0"
+    assert col.fmt_cell(None, "sig") == "-"
+    assert col.fmt_cell(1234567, "count") == "1,234,567"
+    assert col.fmt_cell(44.5, "count") == "44.50"
+
+
+def test_every_column_declares_a_format_and_says_what_it_holds():
+    for name, cls in col.TABLES.items():
+        assert name.endswith(".csv")
+        for f in fields(cls):
+            assert f.metadata.get("fmt") in col._FORMATS, f"{cls.__name__}.{f.name}"
+            assert f.metadata.get("doc"), f"{cls.__name__}.{f.name} has no doc"
+
+
+def test_component_columns_follow_the_energy_model():
+    assert col.names(col.SampleEnergyRow)[1:] == [f"{c}_uj" for c in COMPONENTS] + ["total_uj"]
+    assert col.names(col.LayerRow)[-len(DYNAMIC_COMPONENTS) - 1:] == [f"{c}_uj" for c in DYNAMIC_COMPONENTS] + [
+        "total_uj"]
+    assert col.names(col.TimestepRow)[3:] == [f"{c}_uj" for c in DYNAMIC_COMPONENTS] + ["total_uj"]
+
+
+def test_a_report_has_documents_figures_and_tables(report_dir):
+    out, paths = report_dir
+    names = {os.path.relpath(p, out) for p in paths}
+    assert paths[0] == os.path.join(out, "report.html")
+    assert {"report.md", "report.html", "figures/energy_components.png", "figures/energy_layers.png",
+            "figures/core_utilisation.png", "figures/noc_links.png", "figures/firing_rates.png",
+            "figures/model_size.png", "figures/paper_estimate.png", "figures/timeline_sample0.png",
+            "figures/timeline_sample1.png"} <= names
+    assert {f"tables/{t}" for t in col.TABLES} <= names
+    for p in paths:
+        if p.endswith(".png"):
+            with open(p, "rb") as fh:
+                assert fh.read(8) == b"\x89PNG\r\n\x1a\n", p
+
+
+def test_every_table_reads_back_into_its_schema(tiny_run, report_dir):
+    out, _ = report_dir
+    model = render.summarise(tiny_run[4], "r.json")
+    for name, cls in col.TABLES.items():
+        assert col.read_csv(os.path.join(out, "tables", name), cls) == model.tables[name], name
+
+
+def test_a_csv_with_other_columns_is_refused(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("sample,energy\n0,1\n")
+    with pytest.raises(ValueError, match="is not SampleRow's columns"):
+        col.read_csv(str(path), col.SampleRow)
+
+
+def test_two_samples_show_each_sample_and_the_statistics(report_dir):
+    with open(os.path.join(report_dir[0], "report.md"), encoding="utf-8") as fh:
+        md = fh.read()
+    assert "| quantity | unit | mean | min | max | p95 |" in md
+    assert re.search(r"^\| 0 \| ", md, re.MULTILINE) and re.search(r"^\| 1 \| ", md, re.MULTILINE)
+    assert "| energy per inference | uJ |" in md
+    assert "paper-style: SOPs x E_AC + MACs x E_MAC" in md
+    for figure in re.findall(r"\]\((figures/[^)]+)\)", md):
+        assert os.path.exists(os.path.join(report_dir[0], figure)), figure
+    for i in range(len(_arch().energy.entries())):
+        assert f"test source {i} |" in md
+
+
+def test_the_html_page_opens_offline(report_dir):
+    with open(os.path.join(report_dir[0], "report.html"), encoding="utf-8") as fh:
+        page = fh.read()
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "href=" not in page and "<script" not in page
+    assert len(sources) == len(os.listdir(os.path.join(report_dir[0], "figures")))
+
+
+def test_energy_table_rows_are_count_times_value(tiny_run):
+    rows = render.summarise(tiny_run[4], "r.json").tables["energy_terms.csv"]
+    assert len(rows) == len(_arch().energy.entries())
+    for r in rows:
+        assert math.isclose(r.energy_pj, r.quantity * r.value, rel_tol=1e-12, abs_tol=1e-12), r.entry
+        assert r.source.startswith("test source")
+    assert math.isclose(sum(r.share_percent for r in rows), 100.0)
+
+
+def _listing(folder):
+    return sorted(os.listdir(folder))
+
+
+def test_a_broken_result_writes_nothing_and_keeps_the_old_report(tiny_run, tmp_path):
+    out = str(tmp_path / "rep")
+    render.build_report(tiny_run[4], out, "r.json")
+    with open(os.path.join(out, "report.md"), encoding="utf-8") as fh:
+        before = fh.read()
+    broken = copy.deepcopy(tiny_run[4])
+    del broken["samples"][1]["counters"]["unit_cycles"]
+    with pytest.raises(ResultError, match=r"r\.json: samples\[1\]\.counters: cannot be read"):
+        render.build_report(broken, out, "r.json")
+    with pytest.raises(ResultError, match="never-created"):
+        render.build_report({**tiny_run[4], "samples": "x"}, str(tmp_path / "never-created"), "never-created")
+    with open(os.path.join(out, "report.md"), encoding="utf-8") as fh:
+        assert fh.read() == before
+    assert _listing(tmp_path) == ["rep"]
+
+
+def test_a_failure_while_drawing_leaves_the_old_report(tiny_run, tmp_path, monkeypatch):
+    out = str(tmp_path / "rep")
+    render.build_report(tiny_run[4], out, "r.json")
+    figures = _listing(os.path.join(out, "figures"))
+
+    def broken_plot(*args, **kwargs):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(plots, "plot_links", broken_plot)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        render.build_report(tiny_run[4], out, "r.json")
+    assert _listing(os.path.join(out, "figures")) == figures
+    assert _listing(tmp_path) == ["rep"]
+
+
+def test_a_new_report_replaces_the_old_figures(tiny_run, tmp_path):
+    out = str(tmp_path / "rep")
+    os.makedirs(out)
+    with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as fh:
+        fh.write("{}")
+    render.build_report(tiny_run[4], out, "r.json")
+    assert "timeline_sample1.png" in _listing(os.path.join(out, "figures"))
+    one = copy.deepcopy(tiny_run[4])
+    one["samples"] = one["samples"][:1]
+    render.build_report(one, out, "r.json")
+    assert "timeline_sample1.png" not in _listing(os.path.join(out, "figures"))
+    assert _listing(out) == ["figures", "report.html", "report.md", "result.json", "tables"]
+
+
+def test_a_file_in_the_way_is_an_input_error(tiny_run, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        render.build_report(tiny_run[4], str(blocker), "r.json")
+
+
+@pytest.mark.parametrize("edit,field", [
+    (lambda d: d["mapping"]["slices"][0].update(core=99), r"mapping\.slices\[0\]\.core"),
+    (lambda d: d["mapping"]["slices"][0].update(population="nope"), r"mapping\.slices\[0\]\.population"),
+    (lambda d: d["samples"][0].update(fires=[[0, 0, "a", 1]]), r"samples\[0\]\.fires\[0\]"),
+    (lambda d: d["samples"][0].update(link_flits=[[0, 77, 3]]), r"samples\[0\]\.link_flits"),
+    (lambda d: d["footprint"].pop("weight_bits"), r"footprint\.weight_bits: is missing"),
+    (lambda d: d["workload"]["populations"][0].update(name=3), r"workload\.populations\[0\]\.name: must be a str"),
+    (lambda d: d["samples"][1]["counters"].update(population_names=["a"]), r"samples\[1\]\.counters"),
+])
+def test_inconsistent_results_name_the_field(tiny_run, edit, field):
+    data = copy.deepcopy(tiny_run[4])
+    edit(data)
+    with pytest.raises(ResultError, match=field):
+        render.summarise(data, "r.json")
+
+
+def test_the_run_summary_shows_energy_and_where_the_report_is(tiny_run):
+    run, footprint, checks, energy, _ = tiny_run
+    text = format_run(run, footprint, checks, "out/result.json", energy, "out/report.html")
+    assert "energy (uJ)" in text and "latency (cycles)" in text
+    mean = float(energy.run.energy_per_inference_pj) / 1e6
+    assert f"energy per inference: {col.fmt_sig(mean)} uJ mean (min " in text
+    assert "top components: " in text and "paper-style estimate (SOPs x 0.9 pJ + MACs x 4.6 pJ)" in text
+    assert text.splitlines()[-2:] == ["result: out/result.json", "report: out/report.html"]
