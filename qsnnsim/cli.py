@@ -86,6 +86,9 @@ def _cmd_run(args) -> int:
     arch = load_arch(args.arch)
     wl = load_workload(args.workload)
     samples = _parse_samples(args.samples, wl.n_samples, args.workload)
+    out_dir = args.out or os.path.join("reports", f"{arch.name}-{wl.name}")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(out_dir, "", "is a file, not a folder", "give --out a folder for result.json and the report")
     mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload)
     footprint = compute_footprint(wl, mapping, arch)
     run = simulate(wl, arch, mapping, samples=samples, progress=_progress_printer("simulating"), arch_file=args.arch)
@@ -99,7 +102,6 @@ def _cmd_run(args) -> int:
             "spikes_equal": bool(same_spikes),
         })
     energy = estimate_run_energy([s.counters for s in run.samples], arch)
-    out_dir = args.out or os.path.join("reports", f"{arch.name}-{wl.name}")
     result_path = os.path.join(out_dir, "result.json")
     data = run_to_dict(run, footprint, checks, args.workload, args.arch)
     data["energy"] = run_energy_to_dict(energy)
@@ -140,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("map", help="map a workload onto an architecture: slices per core, passes, SRAM footprint")
     p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")
     p.add_argument("workload", help="workload file (.npz)")
-    p.add_argument("--strategy", choices=("balanced", "packed"), default="balanced",
-                   help="balanced spreads heavy layers to even out work per core; packed uses the fewest cores")
+    p.add_argument("--strategy", choices=("balanced", "proportional", "packed"), default="balanced",
+                   help="balanced spreads every layer over the cores; proportional gives each layer neighbouring "
+                        "cores in proportion to its work; packed uses the fewest cores")
     p.set_defaults(func=_cmd_map)
     p = sub.add_parser("run", help="simulate samples cycle-accurately: outputs, latency, counters, report files")
     p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")

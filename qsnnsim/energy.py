@@ -354,6 +354,17 @@ def estimate_run_energy(counters_list: list[Counters], arch: ArchSpec) -> RunEne
 
     The run breakdown is computed from the summed counters and summed latency, so it equals
     the sum of the samples' breakdowns exactly (energy is linear in counts and time).
+
+    Parameters
+    ----------
+    counters_list : list[Counters]
+        One per sample, in run order (non-empty).
+    arch : ArchSpec
+        The architecture they were counted on.
+
+    Returns
+    -------
+    RunEnergy
     """
     if not counters_list:
         raise ValueError("no samples")
@@ -366,7 +377,24 @@ def estimate_run_energy(counters_list: list[Counters], arch: ArchSpec) -> RunEne
 
 
 def arch_from_result(data: dict, path: str = "<result>") -> ArchSpec:
-    """The architecture a result JSON records (``arch``, without its ``path``), validated."""
+    """The architecture a result JSON records (``arch``, without its ``path``), validated.
+
+    Parameters
+    ----------
+    data : dict
+        A result object.
+    path : str
+        Its file, for messages.
+
+    Returns
+    -------
+    ArchSpec
+
+    Raises
+    ------
+    ResultError
+        Naming ``arch.<field>`` when the recorded arch is missing or invalid.
+    """
     arch_data = data.get("arch") if isinstance(data, dict) else None
     if not isinstance(arch_data, dict):
         raise ResultError(path, "arch", "is missing or not an object", "re-run qsnnsim run to write it again")
@@ -378,7 +406,27 @@ def arch_from_result(data: dict, path: str = "<result>") -> ArchSpec:
 
 
 def counters_from_sample(entry: dict, path: str = "<result>", index: int = 0) -> Counters:
-    """A sample's :class:`Counters` from its result-JSON entry, shapes checked."""
+    """A sample's :class:`Counters` from its result-JSON entry, shapes checked.
+
+    Parameters
+    ----------
+    entry : dict
+        One element of the result's ``samples``.
+    path : str
+        The result file, for messages.
+    index : int
+        The entry's position in ``samples``, for messages.
+
+    Returns
+    -------
+    Counters
+
+    Raises
+    ------
+    ResultError
+        Naming ``samples[index].counters...`` when the counters are missing, have other names
+        than this version's, or do not have the shapes of one run.
+    """
     where = f"samples[{index}].counters"
     data = entry.get("counters") if isinstance(entry, dict) else None
     if not isinstance(data, dict):

@@ -18,12 +18,15 @@ Storage rules (the engine's timing model reads weights the same way):
 - ``acc_words = ceil(n_neurons * sum(acc_bits of incoming projections) / word_bits)``.
 
 Placement walks a boustrophedon (snake) path over the mesh that starts in the corner nearest
-``offchip.io_router``, in topological order, so consecutive layers sit on neighbouring cores.
-The default ``balanced`` strategy first spreads each population over a number of slices
-proportional to its share of the network's dense synaptic work, then fills cores along the path
-with a per-core work budget; ``packed`` uses the fewest slices and fills every core as far as
-its memories allow. When the slices do not all fit, they are split in topological order into
-passes. ``docs/mapping.md`` describes the algorithm and its invariants.
+``offchip.io_router``, in topological order, so consecutive slices sit on neighbouring cores.
+The default ``balanced`` strategy cuts every population into as many word-aligned slices as
+there are cores and spreads each population over the cores with a per-population work
+budget, so every core does an even share of every layer (layers update one after another
+within a timestep, so this is what shortens a timestep); ``proportional`` gives each layer a
+run of neighbouring cores in proportion to its share of the network's work; ``packed`` uses
+the fewest slices and fills every core as far as its memories allow. When the slices do not
+all fit, they are split in topological order into passes. ``docs/mapping.md`` describes the
+algorithm and its invariants.
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from qsnnsim.arch import READOUT_STATE_BITS, ArchSpec
 from qsnnsim.errors import MappingError
 from qsnnsim.workload import Population, Projection, Workload, dense_synaptic_ops
 
-STRATEGIES = ("balanced", "packed")
+STRATEGIES = ("balanced", "proportional", "packed")
 
-# Work budgets tried by the balanced strategy, as multiples of (total work / cores), before it
-# falls back to packing: a little slack absorbs slices that do not divide evenly.
+# Work budgets tried by the balanced and proportional strategies, as multiples of a fair share
+# of work per core, before they fall back to packing: slack absorbs slices that do not divide
+# evenly.
 _BUDGET_SLACK = (1.0, 1.15, 1.3, 1.6, 2.0, 3.0)
 # Multiples of the fewest slices tried when the network does not fit in one pass.
 _REFINE = (1, 2, 4)
@@ -424,7 +428,11 @@ def _need(d: _Demand) -> np.ndarray:
 
 
 def _place(
-    pieces: list[_Piece], arch: ArchSpec, path: list[int], budget: float | None
+    pieces: list[_Piece],
+    arch: ArchSpec,
+    path: list[int],
+    budget: float | None,
+    per_population: bool = False,
 ) -> list[tuple[int, int]]:
     """(pass, core) of every piece, walking ``path`` in topological order.
 
@@ -434,8 +442,10 @@ def _place(
     room left on earlier cores. A new pass starts only when no core of the pass has room. With a
     ``budget`` a core also refuses work beyond it, except that a slice joins a core whose
     remaining budget covers at least half of the slice (cuts land at the nearest slice
-    boundary) and an empty core takes any slice. Every piece fits an empty core, so a new pass
-    always has room.
+    boundary) and an empty core takes any slice. With ``per_population`` the budget is a
+    fraction of each population's own work (``budget`` x its work / cores), so every layer
+    spreads over the cores instead of the network as a whole. Every piece fits an empty core,
+    so a new pass always has room.
     """
     n = len(path)
     cap = _capacity(arch)
@@ -444,13 +454,20 @@ def _place(
     order = np.arange(n)
     placement = []
     pass_index, cursor = 0, 0
+    current = None
     for piece in pieces:
         need = _need(piece.demand)
+        if per_population and piece.model is not current:
+            current = piece.model
+            work[:] = 0.0
+        limit = budget
+        if per_population and budget is not None:
+            limit = budget * piece.model.work / n
         while True:
             ok = np.all(used + need <= cap, axis=1)
-            if budget is not None:
-                empty = ~np.any(used, axis=1)
-                ok &= empty | (work + piece.work / 2 <= budget)
+            if limit is not None:
+                empty = (work == 0) if per_population else ~np.any(used, axis=1)
+                ok &= empty | (work + piece.work / 2 <= limit)
             if ok.any():
                 break
             if not used.any():
@@ -649,9 +666,11 @@ def map_workload(
         A validated architecture.
     arch_path, workload_path : str
         File names used in error messages.
-    strategy : {"balanced", "packed"}
-        ``balanced`` spreads heavy layers over several cores to even out dense synaptic work per
-        core when the network fits in one pass; ``packed`` uses the fewest slices and cores.
+    strategy : {"balanced", "proportional", "packed"}
+        When the network fits in one pass, ``balanced`` spreads every layer over as many cores
+        as its word-aligned channels allow, so each core does an even share of every layer;
+        ``proportional`` gives each layer a number of neighbouring cores proportional to its
+        share of the network's work; ``packed`` uses the fewest slices and cores.
 
     Returns
     -------
@@ -683,29 +702,33 @@ def map_workload(
 
     minimal = {sl.model.order: sl.min_slices for sl in slicers}
     total = sum(sl.model.work for sl in slicers)
-    share = {
-        sl.model.order: max(
-            minimal[sl.model.order], round(arch.n_cores * sl.model.work / total)
-        )
-        for sl in slicers
-    }
     # Slicings tried in order; the first that fits in one pass wins (finer slices pack into the
     # holes big ones leave). Failing all, the one with the fewest passes.
     slicings = [{k: v * f for k, v in minimal.items()} for f in _REFINE]
     if strategy == "balanced":
+        slicings.insert(0, dict.fromkeys(minimal, arch.n_cores))
+    elif strategy == "proportional":
+        share = {
+            sl.model.order: max(
+                minimal[sl.model.order], round(arch.n_cores * sl.model.work / total)
+            )
+            for sl in slicers
+        }
         slicings.insert(0, share)
     best = None
     for wanted in slicings:
         pieces, placement = attempt(wanted, None)
         if placement[-1][0] == 0:
             best = (pieces, placement)
-            if strategy == "balanced":
-                # A work budget only closes cores earlier, so it is tried once packing fits.
-                for slack in _BUDGET_SLACK:
+            # A work budget only closes cores earlier, so it is tried once packing fits.
+            for slack in _BUDGET_SLACK if strategy != "packed" else ():
+                if strategy == "balanced":
+                    budgeted = _place(pieces, arch, path, slack, per_population=True)
+                else:
                     budgeted = _place(pieces, arch, path, slack * total / arch.n_cores)
-                    if budgeted[-1][0] == 0:
-                        best = (pieces, budgeted)
-                        break
+                if budgeted[-1][0] == 0:
+                    best = (pieces, budgeted)
+                    break
             break
         if best is None or placement[-1][0] < best[1][-1][0]:
             best = (pieces, placement)

@@ -31,13 +31,16 @@ def run_engine(workload, arch, samples=None):
 
 
 def assert_bits_equal_golden(workload, run) -> None:
-    """Spikes of every lif population, readout and class equal the golden model's."""
+    """Spikes and final membranes of every population, readout, class and saturations equal golden's."""
     for result in run.samples:
         gold = run_golden(workload, result.sample)
         assert set(result.spikes) == {p.name for p in workload.populations if p.kind == "lif"}
         for name, spikes in result.spikes.items():
             assert np.array_equal(spikes, gold.spikes[name]), f"sample {result.sample}: spikes of {name} differ"
         assert np.array_equal(result.readout, gold.readout), f"sample {result.sample}: readout differs"
+        assert set(result.membranes) == set(gold.membranes)
+        for name, membrane in result.membranes.items():
+            assert np.array_equal(membrane, gold.membranes[name]), f"sample {result.sample}: membranes of {name} differ"
         assert result.predicted == gold.predicted
         for name, sat in result.saturations.items():
             assert np.array_equal(sat, gold.saturations[name]), f"saturations of {name} differ"

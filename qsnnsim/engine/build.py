@@ -66,8 +66,8 @@ class CostTable:
     """Integrate cost at one core of a packet from each neuron of one source population."""
 
     cost: np.ndarray         # int64 (n_src,): max(1, sum of pair cycles)
-    targets: tuple           # (slice index, target population index, action, words int64 (n_src,),
-                             #  updates int64 (n_src,)); action counts the updates (add or MAC)
+    targets: tuple           # (slice index, target population index, action, words, updates, acc_words),
+                             # the last three int64 (n_src,); action counts the updates (add or MAC)
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,6 +207,7 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
     """
     core = arch.core
     banks, lanes = core.weight_sram.banks, core.synapse_lanes
+    acc_word_bits = core.acc_sram.word_bits
     pops = wl.populations
     # word base of every (slice, projection) pair, per core and pass
     base_of: dict[tuple[int, str], int] = {}
@@ -236,6 +237,7 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             cycles = np.zeros(n_src, np.int64)
             words = np.zeros(n_src, np.int64)
             updates = np.zeros(n_src, np.int64)
+            acc_words = np.zeros(n_src, np.int64)
             n_rows, row_bits = _rows(proj, src, s)
             rw = _row_words(row_bits, arch) if n_rows else 0
             base = base_of[(s.index, proj.name)]
@@ -248,19 +250,22 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
                 if proj.kind == "conv2d":
                     sram.conv_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
                                          s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
-                                         base, rw, banks, lanes, cycles, words, updates)
+                                         base, rw, banks, lanes, proj.acc_bits, acc_word_bits,
+                                         cycles, words, updates, acc_words)
                 else:
                     sram.sumpool_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
                                             s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
-                                            lanes, cycles, words, updates)
+                                            lanes, cycles, words, updates, acc_words)
             elif proj.kind == "linear":
                 sram.linear_pair_costs(n_src, src.plane_size, proj.global_sum_pool, s.n_neurons,
-                                       base, rw, banks, lanes, cycles, words, updates)
+                                       base, rw, banks, lanes, proj.acc_bits, acc_word_bits,
+                                       cycles, words, updates, acc_words)
             else:
                 sram.identity_pair_costs(n_src, src.plane_size, s.channel_start, s.neuron_start, s.neuron_stop,
-                                         base, rw, banks, lanes, cycles, words, updates)
+                                         base, rw, banks, lanes, cycles, words, updates, acc_words)
             total += cycles
-            targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl), words, updates))
+            targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl), words, updates,
+                            acc_words))
         tables[(src_i, core_id, pass_i)] = CostTable(cost=np.maximum(total, 1), targets=tuple(targets))
     return tables
 

@@ -48,6 +48,7 @@ class SampleResult:
     latency_us: float
     counters: Counters
     spikes: dict                 # population name -> bool (T, *shape), lif populations
+    membranes: dict              # population name -> int64 final membranes (shape), lif and readout
     fires: dict                  # (slice, t) -> (start, end)
     trains: dict                 # (pass, source, t, dest core) -> TrainTiming
     pass_starts: tuple
@@ -301,13 +302,12 @@ class _PassRun:
         self.unit_cycles[train.dest, Unit.EJECTION_STALL] += stall
         self.unit_cycles[train.dest, Unit.INTEGRATE_BUSY] += busy
         t = train.t
-        for slice_id, pop, action, words, updates in table.targets:
-            n_words = int(words[train.spikes].sum())
-            n_upd = int(updates[train.spikes].sum())
-            self._count(train.dest, pop, t, Action.WEIGHT_SRAM_READ, n_words)
-            self._count(train.dest, pop, t, Action.ACC_SRAM_READ, n_upd)
-            self._count(train.dest, pop, t, Action.ACC_SRAM_WRITE, n_upd)
-            self._count(train.dest, pop, t, Action(action), n_upd)
+        for _slice_id, pop, action, words, updates, acc_words in table.targets:
+            n_acc = int(acc_words[train.spikes].sum())
+            self._count(train.dest, pop, t, Action.WEIGHT_SRAM_READ, int(words[train.spikes].sum()))
+            self._count(train.dest, pop, t, Action.ACC_SRAM_READ, n_acc)
+            self._count(train.dest, pop, t, Action.ACC_SRAM_WRITE, n_acc)
+            self._count(train.dest, pop, t, Action(action), int(updates[train.spikes].sum()))
         o = self.offset
         self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o)
         done = marker_start + 1 + self.P_int
@@ -474,12 +474,18 @@ def simulate_sample(plan: Plan, sample: int) -> SampleResult:
     readout = np.concatenate([state.membranes[s.index] for s in out_slices])
     spikes = {p.name: state.values[i].astype(bool).reshape((T,) + p.shape)
               for i, p in enumerate(wl.populations) if p.kind == "lif"}
+    membranes = {}
+    for i, pop in enumerate(wl.populations):
+        if pop.kind != "input":
+            parts = sorted((s for s in plan.slices if s.pop == i), key=lambda s: s.neuron_start)
+            membranes[pop.name] = np.concatenate([state.membranes[s.index] for s in parts]).reshape(pop.shape)
     counters = Counters(actions=counts, unit_cycles=unit_cycles, latency_cycles=end,
                         population_names=tuple(p.name for p in wl.populations))
     label = None if wl.labels is None else int(wl.labels[sample])
     return SampleResult(
         sample=sample, label=label, readout=readout, predicted=int(np.argmax(readout)), latency_cycles=end,
-        latency_us=end / arch.chip.clock_mhz, counters=counters, spikes=spikes, fires=fires, trains=trains,
+        latency_us=end / arch.chip.clock_mhz, counters=counters, spikes=spikes, membranes=membranes,
+        fires=fires, trains=trains,
         pass_starts=tuple(starts), noc_wait_peak_packets=_peak_waiting(wait_log, plan.n_cores),
         link_flits=dict(sorted(link_flits.items())),
         saturations=state.saturations,

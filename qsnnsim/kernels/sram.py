@@ -3,7 +3,10 @@
 Implements docs/timing-model.md §4 for every possible source neuron at once, so the engine
 can look a packet's cost up by neuron index. For each source neuron the kernels fill:
 ``cycles`` = max(read_cycles, ceil(updates / synapse_lanes)), ``words`` = weight SRAM words
-read, ``updates`` = accumulator read-modify-writes (synaptic operations).
+read, ``updates`` = accumulator read-modify-writes (synaptic operations), ``acc_words`` =
+accumulator SRAM words those updates touch: the accumulators a synapse row updates (the
+slice's channels at one output position, a linear row's targets) are adjacent in the
+accumulator SRAM, so a row touches ceil(updates_in_row * acc_bits / word_bits) words.
 
 Weight rows sit at ``base + row * row_words`` (word addresses); a word at address ``a`` is
 in bank ``a % banks``. Words are issued in order, as many per cycle as have distinct banks:
@@ -52,8 +55,8 @@ def _gcd(a, b):
 
 @jit
 def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w,
-                    c_start, c_stop, n_start, n_stop, base, row_words, banks, lanes,
-                    cycles, words, updates):
+                    c_start, c_stop, n_start, n_stop, base, row_words, banks, lanes, acc_bits, acc_word_bits,
+                    cycles, words, updates, acc_words):
     """conv2d (slice, projection) pair: fills int64 (c_in * in_h * in_w,) arrays per source neuron.
 
     Which rows a spike reads depends on its position only; where those rows sit in the banks
@@ -74,6 +77,7 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
         for x in range(in_w):
             n_rows = 0
             n_upd = 0
+            n_acc_words = 0
             for kh in range(k_h):
                 ny = y + p_h - kh
                 if ny < 0 or ny % s_h != 0:
@@ -94,6 +98,7 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
                     if c_hi <= c_lo:
                         continue
                     n_upd += c_hi - c_lo
+                    n_acc_words += _ceil_div((c_hi - c_lo) * acc_bits, acc_word_bits)
                     offsets[n_rows] = (kh * k_w + kw) * row_words
                     n_rows += 1
             at = y * in_w + x
@@ -108,11 +113,12 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
                     cycles[j] = max(read, _ceil_div(n_upd, lanes))
                 words[j] = n_rows * row_words
                 updates[j] = n_upd
+                acc_words[j] = n_acc_words
 
 
 @jit
 def linear_pair_costs(n_src, plane_src, global_pool, n_targets, base, row_words, banks, lanes,
-                      cycles, words, updates):
+                      acc_bits, acc_word_bits, cycles, words, updates, acc_words):
     """linear pair: one row per source neuron (per source channel with a global sum-pool)."""
     stamp = np.zeros(banks, dtype=np.int64)
     cycle_id = 0
@@ -124,11 +130,12 @@ def linear_pair_costs(n_src, plane_src, global_pool, n_targets, base, row_words,
         cycles[j] = max(read, _ceil_div(n_targets, lanes))
         words[j] = row_words
         updates[j] = n_targets
+        acc_words[j] = _ceil_div(n_targets * acc_bits, acc_word_bits)
 
 
 @jit
 def identity_pair_costs(n_src, plane, c_start, n_start, n_stop, base, row_words, banks, lanes,
-                        cycles, words, updates):
+                        cycles, words, updates, acc_words):
     """identity pair: source neuron n reaches target neuron n if it lies in the slice."""
     stamp = np.zeros(banks, dtype=np.int64)
     cycle_id = 0
@@ -138,17 +145,19 @@ def identity_pair_costs(n_src, plane, c_start, n_start, n_stop, base, row_words,
             cycles[j] = 0
             words[j] = 0
             updates[j] = 0
+            acc_words[j] = 0
             continue
         rows[0] = base + (j // plane - c_start) * row_words
         read, cycle_id = _scan_banks(rows, 1, row_words, banks, stamp, cycle_id)
         cycles[j] = max(read, _ceil_div(1, lanes))
         words[j] = row_words
         updates[j] = 1
+        acc_words[j] = 1
 
 
 @jit
 def sumpool_pair_costs(c_all, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w,
-                       c_start, c_stop, n_start, n_stop, lanes, cycles, words, updates):
+                       c_start, c_stop, n_start, n_stop, lanes, cycles, words, updates, acc_words):
     """sumpool2d pair: no weight rows; one update per window (in the slice) holding the source."""
     plane = out_h * out_w
     for ci in range(c_all):
@@ -177,3 +186,4 @@ def sumpool_pair_costs(c_all, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h,
                 cycles[j] = _ceil_div(n_upd, lanes)
                 words[j] = 0
                 updates[j] = n_upd
+                acc_words[j] = n_upd  # one window per update: different positions, different words

@@ -44,7 +44,7 @@ def _short(text: str, width: int = 22) -> str:
 
 
 def plot_components(components: list[str], labels: list[str], mean_uj: list[float], min_uj: list[float],
-                    max_uj: list[float], path: str, title: str) -> str:
+                    max_uj: list[float], share_percent: list[float], path: str, title: str) -> str:
     """Horizontal bars of energy per component, per inference (mean; min-max whiskers)."""
     n = len(components)
     fig = Figure(figsize=(8.0, 0.45 * n + 1.6), layout="constrained")
@@ -59,9 +59,7 @@ def plot_components(components: list[str], labels: list[str], mean_uj: list[floa
     hi = np.clip(np.asarray(max_uj, float) / scale - mean, 0, None)
     if (lo > 0).any() or (hi > 0).any():
         ax.errorbar(mean, y, xerr=[lo, hi], fmt="none", ecolor="black", capsize=3, linewidth=0.8)
-    total = mean.sum()
-    for yi, v, top in zip(y, mean, mean + hi):
-        share = 100 * v / total if total else 0.0
+    for yi, v, top, share in zip(y, mean, mean + hi, share_percent):
         ax.text(top, yi, f"  {v:,.4g} {unit} ({share:.1f}%)", va="center", fontsize=8)
     ax.set_yticks(y, labels)
     ax.set_xlabel(f"energy per inference ({unit})")

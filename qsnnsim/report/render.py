@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import re
 import shutil
@@ -177,7 +178,7 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
         "Golden-model check: " + ("every sample bit-exact" if all(c == "yes" for c in checked)
                                   else "NOT bit-exact: " + ", ".join(f"sample {r.sample}: {r.matches_golden}"
                                                                      for r in sample_rows)),
-        f"Provenance: {wl.get('provenance') or '(none)'}",
+        "Provenance: " + (json.dumps(wl["provenance"], sort_keys=True) if wl.get("provenance") else "(none)"),
     ]
     _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, footprint)
     return m
@@ -290,7 +291,8 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
     figs = m.figures
     figs.append(("energy_components.png", "Energy per inference by component (whiskers: min and max over samples)",
                  lambda p: plots.plot_components(list(COMPONENTS), labels, [r.mean_uj for r in comp_rows],
-                                                 [r.min_uj for r in comp_rows], [r.max_uj for r in comp_rows], p,
+                                                 [r.min_uj for r in comp_rows], [r.max_uj for r in comp_rows],
+                                                 [r.share_percent for r in comp_rows], p,
                                                  f"Energy per inference by component ({n} sample(s))")))
     mean_comps = [r.mean_uj for r in comp_rows]
     paper_uj = float(energy.run.paper_estimate.energy_pj) / n / _UJ
@@ -330,8 +332,12 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
                                             "NoC link load (mean flits per inference)")))
     pop_index = {name: i for i, name in enumerate(pop_names)}
     input_index = next((i for i, p in enumerate(pops) if p.get("kind") == "input"), 0)
+    drawn = set()
     for i, s in enumerate(samples[:MAX_SAMPLE_FIGURES]):
         where = f"samples[{i}]"
+        if rd.get(s, "sample", where, int) in drawn:
+            continue
+        drawn.add(s["sample"])
         fires = [[] for _ in range(arch.n_cores)]
         integ_spans = [[] for _ in range(arch.n_cores)]
         to_us = 1.0 / arch.chip.clock_mhz

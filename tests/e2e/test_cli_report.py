@@ -115,3 +115,13 @@ def test_a_result_with_broken_counters_is_one_line_and_exit_2(run_dir, tmp_path)
         (f"qsnnsim: error: {path}: samples[1].counters.action_counts: has shape (1, 1), not (cores + 1, "
          "populations, timesteps, actions) (re-run qsnnsim run)")]
     assert not (tmp_path / "out").exists()
+
+
+def test_run_refuses_an_out_that_is_a_file(tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    proc = qsnnsim("run", ARCH, WORKLOAD, "--out", str(blocker))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"qsnnsim: error: {blocker}: is a file, not a folder (give --out a folder for result.json and the report)"]
+    assert blocker.read_text() == "not a folder"

@@ -24,7 +24,7 @@ _small = {"max_populations": 5, "max_neurons_per_population": 48}
 def mapped(draw, strategy=None):
     wl = draw(small_workloads(**_small))
     arch = draw(small_archs(workload=wl))
-    strategy = strategy or draw(st.sampled_from(["balanced", "packed"]))
+    strategy = strategy or draw(st.sampled_from(["balanced", "proportional", "packed"]))
     return wl, arch, map_workload(wl, arch, strategy=strategy)
 
 
@@ -136,7 +136,7 @@ def test_no_core_is_over_capacity_in_any_pass(case):
 def test_mapping_is_deterministic(data):
     wl = data.draw(small_workloads(**_small))
     arch = data.draw(small_archs(workload=wl))
-    for strategy in ("balanced", "packed"):
+    for strategy in ("balanced", "proportional", "packed"):
         first = map_workload(wl, arch, strategy=strategy)
         assert map_workload(wl, arch, strategy=strategy) == first
 
@@ -175,7 +175,7 @@ def test_a_network_that_fits_on_n_cores_maps_without_passes(data):
             1, -(-words // base["core"][key]["banks"])
         ) + data.draw(st.integers(0, 4))
     arch = arch_from_dict(base)
-    for strategy in ("balanced", "packed"):
+    for strategy in ("balanced", "proportional", "packed"):
         m = map_workload(wl, arch, strategy=strategy)
         assert m.n_passes == 1
         if strategy == "packed":

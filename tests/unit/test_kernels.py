@@ -134,3 +134,53 @@ def test_kernels_run_without_jit():
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+@settings(max_examples=150)
+@given(st.data())
+def test_conv_packet_costs_equal_a_plain_bank_scan(data):
+    """kernels.sram.conv_pair_costs (with its channel-period shortcut) against timing-model §4 read plainly."""
+    from qsnnsim.kernels import sram
+
+    d = data.draw
+    c_in, h, w = d(st.integers(1, 40)), d(st.integers(1, 6)), d(st.integers(1, 6))
+    kh, kw = d(st.integers(1, 3)), d(st.integers(1, 3))
+    sh, sw = d(st.integers(1, 2)), d(st.integers(1, 2))
+    ph, pw = d(st.integers(0, kh - 1)), d(st.integers(0, kw - 1))
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if oh < 1 or ow < 1:
+        return
+    c_out = d(st.integers(1, 5))
+    plane = oh * ow
+    n0 = d(st.integers(0, c_out * plane - 1))
+    n1 = d(st.integers(n0 + 1, c_out * plane))
+    c0, c1 = n0 // plane, -(-n1 // plane)
+    rw, banks, lanes, base = d(st.integers(1, 4)), d(st.integers(1, 8)), d(st.integers(1, 4)), d(st.integers(0, 50))
+    acc_bits, acc_word = d(st.integers(2, 32)), d(st.sampled_from([16, 32, 64]))
+    out = [np.zeros(c_in * h * w, np.int64) for _ in range(4)]
+    sram.conv_pair_costs(c_in, h, w, oh, ow, kh, kw, sh, sw, ph, pw, c0, c1, n0, n1, base, rw, banks, lanes,
+                         acc_bits, acc_word, *out)
+    for ci in range(c_in):
+        for y in range(h):
+            for x in range(w):
+                rows, upd, acc_words = [], 0, 0
+                for i in range(kh):
+                    for k in range(kw):
+                        ny, nx = y + ph - i, x + pw - k
+                        if ny < 0 or nx < 0 or ny % sh or nx % sw or ny // sh >= oh or nx // sw >= ow:
+                            continue
+                        count = sum(1 for c in range(c0, c1) if n0 <= c * plane + (ny // sh) * ow + nx // sw < n1)
+                        if count:
+                            upd += count
+                            acc_words += -(-count * acc_bits // acc_word)
+                            rows.append(base + ((ci * kh + i) * kw + k) * rw)
+                cycles, used = (1 if rows else 0), set()
+                for r in rows:
+                    for word in range(rw):
+                        bank = (r + word) % banks
+                        if bank in used:
+                            cycles, used = cycles + 1, set()
+                        used.add(bank)
+                j = (ci * h + y) * w + x
+                assert out[0][j] == max(cycles, -(-upd // lanes))
+                assert (out[1][j], out[2][j], out[3][j]) == (len(rows) * rw, upd, acc_words)

@@ -141,18 +141,41 @@ def test_hand_computed_slices_words_and_placement():
     assert [s.label for s in m.slices] == ["hid[0:4)", "hid[4:8)", "out[0:10)"]
 
 
-def test_balanced_spreads_the_heavy_layer_and_keeps_one_pass():
+def test_balanced_spreads_every_layer_over_the_cores():
     m = map_workload(conv_net(), make_arch(**ARCH), strategy="balanced")
-    # hid carries 2,432 of the 3,722 units of work (dense synaptic ops + neurons): round(4 x
-    # 0.65) = 3 slices of 3, 3 and 2 channels, each on its own core under the work budget.
-    assert [(s.population, s.channel_start, s.channel_stop) for s in m.slices] == [
-        ("hid", 0, 3),
-        ("hid", 3, 6),
-        ("hid", 6, 8),
-        ("out", 0, 10),
+    # Every population is cut into (up to) one slice per core: hid's 8 channels into 4 x 2
+    # (a granule of 16 channels would fill 16-bit words, but it does not fit a core, so the
+    # unit is 1 channel); out's 8-bit codes fill 16-bit words in pairs, so its 10 channels
+    # are 5 units of 2, cut 2+1+1+1. Each layer lands on 4 different cores along the path
+    # 0, 1, 3, 2; out continues from where hid ended.
+    got = [(s.population, s.channel_start, s.channel_stop, s.core) for s in m.slices]
+    assert got == [
+        ("hid", 0, 2, 0),
+        ("hid", 2, 4, 1),
+        ("hid", 4, 6, 3),
+        ("hid", 6, 8, 2),
+        ("out", 0, 4, 2),
+        ("out", 4, 6, 3),
+        ("out", 6, 8, 1),
+        ("out", 8, 10, 0),
     ]
     assert m.n_passes == 1
-    assert len({s.core for s in m.slices if s.population == "hid"}) == 3
+    assert m.strategy == "balanced"
+
+
+def test_proportional_gives_a_layer_cores_in_proportion_to_its_work():
+    m = map_workload(conv_net(), make_arch(**ARCH), strategy="proportional")
+    # hid carries 2,432 of the 3,722 units of work (dense synaptic ops + neurons): round(4 x
+    # 0.65) = 3 slices of 3, 3 and 2 channels, each on its own core under the work budget;
+    # out (1,290 units, round(1.39) = 1 slice) takes the next core on the path.
+    got = [(s.population, s.channel_start, s.channel_stop, s.core) for s in m.slices]
+    assert got == [
+        ("hid", 0, 3, 0),
+        ("hid", 3, 6, 1),
+        ("hid", 6, 8, 3),
+        ("out", 0, 10, 2),
+    ]
+    assert m.n_passes == 1
 
 
 def test_passes_when_the_chip_is_too_small():
@@ -355,7 +378,7 @@ RESNET = os.path.join(ROOT, "workloads", "resnet19.npz")
 def test_resnet19_fits_core16_in_one_pass():
     wl = load_workload(RESNET)
     arch = load_arch(os.path.join(ROOT, "archs", "core16.yaml"))
-    for strategy in ("balanced", "packed"):
+    for strategy in ("balanced", "proportional", "packed"):
         m = map_workload(wl, arch, strategy=strategy)
         assert m.n_passes == 1
         assert {s.population for s in m.slices} == {

@@ -231,3 +231,18 @@ def test_the_run_summary_shows_energy_and_where_the_report_is(tiny_run):
     assert f"energy per inference: {col.fmt_sig(mean)} uJ mean (min " in text
     assert "top components: " in text and "paper-style estimate (SOPs x 0.9 pJ + MACs x 4.6 pJ)" in text
     assert text.splitlines()[-2:] == ["result: out/result.json", "report: out/report.html"]
+
+
+def test_whiskers_tolerate_a_mean_an_ulp_outside_min_max(tmp_path):
+    # The mean of equal floats can differ from them in the last bit; the figure must still draw.
+    x = 0.1 + 0.2
+    above, below = math.nextafter(x, 1.0), math.nextafter(x, 0.0)
+    path = plots.plot_components(["noc"], ["NoC"], [x], [above], [below], [100.0], str(tmp_path / "c.png"), "t")
+    assert os.path.getsize(path) > 0
+
+
+def test_repeated_samples_render_once_each(tiny_run, tmp_path):
+    same = copy.deepcopy(tiny_run[4])
+    same["samples"] = [same["samples"][0]] * 3
+    paths = render.build_report(same, str(tmp_path / "rep"), "r.json")
+    assert [os.path.basename(p) for p in paths if "timeline" in p] == ["timeline_sample0.png"]
