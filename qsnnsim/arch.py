@@ -275,9 +275,6 @@ class EnergyEntry:
     )
 
 
-_PJ = "pJ per action"
-
-
 @dataclass(frozen=True)
 class EnergyTable:
     """Energy per action (pJ) and leakage (uW); entry names are the contract with the energy model."""

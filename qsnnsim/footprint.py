@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from qsnnsim.arch import READOUT_STATE_BITS, ArchSpec
 from qsnnsim.mapping import Mapping
-from qsnnsim.workload import MULT_LIMIT, SHIFT_RANGE, Workload
+from qsnnsim.workload import MULT_LIMIT, SHIFT_RANGE, Workload, dense_synaptic_ops
 
 FLOAT32_BITS = 32
 #: Widths of the per-channel parameters as the workload format bounds them: mult is a signed
@@ -128,6 +128,86 @@ class Footprint:
         return self.cores[pass_index * n_cores + core]
 
 
+@dataclass(frozen=True)
+class ModelSize:
+    """The workload-only part of the footprint: the seed paper's model-size accounting.
+
+    ``weighted_synaptic_ops_per_step`` counts conv2d and linear synapses the way SNN papers do
+    (a conv per output position; a linear after a global sum-pool once per pooled value);
+    ``all_synaptic_ops_per_step`` is what the hardware does if every neuron spikes once
+    (identity shortcuts, sum-pooling and a pooled linear per source position included).
+    """
+
+    weights_by_bits: dict
+    n_weights: int
+    weight_bits: int
+    batchnorm_params: int
+    bias_params: int
+    float32_params: int
+    float32_bits: int
+    identity_code_bits: int
+    scale_param_bits: int
+    n_lif_populations: int
+    n_lif_neurons: int
+    membrane_bits: int
+    n_readout_neurons: int
+    readout_state_bits: int
+    weighted_synaptic_ops_per_step: int
+    all_synaptic_ops_per_step: int
+
+    @property
+    def weight_saving_percent(self) -> float:
+        return 100.0 * (1.0 - self.weight_bits / self.float32_bits) if self.float32_bits else 0.0
+
+
+def model_size(workload: Workload) -> ModelSize:
+    """Weights at their widths against float32, membranes, parameters, synaptic operations."""
+    pops = {p.name: p for p in workload.populations}
+    weights_by_bits: dict[int, int] = {}
+    batchnorm_params = bias_params = identity_code_bits = scale_param_bits = 0
+    weighted_ops = all_ops = 0
+    for proj in workload.projections:
+        src, tgt = pops[proj.source], pops[proj.target]
+        all_ops += dense_synaptic_ops(proj, src, tgt)
+        if proj.kind in ("conv2d", "linear"):
+            weights_by_bits[proj.weight_bits] = weights_by_bits.get(proj.weight_bits, 0) + proj.n_weights
+            # A float network carries BatchNorm (gamma, beta) after a conv and a bias after a linear.
+            if proj.kind == "conv2d":
+                batchnorm_params += 2 * proj.weights.shape[0]
+                weighted_ops += dense_synaptic_ops(proj, src, tgt)
+            else:
+                bias_params += proj.weights.shape[0]
+                weighted_ops += proj.n_weights
+        elif proj.kind == "identity":
+            identity_code_bits += proj.weights.size * proj.weight_bits
+        scale_param_bits += proj.mult.size * (MULT_BITS + SHIFT_BITS)
+    lif = [p for p in workload.populations if p.kind == "lif"]
+    readouts = [p for p in workload.populations if p.kind == "readout"]
+    for pop in lif + readouts:
+        scale_param_bits += pop.n_channels * (BIAS_BITS + (THRESHOLD_BITS if pop.kind == "lif" else 0))
+    n_weights = sum(weights_by_bits.values())
+    float32_params = n_weights + batchnorm_params + bias_params
+    n_readout = sum(p.n_neurons for p in readouts)
+    return ModelSize(
+        weights_by_bits=dict(sorted(weights_by_bits.items())),
+        n_weights=n_weights,
+        weight_bits=sum(bits * n for bits, n in weights_by_bits.items()),
+        batchnorm_params=batchnorm_params,
+        bias_params=bias_params,
+        float32_params=float32_params,
+        float32_bits=FLOAT32_BITS * float32_params,
+        identity_code_bits=identity_code_bits,
+        scale_param_bits=scale_param_bits,
+        n_lif_populations=len(lif),
+        n_lif_neurons=sum(p.n_neurons for p in lif),
+        membrane_bits=sum(p.n_neurons * p.membrane_bits for p in lif),
+        n_readout_neurons=n_readout,
+        readout_state_bits=n_readout * READOUT_STATE_BITS,
+        weighted_synaptic_ops_per_step=weighted_ops,
+        all_synaptic_ops_per_step=all_ops,
+    )
+
+
 def compute_footprint(
     workload: Workload, mapping: Mapping, arch: ArchSpec
 ) -> Footprint:
@@ -151,31 +231,7 @@ def compute_footprint(
             f"mapping is of {mapping.workload_name!r} on {mapping.arch_name!r}, "
             f"not {workload.name!r} on {arch.name!r}"
         )
-    weights_by_bits: dict[int, int] = {}
-    batchnorm_params = bias_params = 0
-    identity_code_bits = 0
-    scale_param_bits = 0
-    for proj in workload.projections:
-        if proj.kind in ("conv2d", "linear"):
-            weights_by_bits[proj.weight_bits] = (
-                weights_by_bits.get(proj.weight_bits, 0) + proj.n_weights
-            )
-            # A float network carries BatchNorm (gamma, beta) after a conv and a bias after a linear.
-            if proj.kind == "conv2d":
-                batchnorm_params += 2 * proj.weights.shape[0]
-            else:
-                bias_params += proj.weights.shape[0]
-        elif proj.kind == "identity":
-            identity_code_bits += proj.weights.size * proj.weight_bits
-        scale_param_bits += proj.mult.size * (MULT_BITS + SHIFT_BITS)
-    lif = [p for p in workload.populations if p.kind == "lif"]
-    readouts = [p for p in workload.populations if p.kind == "readout"]
-    for pop in lif + readouts:
-        scale_param_bits += pop.n_channels * (
-            BIAS_BITS + (THRESHOLD_BITS if pop.kind == "lif" else 0)
-        )
-    weight_bits = sum(bits * n for bits, n in weights_by_bits.items())
-    float32_params = sum(weights_by_bits.values()) + batchnorm_params + bias_params
+    size = model_size(workload)
 
     core = arch.core
     ww, mw, aw = (
@@ -219,19 +275,19 @@ def compute_footprint(
         workload_name=workload.name,
         arch_name=arch.name,
         n_passes=mapping.n_passes,
-        weights_by_bits=dict(sorted(weights_by_bits.items())),
-        n_weights=sum(weights_by_bits.values()),
-        weight_bits=weight_bits,
-        float32_params=float32_params,
-        float32_bits=FLOAT32_BITS * float32_params,
-        batchnorm_params=batchnorm_params,
-        bias_params=bias_params,
-        n_lif_neurons=sum(p.n_neurons for p in lif),
-        membrane_bits=sum(p.n_neurons * p.membrane_bits for p in lif),
-        n_readout_neurons=sum(p.n_neurons for p in readouts),
-        readout_state_bits=sum(p.n_neurons for p in readouts) * READOUT_STATE_BITS,
-        identity_code_bits=identity_code_bits,
-        scale_param_bits=scale_param_bits,
+        weights_by_bits=size.weights_by_bits,
+        n_weights=size.n_weights,
+        weight_bits=size.weight_bits,
+        float32_params=size.float32_params,
+        float32_bits=size.float32_bits,
+        batchnorm_params=size.batchnorm_params,
+        bias_params=size.bias_params,
+        n_lif_neurons=size.n_lif_neurons,
+        membrane_bits=size.membrane_bits,
+        n_readout_neurons=size.n_readout_neurons,
+        readout_state_bits=size.readout_state_bits,
+        identity_code_bits=size.identity_code_bits,
+        scale_param_bits=size.scale_param_bits,
         cores=tuple(cores),
         mapped_weight_bits=mapped_weight_bits,
         stored_weight_bits=sum(s.weight_bits_stored for s in mapping.slices),

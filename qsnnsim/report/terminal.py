@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from qsnnsim.footprint import model_size
 from qsnnsim.workload import Workload, dense_synaptic_ops
 
 
@@ -49,24 +50,18 @@ def table(headers: list[str], rows: list[list], align: str | None = None) -> str
 
 
 def workload_counts(wl: Workload) -> dict:
-    """Headline counts of a workload (weights by bit width, neurons, dense SOPs per step)."""
-    pops = {p.name: p for p in wl.populations}
-    weights_by_bits: dict[int, int] = {}
-    dense = 0
-    for proj in wl.projections:
-        if proj.n_weights:
-            weights_by_bits[proj.weight_bits] = weights_by_bits.get(proj.weight_bits, 0) + proj.n_weights
-        dense += dense_synaptic_ops(proj, pops[proj.source], pops[proj.target])
-    lif = [p for p in wl.populations if p.kind == "lif"]
-    weight_bits = sum(b * n for b, n in weights_by_bits.items())
-    n_weights = sum(weights_by_bits.values())
+    """Headline counts of a workload (weights by bit width, neurons, synaptic ops per step)."""
+    size = model_size(wl)
     return {
-        "weights_by_bits": dict(sorted(weights_by_bits.items())),
-        "weight_storage_bits": weight_bits,
-        "weight_storage_float32_bits": 32 * n_weights,
-        "n_lif_populations": len(lif),
-        "n_spiking_neurons": sum(p.n_neurons for p in lif),
-        "dense_synaptic_ops_per_step": dense,
+        "weights_by_bits": size.weights_by_bits,
+        "weight_storage_bits": size.weight_bits,
+        "weight_storage_float32_bits": size.float32_bits,
+        "float32_params": size.float32_params,
+        "n_lif_populations": size.n_lif_populations,
+        "n_spiking_neurons": size.n_lif_neurons,
+        "weighted_synaptic_ops_per_step": size.weighted_synaptic_ops_per_step,
+        "dense_synaptic_ops_per_step": size.all_synaptic_ops_per_step,
+        "membrane_bits": size.membrane_bits,
     }
 
 
@@ -116,15 +111,28 @@ def format_workload(wl: Workload, path: str = "") -> str:
     out.append("weights:   " + (" and ".join(parts) if parts else "none"))
     out.append(f"neurons:   {fmt_count(counts['n_spiking_neurons'])} spiking neurons in "
                f"{counts['n_lif_populations']} LIF populations")
+    weighted = counts["weighted_synaptic_ops_per_step"]
     dense = counts["dense_synaptic_ops_per_step"]
-    out.append(f"dense synaptic operations per timestep: {fmt_count(dense)} ({fmt_si(dense)})")
+    out.append(f"dense synaptic operations per timestep: {fmt_count(weighted)} ({fmt_si(weighted)}; conv and "
+               f"linear synapses as SNN papers count them)")
+    out.append(f"  all synaptic operations if every neuron fired: {fmt_count(dense)} ({fmt_si(dense)}; with "
+               f"shortcuts, pooling and per-position readout adds)")
     wb, fb = counts["weight_storage_bits"], counts["weight_storage_float32_bits"]
     saving = 100.0 * (1 - wb / fb) if fb else 0.0
     out.append(f"weight storage: {fmt_count(wb)} bits ({fmt_bytes(wb)}) vs float32 {fmt_count(fb)} bits "
-               f"({fmt_bytes(fb)}): {saving:.1f}% smaller")
+               f"({fmt_bytes(fb)}; weights + BatchNorm gamma/beta + linear biases): {saving:.1f}% smaller")
+    mb = counts["membrane_bits"]
+    out.append(f"membrane storage: {fmt_count(mb)} bits ({fmt_bytes(mb)}) for the LIF neurons")
     if wl.class_names:
         out.append("classes:   " + ", ".join(wl.class_names))
-    out.append("provenance: " + (json.dumps(wl.provenance, sort_keys=True) if wl.provenance else "(none)"))
+    if not wl.provenance:
+        out.append("provenance: (none)")
+    else:
+        out.append("provenance:")
+        for key in sorted(wl.provenance):
+            value = wl.provenance[key]
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            out.append(f"  {key}: {text}")
     return "\n".join(out)
 
 
