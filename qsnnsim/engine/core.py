@@ -65,7 +65,7 @@ class CoreUnit:
         best = None
         for s in self.slice_ids:
             r = self.readiness[s]
-            if r.missing == 0 and r.ready <= now and r.next_t >= 0:
+            if r.missing == 0 and r.ready <= now:
                 key = (r.ready, s)
                 if best is None or key < best:
                     best = key

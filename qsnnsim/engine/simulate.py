@@ -80,10 +80,9 @@ class RunResult:
 
 
 class _Train:
-    __slots__ = ("key", "source_pop", "t", "dest", "spikes", "n_packets", "links", "ranks", "grants",
-                 "source_core", "pop_attr")
+    __slots__ = ("key", "source_pop", "t", "dest", "spikes", "n_packets", "links", "ranks", "grants")
 
-    def __init__(self, key, source_pop, t, dest, spikes, links, ranks, source_core):
+    def __init__(self, key, source_pop, t, dest, spikes, links, ranks):
         self.key = key
         self.source_pop = source_pop
         self.t = t
@@ -93,7 +92,6 @@ class _Train:
         self.links = links
         self.ranks = ranks
         self.grants = []
-        self.source_core = source_core
 
 
 class _SampleState:
@@ -267,8 +265,7 @@ class _PassRun:
         links.append(self._eject_link(dest_core))
         ranks.append(rank_in)
         self.link_flits[(dest_core, dest_core)] = self.link_flits.get((dest_core, dest_core), 0) + len(spikes) + 1
-        train = _Train((self.p, src, t, dest_core), pop, t, dest_core, spikes, links, ranks,
-                       self.plan.n_cores if n_cores_row else src_core)
+        train = _Train((self.p, src, t, dest_core), pop, t, dest_core, spikes, links, ranks)
         f = train.n_packets
         counter_core = self.plan.n_cores if n_cores_row else src_core
         self._count(counter_core, pop, t, Action.PACKET, f)
