@@ -66,8 +66,9 @@ class CostTable:
     """Integrate cost at one core of a packet from each neuron of one source population."""
 
     cost: np.ndarray         # int64 (n_src,): max(1, sum of pair cycles)
-    targets: tuple           # (slice index, target population index, action, words, updates, acc_words),
-                             # the last three int64 (n_src,); action counts the updates (add or MAC)
+    targets: tuple           # (slice index, target population index, action) per target slice; action
+                             # is what counts the updates (an add, or a MAC for an analog source)
+    stats: tuple             # per target: int32 (3, n_src) weight words, updates, accumulator words
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,14 +105,17 @@ def _form(proj: Projection, src: Population, wl: Workload) -> str:
 
 
 def _pack_plus(codes: np.ndarray) -> np.ndarray:
-    """Pack {-1,+1} codes along the last axis into uint64 words, bit set for +1."""
+    """Pack {-1,+1} codes along the last axis into uint64 words, bit set for +1.
+
+    Bit i of word w is input w * 64 + i (little-endian bit and byte order), as the spike
+    packing kernels of kernels/synapse.py expect.
+    """
     n = codes.shape[-1]
     n_words = (n + 63) // 64
-    bits = np.zeros(codes.shape[:-1] + (n_words * 64,), dtype=np.uint8)
+    bits = np.zeros(codes.shape[:-1] + (n_words * 64,), dtype=bool)
     bits[..., :n] = codes > 0
-    # little-endian bit order within each 64-bit word: bit i of word w is input w*64 + i
-    packed = np.packbits(bits.reshape(codes.shape[:-1] + (n_words, 8, 8))[..., ::-1], axis=-1)
-    return np.ascontiguousarray(packed.reshape(codes.shape[:-1] + (n_words, 8)).view("<u8")[..., 0])
+    packed = np.packbits(bits, axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view("<u8")
 
 
 def _fire_cycles(s: Slice, arch: ArchSpec) -> int:
@@ -205,9 +209,7 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
     Rows of a core's (slice, projection) pairs are laid out in slice index order, then
     projection order, from word address 0 (docs/mapping.md, docs/timing-model.md §4).
     """
-    core = arch.core
-    banks, lanes = core.weight_sram.banks, core.synapse_lanes
-    acc_word_bits = core.acc_sram.word_bits
+    banks = arch.core.weight_sram.banks
     pops = wl.populations
     # word base of every (slice, projection) pair, per core and pass
     base_of: dict[tuple[int, str], int] = {}
@@ -227,47 +229,67 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
         for proj in wl.projections_into(pop.name):
             by_core.setdefault((pop_index[proj.source], s.core, s.pass_index), []).append((s, proj))
     proj_order = {p.name: i for i, p in enumerate(wl.projections)}
+    memo: dict = {}
     for (src_i, core_id, pass_i), pairs in sorted(by_core.items()):
         src = pops[src_i]
         n_src = src.n_neurons
         total = np.zeros(n_src, np.int64)
         targets = []
+        stats = []
         for s, proj in sorted(pairs, key=lambda sp: (sp[0].index, proj_order[sp[1].name])):
             tgt = wl.population(s.population)
-            cycles = np.zeros(n_src, np.int64)
-            words = np.zeros(n_src, np.int64)
-            updates = np.zeros(n_src, np.int64)
-            acc_words = np.zeros(n_src, np.int64)
             n_rows, row_bits = _rows(proj, src, s)
             rw = _row_words(row_bits, arch) if n_rows else 0
             base = base_of[(s.index, proj.name)]
-            if proj.kind in ("conv2d", "sumpool2d"):
-                c_in, in_h, in_w = src.shape
-                _, out_h, out_w = tgt.shape
-                kh, kw = proj.kernel
-                sh, sw = proj.stride
-                ph, pw = proj.padding
-                if proj.kind == "conv2d":
-                    sram.conv_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
-                                         s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
-                                         base, rw, banks, lanes, proj.acc_bits, acc_word_bits,
-                                         cycles, words, updates, acc_words)
-                else:
-                    sram.sumpool_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
-                                            s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
-                                            lanes, cycles, words, updates, acc_words)
-            elif proj.kind == "linear":
-                sram.linear_pair_costs(n_src, src.plane_size, proj.global_sum_pool, s.n_neurons,
-                                       base, rw, banks, lanes, proj.acc_bits, acc_word_bits,
-                                       cycles, words, updates, acc_words)
+            full_planes = s.neuron_start == s.channel_start * tgt.plane_size and \
+                s.neuron_stop == s.channel_stop * tgt.plane_size
+            # A conv pair over whole channel planes costs the same per source neuron for every
+            # slice with as many channels and the same bank alignment: compute it once.
+            key = (proj.name, s.n_channels, base % banks) if proj.kind == "conv2d" and full_planes else None
+            if key is not None and key in memo:
+                cycles, counts = memo[key]
             else:
-                sram.identity_pair_costs(n_src, src.plane_size, s.channel_start, s.neuron_start, s.neuron_stop,
-                                         base, rw, banks, lanes, cycles, words, updates, acc_words)
+                cycles, words, updates, acc_words = (np.zeros(n_src, np.int64) for _ in range(4))
+                _pair_costs(proj, src, tgt, s, base, rw, arch, cycles, words, updates, acc_words)
+                counts = np.stack([words, updates, acc_words]).astype(np.int32)
+                if key is not None:
+                    memo[key] = (cycles, counts)
             total += cycles
-            targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl), words, updates,
-                            acc_words))
-        tables[(src_i, core_id, pass_i)] = CostTable(cost=np.maximum(total, 1), targets=tuple(targets))
+            targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl)))
+            stats.append(counts)
+        tables[(src_i, core_id, pass_i)] = CostTable(cost=np.maximum(total, 1), targets=tuple(targets),
+                                                     stats=tuple(stats))
     return tables
+
+
+def _pair_costs(proj: Projection, src: Population, tgt: Population, s: Slice, base: int, rw: int,
+                arch: ArchSpec, cycles, words, updates, acc_words) -> None:
+    """Fill the per-source-neuron cost arrays of one (slice, projection) pair (kernels.sram)."""
+    banks, lanes = arch.core.weight_sram.banks, arch.core.synapse_lanes
+    acc_word_bits = arch.core.acc_sram.word_bits
+    n_src = src.n_neurons
+    if proj.kind in ("conv2d", "sumpool2d"):
+        c_in, in_h, in_w = src.shape
+        _, out_h, out_w = tgt.shape
+        kh, kw = proj.kernel
+        sh, sw = proj.stride
+        ph, pw = proj.padding
+        if proj.kind == "conv2d":
+            sram.conv_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
+                                 s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
+                                 base, rw, banks, lanes, proj.acc_bits, acc_word_bits,
+                                 cycles, words, updates, acc_words)
+        else:
+            sram.sumpool_pair_costs(c_in, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw,
+                                    s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
+                                    lanes, cycles, words, updates, acc_words)
+    elif proj.kind == "linear":
+        sram.linear_pair_costs(n_src, src.plane_size, proj.global_sum_pool, s.n_neurons,
+                               base, rw, banks, lanes, proj.acc_bits, acc_word_bits,
+                               cycles, words, updates, acc_words)
+    else:
+        sram.identity_pair_costs(n_src, src.plane_size, s.channel_start, s.neuron_start, s.neuron_stop,
+                                 base, rw, banks, lanes, cycles, words, updates, acc_words)
 
 
 def _update_action(proj: Projection, src: Population, wl: Workload) -> int:

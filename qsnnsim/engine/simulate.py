@@ -291,20 +291,20 @@ class _PassRun:
             self.unit_cycles[train.dest, Unit.LINK_WAIT] += grant - eligible
             self.wait_log.append((train.dest, eligible + self.offset, grant + self.offset, train.n_packets))
         table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
-        costs = np.empty(train.n_packets, np.int64)
-        costs[:-1] = table.cost[train.spikes]
-        costs[-1] = 1
         cu = self.cores[train.dest]
-        delivery, marker_start, stall, busy = noc.eject_train(grant, costs, cu.ring, cu.integrate_state)
+        delivery, marker_start, stall, busy = noc.eject_spike_train(
+            grant, train.spikes, table.cost, cu.ring, cu.integrate_state)
         self.unit_cycles[train.dest, Unit.EJECTION_STALL] += stall
         self.unit_cycles[train.dest, Unit.INTEGRATE_BUSY] += busy
         t = train.t
-        for _slice_id, pop, action, words, updates, acc_words in table.targets:
-            n_acc = int(acc_words[train.spikes].sum())
-            self._count(train.dest, pop, t, Action.WEIGHT_SRAM_READ, int(words[train.spikes].sum()))
+        sums = np.empty(3, np.int64)
+        for (_slice_id, pop, action), counts in zip(table.targets, table.stats):
+            noc.sum_over_spikes(counts, train.spikes, sums)
+            n_words, n_upd, n_acc = sums.tolist()
+            self._count(train.dest, pop, t, Action.WEIGHT_SRAM_READ, n_words)
             self._count(train.dest, pop, t, Action.ACC_SRAM_READ, n_acc)
             self._count(train.dest, pop, t, Action.ACC_SRAM_WRITE, n_acc)
-            self._count(train.dest, pop, t, Action(action), int(updates[train.spikes].sum()))
+            self._count(train.dest, pop, t, Action(action), n_upd)
         o = self.offset
         self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o)
         done = marker_start + 1 + self.P_int
@@ -324,7 +324,7 @@ class _PassRun:
 
     # ----------------------------------------------------------------- fire
     def _start_fire(self, sid: int, now: int) -> int:
-        plan, state = self.plan, self.state
+        plan = self.plan
         sl = plan.slices[sid]
         cu = self.cores[sl.core]
         r = cu.readiness[sid]

@@ -9,6 +9,8 @@ kernel keeps the last S start cycles in a ring.
 
 from __future__ import annotations
 
+import numpy as np
+
 from qsnnsim.kernels._jit import jit
 
 STATE_N_EJECTED = 0
@@ -58,3 +60,27 @@ def eject_train(grant, costs, ring, state):
     state[STATE_N_EJECTED] = j
     state[STATE_ISSUE_FREE] = issue_free
     return u, start, stall, busy
+
+
+@jit
+def eject_spike_train(grant, spikes, cost, ring, state):
+    """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after them).
+
+    ``cost`` int64 (n_src,) is the integrate cost of a packet per source neuron; the marker costs 1.
+    """
+    n = spikes.shape[0]
+    costs = np.empty(n + 1, dtype=np.int64)
+    for i in range(n):
+        costs[i] = cost[spikes[i]]
+    costs[n] = 1
+    return eject_train(grant, costs, ring, state)
+
+
+@jit
+def sum_over_spikes(counts, spikes, sums):
+    """sums[k] = sum of counts[k, j] over the train's spike indices j (int32 counts, int64 sums)."""
+    for k in range(counts.shape[0]):
+        total = 0
+        for i in range(spikes.shape[0]):
+            total += counts[k, spikes[i]]
+        sums[k] = total

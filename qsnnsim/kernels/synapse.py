@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsnnsim.kernels._jit import jit, popcount64
+from numba import prange
+
+from qsnnsim.kernels._jit import jit, jit_parallel, popcount64
 
 
 @jit
@@ -40,7 +42,7 @@ def pack_spike_planes(spikes, pad_h, pad_w):
     return out
 
 
-@jit
+@jit_parallel
 def accumulate_conv_popcount(packed, w_plus, c_start, c_stop, stride_h, stride_w, out_h, out_w, acc):
     """Binary conv2d by popcount for output channels [c_start, c_stop).
 
@@ -49,23 +51,31 @@ def accumulate_conv_popcount(packed, w_plus, c_start, c_stop, stride_h, stride_w
     packed : uint64 (Hp, Wp, n_words) from :func:`pack_spike_planes`.
     w_plus : uint64 (C_out, kH, kW, n_words), bit set where the 1-bit code is +1.
     acc : int64 (c_stop - c_start, out_h, out_w), overwritten with the exact sums.
+
+    Rows of output positions run in parallel; each position's receptive field is first copied
+    into a contiguous patch so the inner AND-popcount loop runs over contiguous words.
     """
     n_out, k_h, k_w, n_words = w_plus.shape
-    for oy in range(out_h):
+    length = k_h * k_w * n_words
+    w_flat = w_plus.reshape(n_out, length)
+    for oy in prange(out_h):
+        patch = np.empty(length, dtype=np.uint64)
+        y0 = oy * stride_h
         for ox in range(out_w):
-            y0 = oy * stride_h
             x0 = ox * stride_w
+            i = 0
             n_active = 0
             for kh in range(k_h):
                 for kw in range(k_w):
                     for word in range(n_words):
-                        n_active += popcount64(packed[y0 + kh, x0 + kw, word])
+                        v = packed[y0 + kh, x0 + kw, word]
+                        patch[i] = v
+                        n_active += popcount64(v)
+                        i += 1
             for co in range(c_start, c_stop):
                 plus = 0
-                for kh in range(k_h):
-                    for kw in range(k_w):
-                        for word in range(n_words):
-                            plus += popcount64(packed[y0 + kh, x0 + kw, word] & w_plus[co, kh, kw, word])
+                for i in range(length):
+                    plus += popcount64(patch[i] & w_flat[co, i])
                 acc[co - c_start, oy, ox] = 2 * np.int64(plus) - np.int64(n_active)
 
 
