@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from qsnnsim._atomic import atomic_write
 from qsnnsim.errors import WorkloadError
 
 FORMAT_NAME = "qsnnsim-workload"
@@ -566,18 +566,8 @@ def save_workload(wl: Workload, path: str | os.PathLike) -> None:
     """Write ``wl`` as a v1 ``.npz`` atomically (temp file in the same folder, then rename)."""
     path = os.fspath(path)
     arrays = workload_to_arrays(validate_workload(wl, path))
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb", suffix=".npz") as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 class _Entries:

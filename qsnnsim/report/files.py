@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from qsnnsim._atomic import atomic_write
 from qsnnsim.errors import ResultError
 from qsnnsim.workload import Workload, dense_synaptic_ops
 
@@ -103,19 +103,9 @@ def run_to_dict(run, footprint, golden_checks: list, workload_path: str = "", ar
 
 def write_json_atomic(path: str, data: dict) -> None:
     """Write JSON to ``path`` through a temp file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w", suffix=".json") as fh:
+        json.dump(data, fh, indent=1, sort_keys=False)
+        fh.write("\n")
 
 
 def read_result(path: str) -> dict:
