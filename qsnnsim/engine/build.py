@@ -49,10 +49,12 @@ class SlicePlan:
     channel_stop: int
     fire_cycles: int
     incoming: tuple          # IncomingPlan per projection into the population (workload order)
-    mult: np.ndarray         # int64 (n_proj, n)
-    shift: np.ndarray        # int64 (n_proj, n)
-    threshold: np.ndarray    # int64 (n,)
-    bias: np.ndarray         # int64 (n,)
+    mult: np.ndarray         # int64 (n_proj, n_channels) of the slice's channels
+    shift: np.ndarray        # int64 (n_proj, n_channels)
+    threshold: np.ndarray    # int64 (n_channels,)
+    bias: np.ndarray         # int64 (n_channels,)
+    plane: int               # neurons per channel
+    first: int               # offset of neuron_start inside its channel's plane
     dest_cores: tuple        # cores of same-pass destination slices, increasing
     has_later_pass_dests: bool
 
@@ -166,19 +168,18 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
     slices = []
     for s in mapping.slices:
         pop = wl.population(s.population)
-        n = s.n_neurons
-        channel_of = (np.arange(s.neuron_start, s.neuron_stop) // pop.plane_size).astype(np.int64)
+        channels = slice(s.channel_start, s.channel_stop)
         incoming = []
-        mult = np.zeros((0, n), np.int64)
-        shift = np.zeros((0, n), np.int64)
+        mult = np.zeros((0, s.n_channels), np.int64)
+        shift = np.zeros((0, s.n_channels), np.int64)
         rows_m, rows_s = [], []
         for proj in wl.projections_into(pop.name):
             lo, hi = proj.acc_range
             k = proj_index[proj.name]
             incoming.append(IncomingPlan(projection=k, source_pop=pop_index[proj.source],
                                          form=_form(proj, wl.population(proj.source), wl), acc_lo=lo, acc_hi=hi))
-            rows_m.append(proj.mult.astype(np.int64)[channel_of])
-            rows_s.append(proj.shift.astype(np.int64)[channel_of])
+            rows_m.append(proj.mult.astype(np.int64)[channels])
+            rows_s.append(proj.shift.astype(np.int64)[channels])
         if rows_m:
             mult = np.ascontiguousarray(np.stack(rows_m))
             shift = np.ascontiguousarray(np.stack(rows_s))
@@ -189,8 +190,10 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
             index=s.index, pop=pop_index[s.population], core=s.core, pass_index=s.pass_index,
             neuron_start=s.neuron_start, neuron_stop=s.neuron_stop, channel_start=s.channel_start,
             channel_stop=s.channel_stop, fire_cycles=_fire_cycles(s, arch), incoming=tuple(incoming),
-            mult=mult, shift=shift, threshold=pop.threshold.astype(np.int64)[channel_of],
-            bias=pop.bias.astype(np.int64)[channel_of], dest_cores=tuple(same), has_later_pass_dests=later,
+            mult=mult, shift=shift, threshold=pop.threshold.astype(np.int64)[channels],
+            bias=pop.bias.astype(np.int64)[channels], plane=pop.plane_size,
+            first=s.neuron_start - s.channel_start * pop.plane_size, dest_cores=tuple(same),
+            has_later_pass_dests=later,
         ))
     return Plan(
         workload=wl, arch=arch, mapping=mapping, slices=tuple(slices),

@@ -65,11 +65,17 @@ class LinkUnit:
         self._decisions: set[int] = set()
         self._seq = 0
 
-    def offer(self, train, rank: int) -> None:
-        """The train is eligible now; it competes from this cycle on."""
+    def offer(self, train, rank: int, eligible: int | None = None) -> None:
+        """The train competes for this link from cycle ``eligible`` on (default: now).
+
+        An offer for a later cycle needs no event of its own: it waits in the queue, and the
+        decision at that cycle sees it, because every train eligible at a cycle is offered
+        before that cycle's decisions run.
+        """
+        eligible = self.env.now if eligible is None else eligible
         self._seq += 1
-        heapq.heappush(self._pending, (self.env.now, rank, self._seq, train))
-        self._schedule(max(self.env.now, self.free_at))
+        heapq.heappush(self._pending, (eligible, rank, self._seq, train))
+        self._schedule(max(eligible, self.free_at))
 
     def _schedule(self, when: int) -> None:
         if when not in self._decisions:
@@ -79,6 +85,9 @@ class LinkUnit:
     def _decide(self, when: int) -> None:
         self._decisions.discard(when)
         if not self._pending or self.free_at > self.env.now:
+            return
+        if self._pending[0][0] > self.env.now:
+            self._schedule(self._pending[0][0])
             return
         eligible, _rank, _seq, train = heapq.heappop(self._pending)
         self.free_at = self.on_grant(train, self.env.now, eligible)

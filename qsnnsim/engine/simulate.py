@@ -281,8 +281,7 @@ class _PassRun:
             self.unit_cycles[link.router_core, Unit.LINK_WAIT] += grant - eligible
             self.wait_log.append((link.router_core, eligible + self.offset, grant + self.offset, train.n_packets))
         delay = (1 + self.R) if i == 0 else (self.L + self.R)
-        nxt, rank = train.links[i + 1], train.ranks[i + 1]
-        call_at(self.env, grant + delay, lambda: nxt.offer(train, rank), NORMAL)
+        train.links[i + 1].offer(train, train.ranks[i + 1], grant + delay)
         return grant + train.n_packets
 
     def _grant_eject(self, train: _Train, grant: int, eligible: int) -> int:
@@ -394,7 +393,7 @@ class _PassRun:
         acc_lo = np.array([inc.acc_lo for inc in sl.incoming], np.int64)
         acc_hi = np.array([inc.acc_hi for inc in sl.incoming], np.int64)
         spikes, sats = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, state.membranes[sl.index],
-                                        sl.threshold, sl.bias, pop)
+                                        sl.threshold, sl.bias, sl.plane, sl.first, pop)
         if pop.kind == "lif":
             state.values[sl.pop][t, sl.neuron_start:sl.neuron_stop] = spikes
         state.fired[sl.pop, t] += 1

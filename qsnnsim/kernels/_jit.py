@@ -17,10 +17,6 @@ JIT_OPTIONS = {"cache": True, "nogil": True}
 
 jit = functools.partial(numba.njit, **JIT_OPTIONS)
 
-#: For kernels whose outer loop is a ``prange`` over independent outputs: every output element
-#: is computed by one thread from the same inputs, so results do not depend on the thread count.
-jit_parallel = functools.partial(numba.njit, parallel=True, **JIT_OPTIONS)
-
 
 @intrinsic
 def _ctpop64(typingctx, x):

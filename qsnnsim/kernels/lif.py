@@ -30,7 +30,7 @@ def rshift(x, shift, rounding):
 
 
 @jit
-def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, decay_mult, decay_shift,
+def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, first, decay_mult, decay_shift,
                  rounding, fire_ge, soft_reset, q, is_readout, spikes, saturations):
     """Update a slice's neurons for one timestep, in place.
 
@@ -38,9 +38,11 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, decay_mul
     ----------
     acc : int64 (n_proj, n) exact synaptic sums per incoming projection.
     acc_lo, acc_hi : int64 (n_proj,) the signed ``acc_bits`` range of each projection.
-    mult, shift : int64 (n_proj, n) the projection's per-channel scale, expanded per neuron.
+    mult, shift : int64 (n_proj, n_channels) each projection's scale for the slice's channels.
     m : int64 (n,) membranes (updated).
-    threshold, bias : int64 (n,) per-channel values expanded per neuron.
+    threshold, bias : int64 (n_channels,) for the slice's channels.
+    plane, first : neuron i of the slice is in slice channel ``(first + i) // plane`` (``first``
+        is the slice's offset inside its first channel's plane).
     decay_mult, decay_shift, rounding, q : ints of the population.
     fire_ge, soft_reset, is_readout : bool flags of the population.
     spikes : uint8 (n,) output, 1 where the neuron fired.
@@ -48,6 +50,7 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, decay_mul
     """
     n_proj, n = acc.shape
     for i in range(n):
+        c = (first + i) // plane
         current = 0
         for p in range(n_proj):
             a = acc[p, i]
@@ -59,13 +62,13 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, decay_mul
             elif a > acc_hi[p]:
                 a = acc_hi[p]
                 saturations[p] += 1
-            current += rshift(a * mult[p, i], shift[p, i], rounding)
-        h = rshift(m[i] * decay_mult, decay_shift, rounding) + current + bias[i]
+            current += rshift(a * mult[p, c], shift[p, c], rounding)
+        h = rshift(m[i] * decay_mult, decay_shift, rounding) + current + bias[c]
         if is_readout:
             m[i] = h
             spikes[i] = 0
             continue
-        theta = threshold[i]
+        theta = threshold[c]
         fired = h >= theta if fire_ge else h > theta
         if fired:
             h = h - theta if soft_reset else 0

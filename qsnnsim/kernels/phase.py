@@ -59,13 +59,18 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
     return acc
 
 
-def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, population) -> tuple[np.ndarray, np.ndarray]:
-    """Run the fire kernel on a slice; returns (spikes uint8 (n,), saturations int64 (n_proj,))."""
+def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, plane: int, first: int,
+               population) -> tuple[np.ndarray, np.ndarray]:
+    """Run the fire kernel on a slice; returns (spikes uint8 (n,), saturations int64 (n_proj,)).
+
+    ``mult``/``shift`` (n_proj, n_channels) and ``threshold``/``bias`` (n_channels,) are per slice
+    channel; neuron i of the slice is in slice channel ``(first + i) // plane``.
+    """
     n = membranes.shape[0]
     spikes = np.empty(n, np.uint8)
     saturations = np.zeros(acc.shape[0], np.int64)
     lif.fire_neurons(
-        acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias,
+        acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, plane, first,
         population.decay_mult, population.decay_shift,
         lif.ROUND_TOWARD_ZERO if population.rounding == "toward_zero" else lif.ROUND_FLOOR,
         population.fire_cmp == "ge", population.reset == "soft",

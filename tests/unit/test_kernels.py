@@ -63,15 +63,14 @@ def test_fire_kernel_equals_golden_neuron_update(data):
         current += golden.scaled_input(clamped.reshape(pop.shape), _P, pop.rounding)
     g_spikes, g_m = golden.neuron_update(pop, m0.reshape(pop.shape).copy(), current)
     # kernel
-    channel_of = np.arange(n) // pop.plane_size
     acc = np.stack(accs)
     lo = np.array([-(1 << (b - 1)) for b in acc_bits], np.int64)
     hi = np.array([(1 << (b - 1)) - 1 for b in acc_bits], np.int64)
-    mult = np.ascontiguousarray(np.stack([m[channel_of] for m in mults]))
-    shift = np.ascontiguousarray(np.stack([s[channel_of] for s in shifts]))
+    mult = np.ascontiguousarray(np.stack(mults))
+    shift = np.ascontiguousarray(np.stack(shifts))
     m = m0.copy()
-    spikes, sats = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64)[channel_of],
-                                    pop.bias.astype(np.int64)[channel_of], pop)
+    spikes, sats = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64),
+                                    pop.bias.astype(np.int64), pop.plane_size, 0, pop)
     assert np.array_equal(m, g_m.reshape(-1))
     assert np.array_equal(spikes.astype(bool), g_spikes.reshape(-1))
     assert sats.tolist() == gold_sats
