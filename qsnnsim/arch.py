@@ -497,6 +497,20 @@ def arch_from_dict(data, file: str = "<arch>") -> ArchSpec:
     return spec.validate(file)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_arch(path: str | os.PathLike) -> ArchSpec:
     """Read, check and return an architecture file (``yaml.safe_load``; never executes YAML tags).
 
@@ -530,21 +544,18 @@ def load_arch(path: str | os.PathLike) -> ArchSpec:
         with open(file, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ArchError(
-            file, "", f"cannot be read ({exc})", "check the file is UTF-8 text"
-        ) from None
+        hint = "check the file is UTF-8 text"
+        if file.endswith(".npz"):
+            hint = "this looks like a workload: the architecture comes first (qsnnsim COMMAND ARCH.yaml WORKLOAD.npz)"
+        raise ArchError(file, "", f"cannot be read ({exc})", hint) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ArchError(
-            file,
-            where,
-            f"is not valid YAML ({problem})",
-            "fix the indentation or quoting there",
-        ) from None
+        fix = "keep one of the two" if "appears twice" in problem else "fix the indentation or quoting there"
+        raise ArchError(file, where, f"is not valid YAML ({problem})", fix) from None
     if data is None:
         raise ArchError(
             file,

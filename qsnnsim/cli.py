@@ -14,6 +14,8 @@ import numpy as np
 
 from qsnnsim.errors import InputError
 
+STRATEGIES = ("balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES, without importing it
+
 
 def _cmd_inspect(args) -> int:
     from qsnnsim.report.terminal import format_workload
@@ -69,6 +71,30 @@ def _parse_samples(text: str, n_available: int, workload_path: str) -> list[int]
     return list(range(n))
 
 
+def _stem(path: str) -> str:
+    """A file's name without folder and extension, safe as part of a folder name."""
+    import os
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(path))[0]) or "run"
+
+
+def _check_writable_folder(out_dir: str) -> None:
+    """Fail before simulating, in one line, if the output folder cannot be made or written."""
+    import os
+    import tempfile
+
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(out_dir, "", "is a file, not a folder", "give --out a folder for result.json and the report")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise InputError(out_dir, "", f"cannot be written ({exc.strerror or exc})",
+                         "give --out a folder you can write") from None
+
+
 def _cmd_run(args) -> int:
     import os
 
@@ -86,20 +112,21 @@ def _cmd_run(args) -> int:
     arch = load_arch(args.arch)
     wl = load_workload(args.workload)
     samples = _parse_samples(args.samples, wl.n_samples, args.workload)
-    out_dir = args.out or os.path.join("reports", f"{arch.name}-{wl.name}")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise InputError(out_dir, "", "is a file, not a folder", "give --out a folder for result.json and the report")
-    mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload)
+    out_dir = args.out or os.path.join("reports", f"{_stem(args.arch)}-{_stem(args.workload)}")
+    _check_writable_folder(out_dir)
+    mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload, strategy=args.strategy)
     footprint = compute_footprint(wl, mapping, arch)
     run = simulate(wl, arch, mapping, samples=samples, progress=_progress_printer("simulating"), arch_file=args.arch)
     checks = []
     for result in run.samples:
         gold = run_golden(wl, result.sample)
         same_spikes = all(np.array_equal(gold.spikes[name], result.spikes[name]) for name in result.spikes)
+        same_membranes = all(np.array_equal(gold.membranes[name], result.membranes[name]) for name in result.membranes)
         checks.append({
             "predicted": gold.predicted,
             "readout_equal": bool(np.array_equal(gold.readout, result.readout)),
             "spikes_equal": bool(same_spikes),
+            "membranes_equal": bool(same_membranes),
         })
     energy = estimate_run_energy([s.counters for s in run.samples], arch)
     result_path = os.path.join(out_dir, "result.json")
@@ -110,7 +137,7 @@ def _cmd_run(args) -> int:
     if not args.no_report:
         report_path = build_report(data, out_dir, result_path)[0]
     print(format_run(run, footprint, checks, result_path, energy, report_path))
-    if not all(c["readout_equal"] and c["spikes_equal"] for c in checks):
+    if not all(c["readout_equal"] and c["spikes_equal"] and c["membranes_equal"] for c in checks):
         print("qsnnsim: error: the simulation differs from the golden model (a simulator bug; please report it)",
               file=sys.stderr)
         return 1
@@ -130,6 +157,12 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _add_strategy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", choices=STRATEGIES, default="balanced",
+                   help="mapping: balanced spreads every layer over the cores; proportional gives each layer "
+                        "neighbouring cores in proportion to its work; packed uses the fewest cores (docs/mapping.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qsnnsim",
@@ -142,9 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("map", help="map a workload onto an architecture: slices per core, passes, SRAM footprint")
     p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")
     p.add_argument("workload", help="workload file (.npz)")
-    p.add_argument("--strategy", choices=("balanced", "proportional", "packed"), default="balanced",
-                   help="balanced spreads every layer over the cores; proportional gives each layer neighbouring "
-                        "cores in proportion to its work; packed uses the fewest cores")
+    _add_strategy(p)
     p.set_defaults(func=_cmd_map)
     p = sub.add_parser("run", help="simulate samples cycle-accurately: outputs, latency, counters, report files")
     p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")
@@ -154,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write result.json and the report (default reports/<arch>-<workload>)")
     p.add_argument("--no-report", action="store_true",
                    help="write result.json only, no report.md/report.html/figures/tables")
+    _add_strategy(p)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("report", help="re-render the report (Markdown, HTML, PNG, CSV) of a run from its result.json")
     p.add_argument("result", help="a result.json written by qsnnsim run")

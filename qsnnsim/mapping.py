@@ -540,7 +540,26 @@ def _merge(
     return out_pieces, out_place
 
 
+def check_packet_fits(wl: Workload, arch: ArchSpec, arch_file: str) -> int:
+    """A packet is one flit: routing header + source neuron address + analog value (timing model §2).
+
+    Returns the value bits of an input packet (8 for an analog input, 0 for spikes).
+    """
+    value_bits = 8 if wl.input_kind == "analog" else 0
+    address_bits = max(1, math.ceil(math.log2(max(p.n_neurons for p in wl.populations))))
+    need = arch.noc.packet_header_bits + address_bits + value_bits
+    if need > arch.noc.flit_bits:
+        raise MappingError(
+            arch_file or arch.name, "noc.flit_bits",
+            f"a packet of {wl.name} needs {need} bits (packet_header_bits {arch.noc.packet_header_bits} + "
+            f"{address_bits} address bits + {value_bits} value bits) but a flit holds {arch.noc.flit_bits}",
+            f"set noc.flit_bits >= {need}",
+        )
+    return value_bits
+
+
 def _check_support(wl: Workload, arch: ArchSpec, arch_file: str) -> None:
+    check_packet_fits(wl, arch, arch_file)
     core = arch.core
     supported_m = ", ".join(map(str, sorted(core.membrane_bits_supported)))
     supported_w = ", ".join(map(str, sorted(core.weight_bits_supported)))

@@ -457,6 +457,10 @@ def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
         if labels.shape != (samples.shape[0],) or labels.dtype.kind not in "iu":
             raise _err(file, "labels", f"must be {samples.shape[0]} integers, one per sample (got {labels.shape} {labels.dtype})")
         labels = labels.astype(np.int64)
+        n_out = next(p for p in pops.values() if p.kind == "readout").n_neurons
+        if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= n_out):
+            raise _err(file, "labels", f"must be class indices 0..{n_out - 1} of the readout "
+                       f"(got {int(labels.min())}..{int(labels.max())})", "re-export with valid labels")
     class_names = None
     if wl.class_names is not None:
         class_names = tuple(str(c) for c in wl.class_names)
@@ -583,7 +587,7 @@ class _Entries:
         if key not in self.npz.files:
             raise _err(self.file, fld, f"names missing array entry {key!r}", "re-export the workload")
         try:
-            return self.npz[key]
+            value = self.npz[key]
         except ValueError as exc:
             if "pickle" in str(exc):
                 raise _err(self.file, key, "holds a pickled object, which qsnnsim never loads",
@@ -591,6 +595,10 @@ class _Entries:
             raise _err(self.file, key, f"unreadable array ({exc})", "re-export the workload") from None
         except (zipfile.BadZipFile, EOFError, OSError, zlib_error()) as exc:
             raise _err(self.file, key, f"truncated or corrupt array ({exc})", "re-export or re-copy the file") from None
+        if not isinstance(value, np.ndarray):
+            # numpy hands back raw bytes for a zip member stored without the .npy suffix
+            raise _err(self.file, key, "is not a .npy array entry", "re-export the workload")
+        return value
 
 
 def zlib_error():
@@ -613,6 +621,13 @@ def load_workload(path: str | os.PathLike) -> Workload:
     file = os.fspath(path)
     if not os.path.exists(file):
         raise _err(file, "", "no such file", "check the path")
+    with open(file, "rb") as fh:
+        is_npy = fh.read(6) == b"\x93NUMPY"
+    if is_npy:
+        raise _err(file, "", "is a single .npy array, not an .npz workload", "export with qsnnsim's save_workload")
+    if not zipfile.is_zipfile(file):
+        raise _err(file, "", "not a readable .npz workload (not a zip archive: truncated, or another kind of file)",
+                   "give a workload .npz (qsnnsim COMMAND ARCH.yaml WORKLOAD.npz), re-export or re-copy it")
     try:
         npz = np.load(file, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
@@ -676,7 +691,11 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
             if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in wshape):
                 raise _err(file, fld + ".weights_shape", f"must be non-negative integers (got {list(wshape)})")
             arr = entries.get(wkey, fld + ".weights")
-            if _meta_get(p, "weights_packed", fld + ".weights_packed", file, bool):
+            packed = _meta_get(p, "weights_packed", fld + ".weights_packed", file, bool)
+            if packed != (p.get("weight_bits") == 1):
+                raise _err(file, fld + ".weights_packed", f"is {packed} for {p.get('weight_bits')!r}-bit weights; "
+                           "1-bit codes are always bit-packed and wider codes never are", "re-export the workload")
+            if packed:
                 need = math.ceil(math.prod(wshape) / 8)
                 if arr.dtype != np.uint8 or arr.shape != (need,):
                     raise _err(file, wkey, f"packed 1-bit weights need {need} bytes for shape {list(wshape)} (got {arr.shape} {arr.dtype})",

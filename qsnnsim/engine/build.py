@@ -18,7 +18,7 @@ from qsnnsim.arch import ArchSpec
 from qsnnsim.counters import Action
 from qsnnsim.errors import MappingError
 from qsnnsim.kernels import sram
-from qsnnsim.mapping import Mapping, Slice
+from qsnnsim.mapping import Mapping, Slice, check_packet_fits
 from qsnnsim.workload import Population, Projection, Workload
 
 HOST_SOURCE = -1  # source key of the host's input train (docs/timing-model.md §9)
@@ -129,28 +129,30 @@ def _fire_cycles(s: Slice, arch: ArchSpec) -> int:
     )
 
 
-def _check_packet_fits(wl: Workload, arch: ArchSpec, arch_file: str) -> int:
-    """A packet is one flit: routing header + source neuron address + analog value."""
-    value_bits = 8 if wl.input_kind == "analog" else 0
-    address_bits = max(1, math.ceil(math.log2(max(p.n_neurons for p in wl.populations))))
-    need = arch.noc.packet_header_bits + address_bits + value_bits
-    if need > arch.noc.flit_bits:
-        raise MappingError(
-            arch_file or arch.name, "noc.flit_bits",
-            f"a packet of {wl.name} needs {need} bits (packet_header_bits {arch.noc.packet_header_bits} + "
-            f"{address_bits} address bits + {value_bits} value bits) but a flit holds {arch.noc.flit_bits}",
-            f"set noc.flit_bits >= {need}",
-        )
-    return value_bits
+def _check_mapping(wl: Workload, arch: ArchSpec, mapping: Mapping, file: str) -> None:
+    """Refuse a mapping that was not made for this workload on this architecture."""
+    problem = None
+    if mapping.workload_name != wl.name or mapping.arch_name != arch.name:
+        problem = f"was made for {mapping.workload_name!r} on {mapping.arch_name!r}"
+    elif (mapping.mesh_rows, mapping.mesh_cols) != (arch.chip.mesh_rows, arch.chip.mesh_cols):
+        problem = (f"is for a {mapping.mesh_rows}x{mapping.mesh_cols} mesh, the arch has "
+                   f"{arch.chip.mesh_rows}x{arch.chip.mesh_cols}")
+    else:
+        covered = {}
+        for s in mapping.slices:
+            covered[s.population] = covered.get(s.population, 0) + s.n_neurons
+        for pop in wl.populations:
+            if pop.kind != "input" and covered.get(pop.name, 0) != pop.n_neurons:
+                problem = f"covers {covered.get(pop.name, 0)} of the {pop.n_neurons} neurons of {pop.name!r}"
+                break
+    if problem:
+        raise MappingError(file, "mapping", problem, "map this workload onto this architecture first")
 
 
 def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: str = "") -> Plan:
     """Prepare the per-slice and per-core arrays of a run (see module docstring)."""
-    if mapping.workload_name != workload.name or mapping.arch_name != arch.name:
-        raise MappingError(arch_file or arch.name, "mapping",
-                           f"was made for {mapping.workload_name!r} on {mapping.arch_name!r}",
-                           "map this workload onto this architecture first")
-    value_bits = _check_packet_fits(workload, arch, arch_file)
+    _check_mapping(workload, arch, mapping, arch_file or arch.name)
+    value_bits = check_packet_fits(workload, arch, arch_file)
     wl = workload
     pops = wl.populations
     pop_index = {p.name: i for i, p in enumerate(pops)}

@@ -153,7 +153,8 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     for i, (s, b) in enumerate(zip(samples, energy.samples)):
         where = f"samples[{i}]"
         gold = rd.get(s, "golden", where, dict, optional=True)
-        ok = None if gold is None else bool(gold.get("readout_equal")) and bool(gold.get("spikes_equal"))
+        ok = None if gold is None else (bool(gold.get("readout_equal")) and bool(gold.get("spikes_equal"))
+                                        and bool(gold.get("membranes_equal", True)))
         sample_rows.append(col.sample_row(
             rd.get(s, "sample", where, int), rd.get(s, "label", where, int, optional=True),
             rd.get(s, "predicted", where, int), class_names, ok, b))
@@ -513,31 +514,38 @@ def _write_all(m: _Model, stage: str) -> None:
         fh.write(to_html(m, fig_dir))
 
 
-def _commit(stage: str, out_dir: str) -> None:
-    """Move a complete staged report into ``out_dir``: folders swapped whole, the two documents last."""
+_MANIFEST = ".qsnnsim-report-files"
+
+
+def _commit(stage: str, out_dir: str, files: list[str]) -> None:
+    """Move a complete staged report into ``out_dir``.
+
+    Into an existing folder, each staged file replaces only the file of the same name, and of
+    the files a previous report wrote (listed in its manifest) only those this one no longer
+    writes are removed: anything else the folder holds (a user's own figures, a run's
+    result.json) is left alone. The two documents move last, so a reader never sees them point
+    at figures not yet in place.
+    """
     if not os.path.exists(out_dir):
         os.rename(stage, out_dir)
         return
-    trash = tempfile.mkdtemp(prefix=".report-old-", dir=os.path.dirname(stage))
-    try:
-        for sub in ("figures", "tables"):
-            target = os.path.join(out_dir, sub)
-            if os.path.exists(target):
-                os.rename(target, os.path.join(trash, sub))
-            os.rename(os.path.join(stage, sub), target)
-        for doc in ("report.md", "report.html"):
-            os.replace(os.path.join(stage, doc), os.path.join(out_dir, doc))
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)
-
-
-def report_files(out_dir: str) -> list[str]:
-    """Every file of the report in ``out_dir``, documents first."""
-    out = [os.path.join(out_dir, d) for d in ("report.html", "report.md")]
+    manifest = os.path.join(out_dir, _MANIFEST)
+    old = []
+    if os.path.exists(manifest):
+        with open(manifest, encoding="utf-8") as fh:
+            old = [line.strip() for line in fh if line.strip()]
     for sub in ("figures", "tables"):
-        folder = os.path.join(out_dir, sub)
-        out += [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
-    return out
+        target = os.path.join(out_dir, sub)
+        os.makedirs(target, exist_ok=True)
+        for name in sorted(os.listdir(os.path.join(stage, sub))):
+            os.replace(os.path.join(stage, sub, name), os.path.join(target, name))
+    for rel in set(old) - set(files):
+        stale = os.path.join(out_dir, rel)
+        if os.path.dirname(rel) in ("figures", "tables") and os.path.isfile(stale):
+            os.unlink(stale)
+    os.replace(os.path.join(stage, _MANIFEST), manifest)
+    for doc in ("report.md", "report.html"):
+        os.replace(os.path.join(stage, doc), os.path.join(out_dir, doc))
 
 
 def build_report(result: dict, out_dir: str, source: str = "<result>") -> list[str]:
@@ -575,9 +583,15 @@ def build_report(result: dict, out_dir: str, source: str = "<result>") -> list[s
         raise InputError(out_dir, "", f"cannot be written ({exc.strerror})", "choose another folder") from None
     try:
         _write_all(model, stage)
-        _commit(stage, out_dir)
+        rel = ["report.html", "report.md"]
+        for sub in ("figures", "tables"):
+            rel += [f"{sub}/{f}" for f in sorted(os.listdir(os.path.join(stage, sub)))]
+        with open(os.path.join(stage, _MANIFEST), "w", encoding="utf-8") as fh:
+            fh.write("\n".join(rel) + "\n")
+        _commit(stage, out_dir, rel)
+        files = [os.path.join(out_dir, r) for r in rel]
     except OSError as exc:
         raise InputError(out_dir, "", f"cannot be written ({exc.strerror})", "choose another folder") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return report_files(out_dir)
+    return files

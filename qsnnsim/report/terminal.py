@@ -160,7 +160,8 @@ def format_run(run, footprint, checks: list, result_path: str, energy, report_pa
     out = [(f"{wl.name} on {arch.name}: {n} of {wl.n_samples} sample(s), T = {wl.timesteps}, "
             f"{run.mapping.n_passes} pass(es), clock {arch.chip.clock_mhz:g} MHz")]
     rows = [col.sample_row(s.sample, s.label, s.predicted, wl.class_names,
-                           bool(check["readout_equal"] and check["spikes_equal"]), b)
+                           bool(check["readout_equal"] and check["spikes_equal"]
+                                and check.get("membranes_equal", True)), b)
             for s, check, b in zip(run.samples, checks, energy.samples)]
     shown = ("sample", "label", "predicted", "matches_golden", "latency_cycles", "latency_us", "energy_uj",
              "synaptic_ops", "spikes", "packets")

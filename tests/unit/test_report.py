@@ -197,7 +197,19 @@ def test_a_new_report_replaces_the_old_figures(tiny_run, tmp_path):
     one["samples"] = one["samples"][:1]
     render.build_report(one, out, "r.json")
     assert "timeline_sample1.png" not in _listing(os.path.join(out, "figures"))
-    assert _listing(out) == ["figures", "report.html", "report.md", "result.json", "tables"]
+    assert _listing(out) == [".qsnnsim-report-files", "figures", "report.html", "report.md", "result.json", "tables"]
+
+
+def test_a_report_never_deletes_files_it_did_not_write(tiny_run, tmp_path):
+    out = tmp_path / "rep"
+    (out / "figures").mkdir(parents=True)
+    (out / "tables").mkdir()
+    (out / "figures" / "my_paper_plot.png").write_text("mine")
+    (out / "tables" / "notes.csv").write_text("mine")
+    render.build_report(tiny_run[4], str(out), "r.json")
+    render.build_report(tiny_run[4], str(out), "r.json")
+    assert (out / "figures" / "my_paper_plot.png").read_text() == "mine"
+    assert (out / "tables" / "notes.csv").read_text() == "mine"
 
 
 def test_a_file_in_the_way_is_an_input_error(tiny_run, tmp_path):
