@@ -367,7 +367,9 @@ def sample_row(sample: int, label: int | None, predicted: int, class_names, matc
     def name(k):
         if k is None:
             return "-"
-        return f"{k} {class_names[k]}" if class_names and 0 <= k < len(class_names) else str(k)
+        if class_names and 0 <= k < len(class_names) and class_names[k] != str(k):
+            return f"{k} {class_names[k]}"
+        return str(k)
 
     b = breakdown
     return SampleRow(

@@ -38,7 +38,7 @@ def _ranges(values: list[int]) -> str:
 
 def _cell_grid(mapping: Mapping, footprint: Footprint, pass_index: int) -> list[str]:
     """One two-line cell per core: weight%/membrane% and accumulator% with the slice count."""
-    width = 13
+    width = 15
     lines = [
         "       "
         + "".join(f"col {c}".ljust(width) for c in range(mapping.mesh_cols)).rstrip()
@@ -52,12 +52,12 @@ def _cell_grid(mapping: Mapping, footprint: Footprint, pass_index: int) -> list[
                 bottom.append("".ljust(width))
                 continue
             top.append(
-                f"w{_pct(cf.weight.fraction):>4} m{_pct(cf.membrane.fraction):>4}".ljust(
+                f"w{_pct(cf.weight.fraction):>5} m{_pct(cf.membrane.fraction):>5}".ljust(
                     width
                 )
             )
             bottom.append(
-                f"a{_pct(cf.acc.fraction):>4} {cf.n_slices:>2}sl".ljust(width)
+                f"a{_pct(cf.acc.fraction):>5} {cf.n_slices:>2}sl".ljust(width)
             )
         lines.append(f"row {r:<3}" + "".join(top).rstrip())
         lines.append("       " + "".join(bottom).rstrip())

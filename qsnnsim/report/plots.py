@@ -114,7 +114,7 @@ def plot_layers(populations: list[str], components: list[str], labels: list[str]
     ax.set_yticks(y, [_short(p) for p in populations], fontsize=8)
     ax.set_xlabel(f"dynamic energy per inference ({unit})")
     ax.set_title("Energy by layer (leakage is the chip's, not a layer's)", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right", frameon=True)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 

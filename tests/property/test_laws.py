@@ -8,10 +8,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from engine_helpers import run_engine, with_chip, with_core, with_packet_flits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import small_archs, small_workloads
+
+from qsnnsim.arch import load_arch
+from qsnnsim.workload import load_workload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,14 +36,27 @@ def test_clock_changes_microseconds_not_cycles(data):
 
 @settings(max_examples=40)
 @given(st.data())
-def test_more_synapse_lanes_never_add_cycles(data):
+def test_more_synapse_lanes_never_add_integrate_cycles(data):
     wl = data.draw(small_workloads(max_samples=1))
     arch = with_packet_flits(data.draw(small_archs(workload=wl)))
     extra = data.draw(st.integers(1, 8))
     base = run_engine(wl, arch).samples[0]
     wider = run_engine(wl, with_core(arch, synapse_lanes=arch.core.synapse_lanes + extra)).samples[0]
-    assert wider.latency_cycles <= base.latency_cycles
-    assert sum(wider.integrate_busy_cycles) <= sum(base.integrate_busy_cycles)
+    assert all(w <= b for w, b in zip(wider.integrate_busy_cycles, base.integrate_busy_cycles))
+    assert wider.counters.synaptic_ops() == base.counters.synaptic_ops()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "open (engine issue): first-come-first-served arbitration has timing anomalies; with 6 lanes a "
+    "core fires earlier, its train takes a link first and delays the host train on the critical "
+    "path (1,472 vs 1,378 cycles). docs/design-notes.md: static-order arbitration would make the "
+    "law hold; the cycle-stepped reference shows the same cycles, so this is the model, not a bug"))
+def test_more_synapse_lanes_never_add_cycles_known_counterexample():
+    wl = load_workload(os.path.join(ROOT, "workloads", "tiny_dvs.npz"))
+    arch = load_arch(os.path.join(ROOT, "archs", "core16.yaml"))
+    four = run_engine(wl, with_core(arch, synapse_lanes=4), samples=[0]).samples[0]
+    six = run_engine(wl, with_core(arch, synapse_lanes=6), samples=[0]).samples[0]
+    assert six.latency_cycles <= four.latency_cycles
 
 
 @settings(max_examples=30)
