@@ -27,7 +27,7 @@ def fmt_si(x: float, unit: str = "") -> str:
 def fmt_bytes(bits: int) -> str:
     """Bits as decimal megabytes/kilobytes (the seed paper's MB are 10^6 bytes)."""
     n_bytes = bits / 8
-    if n_bytes >= 1e6:
+    if n_bytes >= 1e5:  # from 0.10 MB on, in MB as the seed paper writes model sizes (0.36 MB)
         return f"{n_bytes / 1e6:.2f} MB"
     if n_bytes >= 1e3:
         return f"{n_bytes / 1e3:.2f} kB"
