@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from qsnnsim.kernels._jit import jit
+from qsnnsim.kernels.window import window_output
 
 
 @jit
@@ -79,18 +80,12 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
             n_upd = 0
             n_acc_words = 0
             for kh in range(k_h):
-                ny = y + p_h - kh
-                if ny < 0 or ny % s_h != 0:
-                    continue
-                oy = ny // s_h
-                if oy >= out_h:
+                oy = window_output(y, p_h, kh, s_h, out_h)
+                if oy < 0:
                     continue
                 for kw in range(k_w):
-                    nx = x + p_w - kw
-                    if nx < 0 or nx % s_w != 0:
-                        continue
-                    ox = nx // s_w
-                    if ox >= out_w:
+                    ox = window_output(x, p_w, kw, s_w, out_w)
+                    if ox < 0:
                         continue
                     pos = oy * out_w + ox
                     c_lo = max(c_start, _ceil_div(n_start - pos, plane))
@@ -167,18 +162,12 @@ def sumpool_pair_costs(c_all, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h,
                 n_upd = 0
                 if c_start <= ci < c_stop:
                     for kh in range(k_h):
-                        ny = y + p_h - kh
-                        if ny < 0 or ny % s_h != 0:
-                            continue
-                        oy = ny // s_h
-                        if oy >= out_h:
+                        oy = window_output(y, p_h, kh, s_h, out_h)
+                        if oy < 0:
                             continue
                         for kw in range(k_w):
-                            nx = x + p_w - kw
-                            if nx < 0 or nx % s_w != 0:
-                                continue
-                            ox = nx // s_w
-                            if ox >= out_w:
+                            ox = window_output(x, p_w, kw, s_w, out_w)
+                            if ox < 0:
                                 continue
                             n = ci * plane + oy * out_w + ox
                             if n_start <= n < n_stop:

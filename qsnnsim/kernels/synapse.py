@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from qsnnsim.kernels._jit import jit, popcount64
+from qsnnsim.kernels.window import window_output
 
 
 @jit
@@ -122,18 +123,12 @@ def accumulate_conv_events(values, weights, c_start, c_stop, stride_h, stride_w,
                 if v == 0:
                     continue
                 for kh in range(k_h):
-                    ny = y + pad_h - kh
-                    if ny < 0 or ny % stride_h != 0:
-                        continue
-                    oy = ny // stride_h
-                    if oy >= out_h:
+                    oy = window_output(y, pad_h, kh, stride_h, out_h)
+                    if oy < 0:
                         continue
                     for kw in range(k_w):
-                        nx = x + pad_w - kw
-                        if nx < 0 or nx % stride_w != 0:
-                            continue
-                        ox = nx // stride_w
-                        if ox >= out_w:
+                        ox = window_output(x, pad_w, kw, stride_w, out_w)
+                        if ox < 0:
                             continue
                         for co in range(c_start, c_stop):
                             acc[co - c_start, oy, ox] += v * weights[co, ci, kh, kw]
