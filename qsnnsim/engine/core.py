@@ -1,8 +1,9 @@
 """Core units: a core's soma (fire phases) and its integrate unit, as simpy-driven objects.
 
 docs/timing-model.md §4-§5. A :class:`CoreUnit` owns, for one pass, the readiness of its
-slices (markers received, own previous fire, credits from destinations), picks the next
-slice to fire at priority DECIDE, and holds the integrate unit's state (spike-buffer ring,
+slices (markers received, own previous fire, credits from destinations), starts the next
+fire of the pass's fixed service order (docs/timing-model.md §2b) at priority DECIDE once it
+is ready, and holds the integrate unit's state (spike-buffer ring,
 issue cycle). Neuron arithmetic is not done here: the pass calls the kernels through
 ``fire_fn`` and ``eject_fn``.
 """
@@ -38,13 +39,14 @@ class Readiness:
 
 
 class CoreUnit:
-    """One core in one pass: soma arbitration over its slices, integrate-unit state."""
+    """One core in one pass: its soma, serving fires in the pass's fixed order, and its integrate-unit state."""
 
-    def __init__(self, env: simpy.Environment, core: int, slice_ids: list[int], spike_buffer_packets: int,
+    def __init__(self, env: simpy.Environment, core: int, fire_sequence: list, spike_buffer_packets: int,
                  start_fire):
         self.env = env
         self.core = core
-        self.slice_ids = sorted(slice_ids)
+        self.fire_sequence = fire_sequence   # (slice index, t) in service order (engine/order.py)
+        self.next = 0
         self.start_fire = start_fire   # (slice index, now) -> fire cycles; the pass does the work
         self.busy_until = 0
         self.readiness: dict[int, Readiness] = {}
@@ -58,18 +60,19 @@ class CoreUnit:
             call_at(self.env, when, lambda: self._decide(when), DECIDE)
 
     def _decide(self, when: int) -> None:
+        # Only the next fire in order may start, even if a later one is ready: that fixed order is
+        # what keeps latency monotone in every cost (docs/timing-model.md §2b).
         self._decisions.discard(when)
         now = self.env.now
-        if self.busy_until > now:
+        if self.busy_until > now or self.next == len(self.fire_sequence):
             return
-        best = None
-        for s in self.slice_ids:
-            r = self.readiness[s]
-            if r.missing == 0 and r.ready <= now:
-                key = (r.ready, s)
-                if best is None or key < best:
-                    best = key
-        if best is None:
+        sid, t = self.fire_sequence[self.next]
+        r = self.readiness[sid]
+        if r.next_t != t or r.missing != 0:
             return
-        cycles = self.start_fire(best[1], now)
+        if r.ready > now:
+            self.schedule_decision(r.ready)
+            return
+        self.next += 1
+        cycles = self.start_fire(sid, now)
         self.busy_until = now + cycles

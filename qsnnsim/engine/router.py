@@ -1,25 +1,19 @@
-"""Mesh NoC as simpy events: links that serve trains first-come-first-served.
+"""Mesh NoC as simpy events: links that serve trains in the pass's fixed order.
 
-docs/timing-model.md §3. A :class:`LinkUnit` is one router output port (mesh link or
-ejection) or one injection port. Trains are *offered* to a link at the cycle they become
-eligible; the link grants them in increasing ``(eligible cycle, rank)``. Grant decisions
-run at priority ``DECIDE``, after every ordinary event of the same cycle, so a train that
-becomes eligible in a cycle always competes in that cycle's decision, whatever order simpy
-processed the cycle's events in. No neuron state is touched here.
+docs/timing-model.md §2b-§3. A :class:`LinkUnit` is one router output port (mesh link or
+ejection) or one injection port. It knows, before the pass starts, the keys of every train
+it will carry, in the order it serves them (engine/order.py); trains are *offered* when they
+become eligible, and the next train in order is granted at ``max(eligible, free)``, so a link
+idles for a late train rather than let a later one pass it. No neuron state is touched here.
 """
 
 from __future__ import annotations
-
-import heapq
 
 import simpy
 
 # simpy orders events of one cycle by (priority, insertion); URGENT=0, NORMAL=1.
 NORMAL = simpy.core.NORMAL
 DECIDE = NORMAL + 1
-
-# Input port ranks (tie-break among trains eligible in the same cycle).
-PORT_LOCAL, PORT_HOST, PORT_NORTH, PORT_EAST, PORT_SOUTH, PORT_WEST = range(6)
 
 
 def call_at(env: simpy.Environment, when: int, fn, priority: int = NORMAL) -> None:
@@ -31,51 +25,45 @@ def call_at(env: simpy.Environment, when: int, fn, priority: int = NORMAL) -> No
     env.schedule(event, priority, when - env.now)
 
 
-def xy_hops(src_core: int, dst_core: int, mesh_cols: int) -> list[tuple[int, int, int]]:
-    """The mesh links of an XY route: (router core, next router core, input rank there)."""
+def xy_hops(src_core: int, dst_core: int, mesh_cols: int) -> list[tuple[int, int]]:
+    """The mesh links of an XY route, as (router core, next router core): along the row first."""
     r, c = divmod(src_core, mesh_cols)
     dr, dc = divmod(dst_core, mesh_cols)
     hops = []
     while c != dc:
-        step = 1 if dc > c else -1
         here = r * mesh_cols + c
-        c += step
-        hops.append((here, r * mesh_cols + c, PORT_WEST if step > 0 else PORT_EAST))
+        c += 1 if dc > c else -1
+        hops.append((here, r * mesh_cols + c))
     while r != dr:
-        step = 1 if dr > r else -1
         here = r * mesh_cols + c
-        r += step
-        hops.append((here, r * mesh_cols + c, PORT_NORTH if step > 0 else PORT_SOUTH))
+        r += 1 if dr > r else -1
+        hops.append((here, r * mesh_cols + c))
     return hops
 
 
 class LinkUnit:
-    """One link: FCFS by (eligible cycle, rank), one train at a time.
+    """One link: grants its trains one at a time, in the fixed order ``sequence`` of train keys.
 
     ``on_grant(train, grant_cycle, eligible_cycle)`` is called when a train wins the link
     and returns the first cycle the link is free again.
     """
 
-    def __init__(self, env: simpy.Environment, router_core: int, on_grant):
+    def __init__(self, env: simpy.Environment, router_core: int, on_grant, sequence: list):
         self.env = env
         self.router_core = router_core
         self.on_grant = on_grant
+        self.sequence = sequence
+        self.next = 0
         self.free_at = 0
-        self._pending: list = []
+        self._offered: dict = {}
         self._decisions: set[int] = set()
-        self._seq = 0
 
-    def offer(self, train, rank: int, eligible: int | None = None) -> None:
-        """The train competes for this link from cycle ``eligible`` on (default: now).
-
-        An offer for a later cycle needs no event of its own: it waits in the queue, and the
-        decision at that cycle sees it, because every train eligible at a cycle is offered
-        before that cycle's decisions run.
-        """
+    def offer(self, train, key, eligible: int | None = None) -> None:
+        """The train with ``key`` can use this link from cycle ``eligible`` on (default: now)."""
         eligible = self.env.now if eligible is None else eligible
-        self._seq += 1
-        heapq.heappush(self._pending, (eligible, rank, self._seq, train))
-        self._schedule(max(eligible, self.free_at))
+        self._offered[key] = (eligible, train)
+        if self.next < len(self.sequence) and self.sequence[self.next] == key:
+            self._schedule(max(eligible, self.free_at))
 
     def _schedule(self, when: int) -> None:
         if when not in self._decisions:
@@ -84,12 +72,18 @@ class LinkUnit:
 
     def _decide(self, when: int) -> None:
         self._decisions.discard(when)
-        if not self._pending or self.free_at > self.env.now:
+        key = self.sequence[self.next]
+        offer = self._offered.pop(key, None)
+        if offer is None:
             return
-        if self._pending[0][0] > self.env.now:
-            self._schedule(self._pending[0][0])
+        eligible, train = offer
+        if max(eligible, self.free_at) > self.env.now:
+            self._offered[key] = offer
+            self._schedule(max(eligible, self.free_at))
             return
-        eligible, _rank, _seq, train = heapq.heappop(self._pending)
+        self.next += 1
         self.free_at = self.on_grant(train, self.env.now, eligible)
-        if self._pending:
-            self._schedule(max(self.env.now, self.free_at))
+        if self.next < len(self.sequence):
+            pending = self._offered.get(self.sequence[self.next])
+            if pending is not None:
+                self._schedule(max(pending[0], self.free_at))

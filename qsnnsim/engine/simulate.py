@@ -19,7 +19,8 @@ from qsnnsim.counters import Action, Counters, Unit
 from qsnnsim.engine import offchip
 from qsnnsim.engine.build import HOST_SOURCE, Plan, build_plan
 from qsnnsim.engine.core import CoreUnit, Readiness
-from qsnnsim.engine.router import DECIDE, NORMAL, PORT_HOST, PORT_LOCAL, LinkUnit, call_at, xy_hops
+from qsnnsim.engine.order import PassOrder, pass_order, train_path
+from qsnnsim.engine.router import DECIDE, NORMAL, LinkUnit, call_at
 from qsnnsim.kernels import noc, phase, synapse
 from qsnnsim.mapping import Mapping
 from qsnnsim.workload import Workload
@@ -80,17 +81,17 @@ class RunResult:
 
 
 class _Train:
-    __slots__ = ("key", "source_pop", "t", "dest", "spikes", "n_packets", "links", "ranks", "grants")
+    __slots__ = ("key", "order_key", "source_pop", "t", "dest", "spikes", "n_packets", "links", "grants")
 
-    def __init__(self, key, source_pop, t, dest, spikes, links, ranks):
+    def __init__(self, key, order_key, source_pop, t, dest, spikes, links):
         self.key = key
+        self.order_key = order_key
         self.source_pop = source_pop
         self.t = t
         self.dest = dest
         self.spikes = spikes
         self.n_packets = len(spikes) + 1
         self.links = links
-        self.ranks = ranks
         self.grants = []
 
 
@@ -115,11 +116,52 @@ class _SampleState:
         self.saturations = {p.name: np.zeros(self.T, np.int64) for p in wl.projections}
 
 
+@dataclass(frozen=True, eq=False)
+class PassTopology:
+    """Who sends to whom in one pass, and the pass's service order; sample-independent."""
+
+    here: list               # the pass's SlicePlans, slice index order
+    sources: dict            # slice -> source keys: same-pass slices, earlier-pass slices, HOST_SOURCE
+    same_pass_dests: dict    # slice -> same-pass destination slices
+    dests: dict              # source key -> destination slices in this pass
+    host_sources: list       # what the host sends in this pass: HOST_SOURCE, earlier-pass slices
+    host_dests: list         # slices that receive a host train
+    order: PassOrder
+
+
+def pass_topology(plan: Plan, pass_index: int) -> PassTopology:
+    """Sources, destinations and service order of one pass (docs/timing-model.md §2b, §5, §7)."""
+    mapping = plan.mapping
+    here = [s for s in plan.slices if s.pass_index == pass_index]
+    here_ids = {s.index for s in here}
+    sources: dict[int, list[int]] = {s.index: [] for s in here}
+    for s in plan.slices:
+        if s.pass_index <= pass_index:
+            for d in mapping.destinations[s.index]:
+                if d in here_ids:
+                    sources[d].append(s.index)
+    for d in mapping.input_destinations:
+        if d in here_ids:
+            sources[d].append(HOST_SOURCE)
+    dests = {s.index: [d for d in mapping.destinations[s.index] if d in here_ids] for s in plan.slices}
+    dests[HOST_SOURCE] = [d for d in mapping.input_destinations if d in here_ids]
+    same_pass_dests = {s.index: dests[s.index] for s in here}
+    host_sources = [HOST_SOURCE] if dests[HOST_SOURCE] else []
+    host_sources += [s.index for s in plan.slices if s.pass_index < pass_index and dests[s.index]]
+    host_dests = sorted({d for src in host_sources for d in dests[src]})
+    host_train_cores = {src: sorted({plan.slices[d].core for d in dests[src]}) for src in host_sources}
+    order = pass_order(here, plan.workload.timesteps, sources, same_pass_dests, host_sources, host_dests,
+                       host_train_cores, plan.io_core, mapping.mesh_cols)
+    return PassTopology(here=here, sources=sources, same_pass_dests=same_pass_dests, dests=dests,
+                        host_sources=host_sources, host_dests=host_dests, order=order)
+
+
 class _PassRun:
     """One pass of one sample: the simpy environment and its units."""
 
     def __init__(self, plan: Plan, state: _SampleState, pass_index: int, offset: int, counts: np.ndarray,
-                 unit_cycles: np.ndarray, fires: dict, trains: dict, wait_log: list, link_flits: dict):
+                 unit_cycles: np.ndarray, fires: dict, trains: dict, wait_log: list, link_flits: dict,
+                 topology: PassTopology):
         self.plan = plan
         self.state = state
         self.p = pass_index
@@ -138,62 +180,35 @@ class _PassRun:
         self.env = simpy.Environment()
         self.T = state.T
         self.end = 0
-        mapping = plan.mapping
-        self.here = [s for s in plan.slices if s.pass_index == pass_index]
-        here_ids = {s.index for s in self.here}
-        # sources per slice in this pass: same-pass slices, host input, host boundary trains
-        self.sources: dict[int, list[int]] = {s.index: [] for s in self.here}
-        for s in plan.slices:
-            for d in mapping.destinations[s.index]:
-                if d in here_ids and (s.pass_index == pass_index or s.pass_index < pass_index):
-                    self.sources[d].append(s.index)
-        for d in mapping.input_destinations:
-            if d in here_ids:
-                self.sources[d].append(HOST_SOURCE)
-        self.same_pass_dests = {s.index: [d for d in mapping.destinations[s.index] if d in here_ids]
-                                for s in self.here}
-        self.host_sources = []  # (source key, source slice or None) re-injected by the host
-        if any(d in here_ids for d in mapping.input_destinations):
-            self.host_sources.append(HOST_SOURCE)
-        for s in plan.slices:
-            if s.pass_index < pass_index and any(d in here_ids for d in mapping.destinations[s.index]):
-                self.host_sources.append(s.index)
-        self.host_dests = sorted({d for src in self.host_sources for d in self._dests_of(src)})
+        self.here = topology.here
+        self.sources = topology.sources
+        self.same_pass_dests = topology.same_pass_dests
+        self.host_sources = topology.host_sources
+        self.host_dests = topology.host_dests
+        self.order = topology.order
+        self.topology_dests = topology.dests
         # units
         self.cores: dict[int, CoreUnit] = {}
         for s in self.here:
             if s.core not in self.cores:
-                self.cores[s.core] = CoreUnit(self.env, s.core, [], arch.core.spike_buffer_packets, self._start_fire)
-            self.cores[s.core].slice_ids.append(s.index)
-        for cu in self.cores.values():
-            cu.slice_ids.sort()
-            for sid in cu.slice_ids:
-                cu.readiness[sid] = Readiness(len(self.sources[sid]))
-        self.inject = {c: LinkUnit(self.env, c, self._grant_hop) for c in self.cores}
-        self.host_inject = LinkUnit(self.env, plan.io_core, self._grant_hop)
-        self.mesh: dict[tuple[int, int], LinkUnit] = {}
-        self.eject: dict[int, LinkUnit] = {}
-        self.inject_seq: dict[int, int] = {}
+                self.cores[s.core] = CoreUnit(self.env, s.core, self.order.soma_sequence[s.core],
+                                              arch.core.spike_buffer_packets, self._start_fire)
+            self.cores[s.core].readiness[s.index] = Readiness(len(self.sources[s.index]))
+        self.links: dict[tuple, LinkUnit] = {}
         self.host = Readiness(0)
-        self.host_train_slices: dict[tuple, list[int]] = {}
 
     # ----------------------------------------------------------------- helpers
     def _dests_of(self, source: int) -> list[int]:
-        here = {s.index for s in self.here}
-        if source == HOST_SOURCE:
-            return [d for d in self.plan.mapping.input_destinations if d in here]
-        return [d for d in self.plan.mapping.destinations[source] if d in here]
+        return self.topology_dests[source]
 
-    def _mesh_link(self, router: int, nxt: int) -> LinkUnit:
-        key = (router, nxt)
-        if key not in self.mesh:
-            self.mesh[key] = LinkUnit(self.env, router, self._grant_hop)
-        return self.mesh[key]
-
-    def _eject_link(self, core: int) -> LinkUnit:
-        if core not in self.eject:
-            self.eject[core] = LinkUnit(self.env, core, self._grant_eject)
-        return self.eject[core]
+    def _link(self, name: tuple) -> LinkUnit:
+        link = self.links.get(name)
+        if link is None:
+            kind = name[0]
+            router = self.plan.io_core if kind == "host" else name[1]
+            on_grant = self._grant_eject if kind == "eject" else self._grant_hop
+            link = self.links[name] = LinkUnit(self.env, router, on_grant, self.order.link_sequence[name])
+        return link
 
     def _count(self, core: int, pop: int, t: int, action: Action, n) -> None:
         self.counts[core, pop, t, int(action)] += int(n)
@@ -201,14 +216,11 @@ class _PassRun:
     # ----------------------------------------------------------------- run
     def run(self) -> int:
         for core in sorted(self.cores):
-            cu = self.cores[core]
-            for sid in cu.slice_ids:
-                if cu.readiness[sid].missing == 0:
-                    cu.schedule_decision(0)
+            self.cores[core].schedule_decision(0)
         self._host_ready_check()
         self.env.run()
         for cu in self.cores.values():
-            for sid in cu.slice_ids:
+            for sid in sorted(cu.readiness):
                 if cu.readiness[sid].next_t < self.T:
                     raise RuntimeError(f"deadlock: slice {sid} stopped before timestep {cu.readiness[sid].next_t}")
         return self.end
@@ -234,7 +246,7 @@ class _PassRun:
             spikes, pop = self._source_spikes(src, t)
             dests = self._dests_of(src)
             for core in sorted({self.plan.slices[d].core for d in dests}):
-                self._launch(src, pop, t, core, spikes, io, self.host_inject, PORT_HOST, n_cores_row=True)
+                self._launch(src, pop, t, core, spikes, io, self.order.host_level[t], from_host=True)
             if src != HOST_SOURCE:
                 # the host reads the boundary slice's spike bitmap of this timestep back in
                 sl = self.plan.slices[src]
@@ -251,27 +263,19 @@ class _PassRun:
         return np.flatnonzero(seg) + sl.neuron_start, sl.pop
 
     # ----------------------------------------------------------------- trains
-    def _launch(self, src, pop, t, dest_core, spikes, src_core, inject_link, first_rank, n_cores_row=False):
-        links = [inject_link]
-        ranks = [self.inject_seq.setdefault(id(inject_link), 0)]
-        self.inject_seq[id(inject_link)] += 1
-        hops = xy_hops(src_core, dest_core, self.cols)
-        rank_in = first_rank
-        for router, nxt, rank_next in hops:
-            self.link_flits[(router, nxt)] = self.link_flits.get((router, nxt), 0) + len(spikes) + 1
-            links.append(self._mesh_link(router, nxt))
-            ranks.append(rank_in)
-            rank_in = rank_next
-        links.append(self._eject_link(dest_core))
-        ranks.append(rank_in)
-        self.link_flits[(dest_core, dest_core)] = self.link_flits.get((dest_core, dest_core), 0) + len(spikes) + 1
-        train = _Train((self.p, src, t, dest_core), pop, t, dest_core, spikes, links, ranks)
-        f = train.n_packets
-        counter_core = self.plan.n_cores if n_cores_row else src_core
+    def _launch(self, src, pop, t, dest_core, spikes, src_core, level, from_host=False):
+        names = train_path(src_core, dest_core, self.cols, from_host)
+        links = [self._link(name) for name in names]
+        f = len(spikes) + 1
+        for name in names[1:]:
+            hop = (name[1], name[2]) if name[0] == "mesh" else (dest_core, dest_core)
+            self.link_flits[hop] = self.link_flits.get(hop, 0) + f
+        train = _Train((self.p, src, t, dest_core), (level, src, dest_core), pop, t, dest_core, spikes, links)
+        counter_core = self.plan.n_cores if from_host else src_core
         self._count(counter_core, pop, t, Action.PACKET, f)
-        self._count(counter_core, pop, t, Action.FLIT_HOP, f * (len(hops) + 1))
+        self._count(counter_core, pop, t, Action.FLIT_HOP, f * (len(names) - 1))
         self._count(dest_core, pop, t, Action.SPIKE_BUFFER_ACCESS, 2 * f)
-        inject_link.offer(train, ranks[0])
+        links[0].offer(train, train.order_key)
 
     def _grant_hop(self, train: _Train, grant: int, eligible: int) -> int:
         i = len(train.grants)
@@ -281,7 +285,7 @@ class _PassRun:
             self.unit_cycles[link.router_core, Unit.LINK_WAIT] += grant - eligible
             self.wait_log.append((link.router_core, eligible + self.offset, grant + self.offset, train.n_packets))
         delay = (1 + self.R) if i == 0 else (self.L + self.R)
-        train.links[i + 1].offer(train, train.ranks[i + 1], grant + delay)
+        train.links[i + 1].offer(train, train.order_key, grant + delay)
         return grant + train.n_packets
 
     def _grant_eject(self, train: _Train, grant: int, eligible: int) -> int:
@@ -357,7 +361,7 @@ class _PassRun:
         sl = self.plan.slices[sid]
         idx = np.flatnonzero(spikes) + sl.neuron_start
         for core in sl.dest_cores:
-            self._launch(sid, sl.pop, t, core, idx, sl.core, self.inject[sl.core], PORT_LOCAL)
+            self._launch(sid, sl.pop, t, core, idx, sl.core, self.order.fire_level[(sid, t)])
         self.cores[sl.core].schedule_decision(self.env.now)
 
     def _compute(self, sl, t: int) -> np.ndarray:
@@ -429,8 +433,14 @@ def _peak_waiting(wait_log: list, n_routers: int) -> tuple:
     return tuple(peaks)
 
 
-def simulate_sample(plan: Plan, sample: int) -> SampleResult:
-    """Run one sample (all passes) and collect its result."""
+def simulate_sample(plan: Plan, sample: int, topologies: list | None = None) -> SampleResult:
+    """Run one sample (all passes) and collect its result.
+
+    ``topologies`` (one :class:`PassTopology` per pass) are sample-independent; pass them to
+    compute them once for many samples.
+    """
+    if topologies is None:
+        topologies = [pass_topology(plan, p) for p in range(plan.mapping.n_passes)]
     wl, arch, mapping = plan.workload, plan.arch, plan.mapping
     T = wl.timesteps
     n_pops = len(wl.populations)
@@ -462,7 +472,8 @@ def simulate_sample(plan: Plan, sample: int) -> SampleResult:
                     counts[host, pop_i, 0, Action.OFFCHIP_BIT] += s.weight_words * arch.core.weight_sram.word_bits
                     counts[s.core, pop_i, 0, Action.WEIGHT_SRAM_WRITE] += s.weight_words
         starts.append(offset)
-        run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log, link_flits)
+        run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log, link_flits,
+                       topologies[p])
         end = offset + run.run()
     out = wl.readout_population
     out_i = next(i for i, q in enumerate(wl.populations) if q is out)
@@ -496,9 +507,10 @@ def simulate(workload: Workload, arch: ArchSpec, mapping: Mapping, samples=None,
     """
     plan = build_plan(workload, arch, mapping, arch_file)
     indices = list(range(workload.n_samples)) if samples is None else list(samples)
+    topologies = [pass_topology(plan, p) for p in range(mapping.n_passes)]
     results = []
     for k, i in enumerate(indices):
-        results.append(simulate_sample(plan, i))
+        results.append(simulate_sample(plan, i, topologies))
         if progress is not None:
             progress(k + 1, len(indices))
     return RunResult(workload=workload, arch=arch, mapping=mapping, samples=tuple(results))

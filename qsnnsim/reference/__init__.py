@@ -11,7 +11,11 @@ Time is modelled by units that look at their own state every cycle, never by clo
 recurrences over whole trains: packets sit in router queues, trains own links and send one
 packet per cycle, packets fly over a link for its latency and through a router for ``R``
 cycles, the spike buffer holds packets, the integrate unit counts down a packet's cost and the
-soma counts down a fire. Within one cycle ``c`` the units act in this fixed order (the order
+soma counts down a fire. Every link and every soma serves its jobs in the fixed order of timing
+doc §2b: before a pass runs, the levels of its fires and host emissions are computed from the
+mapping alone, each link gets the list of the trains that cross it sorted by key
+``(level, source, destination core)`` and each soma the list of its slices' fires sorted by
+``(level, slice index)``. Within one cycle ``c`` the units act in this fixed order (the order
 is what makes the doc's inclusive/exclusive cycle rules come out exactly):
 
 1. somas whose fire ends at ``c`` finish it: the slice's spikes become trains eligible at the
@@ -20,14 +24,15 @@ is what makes the doc's inclusive/exclusive cycle rules come out exactly):
    train's head there makes the train eligible at the next output port at ``c``), markers
    complete in the integrate pipeline, credits arrive (a credit with zero hops lands at once);
 3. the host, if ready at ``c``, puts its trains for the next timestep on its port;
-4. every link with no owner grants the waiting train with the smallest (eligible cycle, rank);
-   every owned link moves one packet (the ejection port only while the spike buffer, as it
-   was at the start of the cycle, has a free slot; otherwise it counts a stall cycle);
+4. every link with no owner grants the next train of its order if that train is eligible, and
+   otherwise idles, even while a later train waits; every owned link moves one packet (the
+   ejection port only while the spike buffer, as it was at the start of the cycle, has a free
+   slot; otherwise it counts a stall cycle);
 5. every idle integrate unit starts the oldest buffered packet that entered before ``c``;
    the slot it frees is only seen by the ejection port at ``c + 1``;
-6. every idle soma starts, among its ready slices, the one with the smallest
-   (ready cycle, slice index), computing the slice's neuron update of DESIGN §2 from the
-   accumulators its integrate unit filled from the packets it really received.
+6. every idle soma starts the next fire of its order if that slice is ready, and otherwise
+   idles; a fire computes the slice's neuron update of DESIGN §2 from the accumulators its
+   integrate unit filled from the packets it really received.
 
 A multi-pass mapping runs each pass on its own timeline starting at the pass's start cycle
 (timing doc §7); all reported cycles are absolute.

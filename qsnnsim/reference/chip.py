@@ -1,7 +1,11 @@
 """The chip of the reference model, stepped one cycle at a time: NoC links, spike buffers,
 integrate units, somas and the host, for one pass of one sample (timing doc §1-§7).
 
-The intra-cycle order of :meth:`PassModel.step` is documented in :mod:`qsnnsim.reference`.
+Every link and every soma serves its jobs in the fixed order of timing doc §2b. Like the
+chip, which is configured with it, the model sets that order up before a pass runs, from the
+levels :func:`service_levels` derives from the mapping alone; while the pass runs each unit
+only ever looks at the next job of its own order. The intra-cycle order of
+:meth:`PassModel.step` is documented in :mod:`qsnnsim.reference`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,64 @@ from qsnnsim.reference.result import HOST, TrainTiming
 from qsnnsim.reference.synapses import CoreSynapses, fire_cycles_of
 from qsnnsim.workload import Workload, membrane_limit
 
-# Router input-port ranks of timing doc §3 (lower wins an arbitration tie).
-_RANK_LOCAL, _RANK_HOST = 0, 1
-_RANK_FROM = {"N": 2, "E": 3, "S": 4, "W": 5}
-# Moving out of a router through port X enters the next router through the opposite port.
-_OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
 MARKER = -1
+
+
+def service_levels(mapping: Mapping, pass_index: int, timesteps: int) -> tuple[dict[tuple[int, int], int], list[int]]:
+    """Levels of timing doc §2b for one pass, from the mapping alone.
+
+    Parameters
+    ----------
+    mapping : Mapping
+        The mapping; only its slices' passes, ``destinations`` and ``input_destinations`` are read.
+    pass_index : int
+        The pass.
+    timesteps : int
+        T of the workload.
+
+    Returns
+    -------
+    tuple[dict[tuple[int, int], int], list[int]]
+        ``lambda(s, t)`` for every slice ``s`` of the pass and every ``t``, and ``lambda_H(t)``
+        for every ``t`` (an empty list when no host train enters the pass).
+    """
+    here = {s.index for s in mapping.slices if s.pass_index == pass_index}
+    dests = {i: [d for d in mapping.destinations[i] if d in here] for i in here}
+    sources: dict[int, list[int]] = {i: [] for i in here}
+    for i in sorted(here):
+        for d in dests[i]:
+            sources[d].append(i)
+    # Slices that receive a host train: the input's destinations and those of earlier passes' slices.
+    host_dests = {d for d in mapping.input_destinations if d in here}
+    for s in mapping.slices:
+        if s.pass_index < pass_index:
+            host_dests.update(d for d in mapping.destinations[s.index] if d in here)
+    # Slices in increasing index, each after its same-pass sources (the graph is acyclic).
+    order: list[int] = []
+    placed: set[int] = set()
+
+    def place(i: int) -> None:
+        if i not in placed:
+            placed.add(i)
+            for src in sources[i]:
+                place(src)
+            order.append(i)
+
+    for i in sorted(here):
+        place(i)
+    fire: dict[tuple[int, int], int] = {}
+    host: list[int] = []
+    for t in range(timesteps):
+        if host_dests:
+            host.append(0 if t == 0 else 1 + max([host[t - 1]] + [fire[(d, t - 1)] for d in host_dests]))
+        for i in order:
+            terms = [0] + [fire[(src, t)] for src in sources[i]]
+            if i in host_dests:
+                terms.append(host[t])
+            if t > 0:
+                terms += [fire[(i, t - 1)]] + [fire[(d, t - 1)] for d in dests[i]]
+            fire[(i, t)] = 1 + max(terms)
+    return fire, host
 
 
 class Train:
@@ -33,46 +89,50 @@ class Train:
         "delivery",
         "dest",
         "grants",
-        "is_host",
         "key",
         "marker_start",
         "packets",
         "path",
         "queues",
-        "ranks",
+        "service_key",
         "source",
         "src_pop",
         "t",
     )
 
-    def __init__(self, key, source: int, src_pop: str, t: int, dest: int, packets: list, path: list, ranks: list,
-                 is_host: bool):
-        self.key = key
+    def __init__(self, key, service_key: tuple[int, int, int], source: int, src_pop: str, t: int, dest: int,
+                 packets: list, path: list):
+        self.key = key  # (pass, source, t, destination core), as timing doc §9 names trains
+        self.service_key = service_key  # (level, source, destination core): its place in every link's order
         self.source = source
         self.src_pop = src_pop
         self.t = t
         self.dest = dest
         self.packets = packets  # (source neuron, value); the last one is the marker
         self.path = path
-        self.ranks = ranks
         # Packets routed and waiting in front of link h: (cycle they became available, k).
         self.queues = [deque() for _ in path]
         self.grants: list[int] = []
         self.delivery = -1
         self.marker_start = -1
-        self.is_host = is_host
 
 
 class Link:
-    """A router output port with its wire, an injection port or the host port (timing doc §3)."""
+    """A router output port with its wire, an injection port or the host port (timing doc §3).
 
-    __slots__ = ("eject_core", "hop", "latency", "order", "owner", "waiting")
+    ``schedule`` is the link's service order for the pass: the keys ``(level, source,
+    destination core)`` of every train whose path crosses it, increasing (timing doc §2b).
+    """
+
+    __slots__ = ("eject_core", "hop", "latency", "next", "order", "owner", "schedule", "waiting")
 
     def __init__(self, order: int, latency: int, eject_core: int = -1):
         self.order = order  # fixed visiting order, for determinism only
         self.latency = latency
         self.eject_core = eject_core
-        self.waiting: list[tuple[int, int, Train, int]] = []  # (eligible cycle, rank, train, hop)
+        self.schedule: list[tuple[int, int, int]] = []
+        self.next = 0  # position in schedule of the next train to grant
+        self.waiting: dict[tuple[int, int, int], tuple[Train, int]] = {}  # eligible trains: key -> (train, hop)
         self.owner: Train | None = None
         self.hop = 0
 
@@ -160,8 +220,22 @@ class PassModel:
             order += 1
         self.links[("host",)] = Link(order, 1)
         self.active: set[Link] = set()
-        self.seq = {c: 0 for c in range(arch.chip.mesh_rows * self.cols)}
-        self.host_seq = 0
+        # The fixed service orders of timing doc §2b, set up before the pass as the chip is configured.
+        self.fire_level, self.host_level = service_levels(mapping, pass_index, run.T)
+        self.soma_schedule = {c: sorted((self.fire_level[(s.index, t)], s.index, t) for s in self.on_core[c]
+                                        for t in range(run.T)) for c in self.cores}
+        self.soma_next = {c: 0 for c in self.cores}
+        for t in range(run.T):
+            for s in self.slices:
+                for dest in self.dest_cores[s.index]:
+                    for link in self.path_of(s.index, dest):
+                        link.schedule.append(self.service_key(s.index, t, dest))
+            for source, _, cores in self.host_sources:
+                for dest in cores:
+                    for link in self.path_of(source, dest):
+                        link.schedule.append(self.service_key(source, t, dest))
+        for link in self.links.values():
+            link.schedule.sort()
         # Per-slice and per-core state.
         self.next_t = {s.index: 0 for s in self.slices}
         self.fires_ended = {s.index: 0 for s in self.slices}
@@ -178,8 +252,6 @@ class PassModel:
         self.credit: dict[tuple[int, int, int], int] = {}
         self.host_credit: dict[tuple[int, int], int] = {}
         self.host_next_t = 0
-        self.host_left: dict[int, int] = {}
-        self.host_done: dict[int, int] = {}
         self.events: dict[int, list] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -192,10 +264,23 @@ class PassModel:
     def at(self, cycle: int, event: tuple) -> None:
         self.events.setdefault(cycle, []).append(event)
 
-    def route(self, src_core: int, dest: int, first_rank: int) -> tuple[list[Link], list[int]]:
-        """XY path (links) from a router to a core's ejection port, with each link's input rank."""
-        links, ranks = [], []
-        cur, rank = src_core, first_rank
+    def is_host_source(self, source: int) -> bool:
+        """The host sends this source's trains: the input, or a slice of an earlier pass (timing doc §7)."""
+        return source == HOST or self.run.mapping.slices[source].pass_index != self.p
+
+    def service_key(self, source: int, t: int, dest: int) -> tuple[int, int, int]:
+        """A train's key (level, source, destination core) of timing doc §2b."""
+        level = self.host_level[t] if self.is_host_source(source) else self.fire_level[(source, t)]
+        return level, source, dest
+
+    def path_of(self, source: int, dest: int) -> list[Link]:
+        """Every link a train of ``source`` to core ``dest`` crosses: its injection port, then XY (timing doc §3)."""
+        if self.is_host_source(source):
+            first, cur = self.links[("host",)], self.io_core
+        else:
+            cur = self.run.mapping.slices[source].core
+            first = self.links[(cur, "inj")]
+        links = [first]
         r, c = divmod(cur, self.cols)
         rd, cd = divmod(dest, self.cols)
         while (r, c) != (rd, cd):
@@ -206,34 +291,22 @@ class PassModel:
                 port = "S" if rd > r else "N"
                 r += 1 if rd > r else -1
             links.append(self.links[(cur, port)])
-            ranks.append(rank)
-            rank = _RANK_FROM[_OPPOSITE[port]]
             cur = r * self.cols + c
         links.append(self.links[(dest, "ej")])
-        ranks.append(rank)
-        return links, ranks
+        return links
 
     def launch(self, c: int, source: int, src_pop: str, t: int, dest: int, neurons, values) -> Train:
         """A train eligible at its injection port (a core's, or the host's) at cycle ``c``."""
-        is_host = source == HOST or self.run.mapping.slices[source].pass_index != self.p
-        if is_host:
-            first = self.links[("host",)]
-            rank0, self.host_seq = self.host_seq, self.host_seq + 1
-            mesh, ranks = self.route(self.io_core, dest, _RANK_HOST)
-        else:
-            core = self.run.mapping.slices[source].core
-            first = self.links[(core, "inj")]
-            rank0, self.seq[core] = self.seq[core], self.seq[core] + 1
-            mesh, ranks = self.route(core, dest, _RANK_LOCAL)
         packets = [(int(n), int(v)) for n, v in zip(neurons, values)] + [(MARKER, 0)]
-        train = Train((self.p, source, t, dest), source, src_pop, t, dest, packets, [first] + mesh,
-                       [rank0] + ranks, is_host)
+        train = Train((self.p, source, t, dest), self.service_key(source, t, dest), source, src_pop, t, dest,
+                      packets, self.path_of(source, dest))
         train.queues[0].extend((c, k) for k in range(len(packets)))
-        self.request(first, c, train, 0)
+        self.request(train.path[0], train, 0)
         return train
 
-    def request(self, link: Link, c: int, train: Train, hop: int) -> None:
-        link.waiting.append((c, train.ranks[hop], train, hop))
+    def request(self, link: Link, train: Train, hop: int) -> None:
+        """The train's head is at ``link`` (eligible from this cycle on), waiting for its turn."""
+        link.waiting[train.service_key] = (train, hop)
         self.active.add(link)
 
     def ready_cycle(self, s: Slice, t: int) -> int | None:
@@ -257,13 +330,15 @@ class PassModel:
             self.step(c)
             if sum(self.fires_ended.values()) == total:
                 break
-            if not (self.events or self.active or self.firing or any(self.buffers.values())):
+            # Links holding only trains that are not next in their order cannot move on their own.
+            moving = any(link.owner is not None for link in self.active)
+            if not (self.events or moving or self.firing or any(self.buffers.values())):
                 waiting = [f"{s.label} t={self.next_t[s.index]}" for s in self.slices if self.next_t[s.index] < self.run.T]
                 raise RuntimeError(f"reference model stalled at cycle {c} of pass {self.p}: "
-                                   f"{', '.join(waiting)} can never become ready (inconsistent mapping)")
+                                   f"{', '.join(waiting)} can never fire (inconsistent mapping or service order)")
             c += 1
-        if self.active or any(self.buffers.values()):
-            raise RuntimeError(f"pass {self.p} ended at cycle {c} with packets still on the network")
+        if self.active or any(self.buffers.values()) or any(ln.next < len(ln.schedule) for ln in self.links.values()):
+            raise RuntimeError(f"pass {self.p} ended at cycle {c} with trains not delivered")
         for s in self.slices:
             self.run.membranes[s.index] = self.membrane[s.index]
         return c
@@ -281,7 +356,7 @@ class PassModel:
                 _, train, hop, k = event
                 train.queues[hop].append((c, k))
                 if k == 0:
-                    self.request(train.path[hop], c, train, hop)
+                    self.request(train.path[hop], train, hop)
             elif kind == "marker":
                 self.marker_done[event[1:]] = c
             elif kind == "credit":
@@ -298,17 +373,13 @@ class PassModel:
                 self.soma_step(core, c)
 
     def host_step(self, c: int) -> None:
-        """Timing doc §7: inject timestep t once t-1 is injected and every host credit is back."""
+        """Timing doc §7: put timestep t on the host port once t-1 is on it and every host credit is back."""
         t = self.host_next_t
         if not self.host_sources or t >= self.run.T:
             return
-        if t > 0:
-            if self.host_done.get(t - 1, c + 1) > c:
-                return
-            if any((d, t - 1) not in self.host_credit for d in self.host_dests):
-                return
+        if t > 0 and any((d, t - 1) not in self.host_credit for d in self.host_dests):
+            return
         self.host_next_t += 1
-        n_trains = 0
         for source, pop, cores in self.host_sources:
             if source == HOST:
                 values = self.run.inputs[t]
@@ -319,18 +390,18 @@ class PassModel:
                 values = np.ones(len(neurons), np.int64)
             for dest in cores:
                 self.launch(c, source, pop, t, dest, neurons, values)
-                n_trains += 1
-        self.host_left[t] = n_trains
 
     def link_step(self, link: Link, c: int) -> None:
-        """Grant a free link FCFS by (eligible cycle, rank); move one packet of the owner."""
+        """Grant a free link to the next train of its order if eligible; move one packet of the owner."""
         if link.owner is None:
-            if not link.waiting:
-                self.active.discard(link)
+            key = link.schedule[link.next] if link.next < len(link.schedule) else None
+            if key not in link.waiting:
+                # Timing doc §2b: the link idles until its next train comes, whoever else waits.
+                if not link.waiting:
+                    self.active.discard(link)
                 return
-            best = min(link.waiting, key=lambda w: (w[0], w[1]))
-            link.waiting.remove(best)
-            link.owner, link.hop = best[2], best[3]
+            link.owner, link.hop = link.waiting.pop(key)
+            link.next += 1
             link.owner.grants.append(c)
         train, hop = link.owner, link.hop
         queue = train.queues[hop]
@@ -350,10 +421,6 @@ class PassModel:
             _, k = queue.popleft()
             # Over the wire, then through the next router's pipeline.
             self.at(c + link.latency + self.R, ("pkt", train, hop + 1, k))
-            if hop == 0 and k == last and train.is_host:
-                self.host_left[train.t] -= 1
-                if self.host_left[train.t] == 0:
-                    self.host_done[train.t] = c + 1
         if k == last:
             link.owner = None
             if not link.waiting:
@@ -386,18 +453,15 @@ class PassModel:
         self.run.integrate_busy[core] += cost
 
     def soma_step(self, core: int, c: int) -> None:
-        """Start the ready slice with the smallest (ready cycle, slice index), if any."""
-        best = None
-        for sl in self.on_core[core]:
-            t = self.next_t[sl.index]
-            if t >= self.run.T:
-                continue
-            ready = self.ready_cycle(sl, t)
-            if ready is not None and (best is None or (ready, sl.index) < best[:2]):
-                best = (ready, sl.index, sl, t)
-        if best is None:
+        """Start the next fire of the soma's order (timing doc §2b) if its slice is ready; else idle."""
+        schedule, n = self.soma_schedule[core], self.soma_next[core]
+        if n == len(schedule):
             return
-        _, index, sl, t = best
+        _, index, t = schedule[n]
+        sl = self.run.mapping.slices[index]
+        if self.ready_cycle(sl, t) is None:
+            return
+        self.soma_next[core] = n + 1
         cycles = self.fire_cycles[index]
         self.firing[core] = (index, t, c, c + cycles, self.fire_neurons(sl, t))
         self.next_t[index] = t + 1

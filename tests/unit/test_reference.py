@@ -22,6 +22,7 @@ from qsnnsim.errors import MappingError, WorkloadError
 from qsnnsim.golden import run_golden
 from qsnnsim.mapping import Mapping, Slice, compute_destinations, map_workload
 from qsnnsim.reference import HOST, TrainTiming, simulate_reference
+from qsnnsim.reference.chip import service_levels
 from qsnnsim.reference.synapses import CoreSynapses, bank_scan_cycles
 from qsnnsim.workload import WorkloadBuilder
 
@@ -149,43 +150,48 @@ def test_spike_buffer_of_one_packet_stalls_ejection():
     assert_bits_equal_golden(wl, r, 0)
 
 
-def test_two_trains_tied_at_one_ejection_port_go_by_input_port_rank():
-    # Mesh 1x3, host at the middle core 1. in (1,) spikes; a (3,) on core 0 and b (2,) on core 2
-    # both read the input; out (1,) on core 1 reads a and b.
-    b = WorkloadBuilder("tie", timesteps=1, input_kind="spikes")
+def test_ejection_port_waits_for_the_lower_key_train_that_arrives_later():
+    # Mesh 1x3, host at the middle core 1. in (1,) spikes; a (6,) on core 0 and b (2,) on core 2
+    # both read the input; out (1,) on core 1 reads a and b. Slices 0 = a, 1 = b, 2 = out.
+    b = WorkloadBuilder("order", timesteps=1, input_kind="spikes")
     b.input("in", (1,))
-    b.lif("a", (3,), threshold=0)
-    b.linear("in", "a", np.ones((3, 1), np.int16), weight_bits=1)
+    b.lif("a", (6,), threshold=0)
+    b.linear("in", "a", np.ones((6, 1), np.int16), weight_bits=1)
     b.lif("b", (2,), threshold=0)
     b.linear("in", "b", np.ones((2, 1), np.int16), weight_bits=1)
     b.readout("out", (1,))
-    b.linear("a", "out", np.ones((1, 3), np.int16), weight_bits=8)
+    b.linear("a", "out", np.ones((1, 6), np.int16), weight_bits=8)
     b.linear("b", "out", np.ones((1, 2), np.int16), weight_bits=8)
     b.set_samples(np.ones((1, 1, 1), np.uint8))
     wl = b.build()
     arch = tiny_arch(1, 3, io=(0, 1))
-    # Words: a 1 row of 3 bits, membranes ceil(24/16) = 2, accs ceil(72/32) = 3 -> fire 1 + 3 = 4;
-    # b 1 row, membranes 1, accs 2 -> fire 1 + 2 = 3; out rows 3 + 2, membranes 4, accs 2 -> fire 3.
-    rows = [("a", 0, 3, 0, 1, 2, 3), ("b", 0, 2, 2, 1, 1, 2), ("out", 0, 1, 1, 5, 4, 2)]
+    # Words: a 1 row of 6 bits, membranes ceil(48/16) = 3, accs ceil(144/32) = 5 -> fire
+    # 1 + max(6, 2, 3) = 7; b 1 row, membranes 1, accs 2 -> fire 1 + 2 = 3; out 6 + 2 one-word
+    # rows, membranes 4, accs 2 -> fire 3.
+    rows = [("a", 0, 6, 0, 1, 3, 5), ("b", 0, 2, 2, 1, 1, 2), ("out", 0, 1, 1, 8, 4, 2)]
     r = simulate_reference(wl, arch, hand_mapping(wl, arch, rows), 0)
-    # Host trains (F = 2) in core order: to core 0 at g=0, to core 2 at g=0+F=2.
+    # Levels: lambda_H(0) = 0, a and b 1 + lambda_H = 1, out 2. Keys at core 1's ejection port:
+    # a's train (1, 0, 1) before b's (1, 1, 1), whatever their arrival.
+    # Host trains (F = 2), keys (0, -1, 0) then (0, -1, 2): host port g = 0 and 0 + F = 2.
     # -> core 0: west link of router 1 e = 0+1+R = 2; ejection e = 2+L+R = 4; u = 4,5; spike
-    #    cost max(1, 3 updates) = 3 starts 5; marker max(6, 8) = 8 -> 10: fire a (10, 14).
+    #    cost max(1 word, 6 updates) = 6 starts 5; marker max(6, 11) = 11 -> 13: fire a (13, 20).
     # -> core 2: east link e = 4; ejection 6; u = 6,7; spike cost 2 starts 7; marker 9 -> 11:
     #    fire b (11, 14).
-    # Both trains reach router 1 and ask for its ejection port at 14+1+R+L+R = 18: b's came in
-    # through the east port (rank 3), a's through the west port (rank 5), so b's goes first:
-    # u = 18,19,20; a's is granted at 21, u = 21..24. Core 1 starts b0 19, b1 20, marker 21;
-    # a0 22, a1 23, a2 24, marker 25 -> complete 27 -> fire out (27, 30).
+    # b's train (F = 3): injection 14, west link of router 2 e = 16, core 1's ejection e = 18.
+    # a's train (F = 7): injection 20, east link of router 0 e = 22, core 1's ejection e = 24.
+    # b's is eligible first but a's is next in the port's order: the port idles 18..23, grants
+    # a's at 24, u = 24..30, and b's at max(18, 30 + 1) = 31, u = 31..33 (first-come-first-
+    # served would have sent b's at 18). Core 1 starts a's spikes 25..30 (cost 1), marker 31;
+    # b's 32, 33, marker 34 -> complete 36 -> fire out (36, 39).
     assert r.trains == {
-        (0, HOST, 0, 0): TrainTiming(grants=(0, 2, 4), delivery=5, marker_start=8),
+        (0, HOST, 0, 0): TrainTiming(grants=(0, 2, 4), delivery=5, marker_start=11),
         (0, HOST, 0, 2): TrainTiming(grants=(2, 4, 6), delivery=7, marker_start=9),
-        (0, 0, 0, 1): TrainTiming(grants=(14, 16, 21), delivery=24, marker_start=25),
-        (0, 1, 0, 1): TrainTiming(grants=(14, 16, 18), delivery=20, marker_start=21),
+        (0, 0, 0, 1): TrainTiming(grants=(20, 22, 24), delivery=30, marker_start=31),
+        (0, 1, 0, 1): TrainTiming(grants=(14, 16, 31), delivery=33, marker_start=34),
     }
-    assert r.fires == {(0, 0): (10, 14), (1, 0): (11, 14), (2, 0): (27, 30)}
-    assert r.latency_cycles == 30
-    assert r.readout.tolist() == [5]
+    assert r.fires == {(0, 0): (13, 20), (1, 0): (11, 14), (2, 0): (36, 39)}
+    assert r.latency_cycles == 39
+    assert r.readout.tolist() == [8]
     assert_bits_equal_golden(wl, r, 0)
 
 
@@ -225,7 +231,7 @@ def test_two_slices_on_one_core_take_turns_at_the_soma():
     assert_bits_equal_golden(wl, r, 0)
 
 
-def test_soma_takes_the_earliest_ready_slice_not_the_lowest_index():
+def test_soma_orders_fires_by_level_then_slice_index():
     # Mesh 1x2, host at core 0; in (1,) spikes. Slice 0 = p (1,) on core 1 reads in; on core 0:
     # slice 1 = a (10,) reads in, slice 2 = b (1,) reads p, slice 3 = c (1,) reads in;
     # slice 4 = out (1,) on core 1 reads a, b and c. All codes +1, every lif neuron spikes.
@@ -251,13 +257,16 @@ def test_soma_takes_the_earliest_ready_slice_not_the_lowest_index():
             ("c", 0, 1, 0, 1, 1, 1), ("out", 0, 1, 1, 12, 4, 3)]
     r = simulate_reference(wl, arch, hand_mapping(wl, arch, rows), 0)
     # Host: to core 0 g=0, ejection 2, u = 2,3; to core 1 g=2, east 4, ejection 6, u = 6,7.
+    # Levels: p, a, c 1 (they read the host's level-0 input), b 2 (it reads p), so core 0's
+    # soma order is a (1, 1), c (1, 3), b (2, 2).
     # Core 0: the input spike costs 10 (a) + 1 (c) = 11 from 3; marker 14 -> 16: a and c ready
-    # at 16, a (index 1) fires (16, 27). Core 1: spike 7, marker 8 -> 10: p fires (10, 12);
-    # its train: injection 12, west 14, ejection 16, u = 16,17; core 0 starts it at 17 (cost 1),
-    # marker 18 -> 20: b is ready at 20 while a fires. At 27 c (ready 16) goes before b (ready
-    # 20) although b has the lower index: c (27, 29), b (29, 31).
-    # To core 1: a's 11 packets inj 27, east 29, ejection 31, u = 31..41; c's train waits for
-    # the injection port (free at 27 + 11 = 38), east link (free 40), ejection (free 42): u = 42,43;
+    # at 16, a fires (16, 27). Core 1: spike 7, marker 8 -> 10: p fires (10, 12); its train:
+    # injection 12, west 14, ejection 16, u = 16,17; core 0 starts it at 17 (cost 1), marker
+    # 18 -> 20: b is ready at 20 while a fires. At 27 c goes before b although b has the lower
+    # index: c (27, 29), b (29, 31).
+    # To core 1 (keys (1, 1, 1) < (1, 3, 1) < (2, 2, 1)): a's 11 packets inj 27, east 29,
+    # ejection 31, u = 31..41; c's train waits for the injection port (free at 27 + 11 = 38),
+    # east link (free 40), ejection (free 42): u = 42,43;
     # b's: injection 40, east 42, ejection 44, u = 44,45. Core 1 starts a's at 32..41, marker 42;
     # c's 43, marker 44; b's 45, marker 46 -> 48: out fires (48, 51).
     assert r.fires == {(0, 0): (10, 12), (1, 0): (16, 27), (2, 0): (29, 31), (3, 0): (27, 29), (4, 0): (48, 51)}
@@ -271,6 +280,116 @@ def test_soma_takes_the_earliest_ready_slice_not_the_lowest_index():
     }
     assert r.readout.tolist() == [12]
     assert_bits_equal_golden(wl, r, 0)
+
+
+def test_soma_waits_for_the_next_fire_of_its_order():
+    # Mesh 1x3, host at core 0; in (1,) spikes at both timesteps, T = 2. On core 0 slice 0 = x (1,)
+    # and slice 1 = y (1,) read in; slice 2 = d (12,) on core 1 reads x; slice 3 = z (1,) and
+    # slice 4 = out (1,) on core 2, z reads y, out reads d and z. Every code +1: all spike.
+    b = WorkloadBuilder("wait", timesteps=2, input_kind="spikes")
+    b.input("in", (1,))
+    for name in ("x", "y"):
+        b.lif(name, (1,), threshold=0)
+        b.linear("in", name, np.ones((1, 1), np.int16), weight_bits=1)
+    b.lif("d", (12,), threshold=0)
+    b.linear("x", "d", np.ones((12, 1), np.int16), weight_bits=1)
+    b.lif("z", (1,), threshold=0)
+    b.linear("y", "z", np.ones((1, 1), np.int16), weight_bits=1)
+    b.readout("out", (1,))
+    b.linear("d", "out", np.ones((1, 12), np.int16), weight_bits=8)
+    b.linear("z", "out", np.ones((1, 1), np.int16), weight_bits=8)
+    b.set_samples(np.ones((1, 2, 1), np.uint8))
+    wl = b.build()
+    arch = tiny_arch(1, 3)
+    # Fires: x, y, z 1 + 1 = 2; d membranes 6, accs 9 -> 1 + max(12, 2, 3) = 13; out 13 one-word
+    # rows, membranes 4, accs 2 -> 3.
+    rows = [("x", 0, 1, 0, 1, 1, 1), ("y", 0, 1, 0, 1, 1, 1), ("d", 0, 12, 1, 1, 6, 9),
+            ("z", 0, 1, 2, 1, 1, 1), ("out", 0, 1, 2, 13, 4, 2)]
+    r = simulate_reference(wl, arch, hand_mapping(wl, arch, rows), 0)
+    # Levels t=0: x, y 1; d, z 2; out 3. lambda_H(1) = 1 + max(0, 1, 1) = 2. t=1: x 1 + max(2, 1,
+    # d 2) = 3; y 1 + max(2, 1, z 2) = 3; d 1 + max(x 3, 2, out 3) = 4; z 4; out 5.
+    # Core 0's soma: (x,0) (y,0) (x,1) (y,1); core 2's: (z,0) (out,0) (z,1) (out,1); core 2's
+    # ejection port: y's t=0 (1,1,2), d's (2,2,2), z's (2,3,2), y's t=1 (3,1,2), d's (4,2,2), z's (4,3,2).
+    # t=0: host train g=0, ejection 2, u = 2,3; spike cost 1 + 1 = 2 from 3, marker 5 -> 7:
+    # x (7, 9), y (9, 11). x's train: injection 9, east 11, ejection 13, u = 13,14; spike cost 12
+    # from 14, marker 26 -> 28: d (28, 41). y's train: injection 11, east links 13 and 15,
+    # ejection 17, u = 17,18; spike 18, marker 19 -> 21: z (21, 23). z's train to its own core is
+    # eligible at the ejection port at 23+1+R = 25 but d's train goes first: d's injection 41,
+    # east 43, ejection 45, u = 45..57, spikes 46..57, marker 58 -> 60; z's granted 58, u = 58,59,
+    # spike 59, marker 60 -> 62: out (62, 65).
+    # t=1: host ready at the credits 9 and 11 (0 hops) = 11: g=11, ejection 13, u = 13,14; spike
+    # 14 (cost 2), marker 16 -> 18. y is ready at max(18, 11, credit z: 23 + 2 hops * 2 = 27) = 27,
+    # x at max(18, 9, credit d: 41 + 1 hop * 2 = 43) = 43: the soma idles from 27 until x
+    # (43, 45), then y (45, 47) (first-come-first-served would have fired y at 27).
+    # x's train: injection 45, east 47, ejection 49, u = 49,50; spike from 50, marker 62 -> 64;
+    # d ready at max(64, 41, credit out: 65 + 2) = 67: d (67, 80). y's train: injection
+    # max(47, 45+2) = 47, east 49; router 1's east link is d's t=0 train's until 43 + 13 = 56:
+    # g=56; ejection e = 58, free after z's t=0 train at 60: u = 60,61; spike 61, marker 62 -> 64:
+    # z ready at max(64, 23, credit out: 65 + 0) = 65: z (65, 67). z's train is eligible at the
+    # ejection port at 69 but waits for d's t=1 train: injection 80, east 82, ejection 84,
+    # u = 84..96, marker 97 -> 99; z's granted 97, u = 97,98, marker 99 -> 101: out (101, 104).
+    assert r.fires == {(0, 0): (7, 9), (0, 1): (43, 45), (1, 0): (9, 11), (1, 1): (45, 47),
+                       (2, 0): (28, 41), (2, 1): (67, 80), (3, 0): (21, 23), (3, 1): (65, 67),
+                       (4, 0): (62, 65), (4, 1): (101, 104)}
+    assert r.trains == {
+        (0, HOST, 0, 0): TrainTiming(grants=(0, 2), delivery=3, marker_start=5),
+        (0, HOST, 1, 0): TrainTiming(grants=(11, 13), delivery=14, marker_start=16),
+        (0, 0, 0, 1): TrainTiming(grants=(9, 11, 13), delivery=14, marker_start=26),
+        (0, 0, 1, 1): TrainTiming(grants=(45, 47, 49), delivery=50, marker_start=62),
+        (0, 1, 0, 2): TrainTiming(grants=(11, 13, 15, 17), delivery=18, marker_start=19),
+        (0, 1, 1, 2): TrainTiming(grants=(47, 49, 56, 60), delivery=61, marker_start=62),
+        (0, 2, 0, 2): TrainTiming(grants=(41, 43, 45), delivery=57, marker_start=58),
+        (0, 2, 1, 2): TrainTiming(grants=(80, 82, 84), delivery=96, marker_start=97),
+        (0, 3, 0, 2): TrainTiming(grants=(23, 58), delivery=59, marker_start=60),
+        (0, 3, 1, 2): TrainTiming(grants=(67, 97), delivery=98, marker_start=99),
+    }
+    assert r.latency_cycles == 104
+    assert r.soma_busy_cycles == (8, 26, 10)
+    # out = 12 (d) + 1 (z) per timestep, no leak.
+    assert r.readout.tolist() == [26]
+    assert_bits_equal_golden(wl, r, 0)
+
+
+def test_levels_of_a_skip_network_in_one_and_two_passes():
+    # in (2,) -> a (2,) -> b (2,) -> out (1,), with a skip a -> out. Slices 0 = a, 1 = b, 2 = out.
+    b = WorkloadBuilder("skip", timesteps=3, input_kind="spikes")
+    b.input("in", (2,))
+    b.lif("a", (2,), threshold=0)
+    b.linear("in", "a", np.ones((2, 2), np.int16), weight_bits=1)
+    b.lif("b", (2,), threshold=0)
+    b.linear("a", "b", np.ones((2, 2), np.int16), weight_bits=1)
+    b.readout("out", (1,))
+    b.linear("a", "out", np.ones((1, 2), np.int16), weight_bits=8)
+    b.linear("b", "out", np.ones((1, 2), np.int16), weight_bits=8)
+    b.set_samples(np.ones((1, 3, 2), np.uint8))
+    wl = b.build()
+    arch = tiny_arch(1, 3)
+    one = hand_mapping(wl, arch, [("a", 0, 2, 0, 2, 1, 2), ("b", 0, 2, 1, 2, 1, 2), ("out", 0, 1, 2, 4, 4, 2)])
+    fire, host = service_levels(one, 0, 3)
+    # t=0: lambda_H = 0; a = 1 + H 0 = 1; b = 1 + a 1 = 2; out = 1 + max(a 1, b 2) = 3.
+    # t=1: H = 1 + max(H 0, a 1) = 2; a = 1 + max(H 2, a 1, b 2, out 3) = 4; b = 1 + max(a 4,
+    #      b 2, out 3) = 5; out = 1 + max(a 4, b 5, out 3) = 6.
+    # t=2: H = 1 + max(2, a 4) = 5; a = 1 + max(5, 4, 5, 6) = 7; b = 8; out = 9.
+    assert host == [0, 2, 5]
+    assert fire == {(0, 0): 1, (1, 0): 2, (2, 0): 3, (0, 1): 4, (1, 1): 5, (2, 1): 6,
+                    (0, 2): 7, (1, 2): 8, (2, 2): 9}
+    # out alone in pass 1: the host re-injects a and b, so a and b keep only their same-pass
+    # destination (a -> b) and out only host sources.
+    two = hand_mapping(wl, arch, [("a", 0, 2, 0, 2, 1, 2, 0), ("b", 0, 2, 1, 2, 1, 2, 0),
+                                  ("out", 0, 1, 2, 4, 4, 2, 1)], n_passes=2)
+    fire, host = service_levels(two, 0, 3)
+    # Pass 0: a 1, b 2; H(1) = 1 + max(0, a 1) = 2; a 1 + max(2, 1, b 2) = 3; b 4;
+    # H(2) = 1 + max(2, a 3) = 4; a 1 + max(4, 3, b 4) = 5; b 6.
+    assert host == [0, 2, 4]
+    assert fire == {(0, 0): 1, (1, 0): 2, (0, 1): 3, (1, 1): 4, (0, 2): 5, (1, 2): 6}
+    fire, host = service_levels(two, 1, 3)
+    # Pass 1: out 1 + H; H(t) = 1 + max(H(t-1), out(t-1)).
+    assert host == [0, 2, 4]
+    assert fire == {(2, 0): 1, (2, 1): 3, (2, 2): 5}
+    # The checker's fixed-point reading of §2b gives the same numbers.
+    for mapping, p in ((one, 0), (two, 0), (two, 1)):
+        relaxed_fire, relaxed_host = _levels_by_relaxation(mapping, p, 3)
+        assert (relaxed_fire, list(relaxed_host.values())) == service_levels(mapping, p, 3)
 
 
 def test_two_pass_mapping_on_one_core():
@@ -343,30 +462,61 @@ def test_reference_workload_multi_pass_bits_equal_golden():
         assert max(end for _, end in r.fires.values()) == r.latency_cycles
 
 
-def _xy_links(src_core: int, dest: int, cols: int, first_rank: int) -> list[tuple[tuple, int]]:
-    """(link, rank) along the XY route from a router to a core's ejection port (timing doc §3)."""
-    rank_from = {"E": 5, "W": 3, "S": 2, "N": 4}  # rank of the port a move enters the next router by
+def _xy_links(src_core: int, dest: int, cols: int) -> list[tuple]:
+    """Links along the XY route from a router to a core's ejection port (timing doc §3)."""
     (r, c), (rd, cd) = divmod(src_core, cols), divmod(dest, cols)
-    out, rank = [], first_rank
+    out = []
     while (r, c) != (rd, cd):
         port = ("E" if cd > c else "W") if c != cd else ("S" if rd > r else "N")
-        out.append(((r * cols + c, port), rank))
-        rank = rank_from[port]
+        out.append((r * cols + c, port))
         c += {"E": 1, "W": -1}.get(port, 0)
         r += {"S": 1, "N": -1}.get(port, 0)
-    out.append(((dest, "ej"), rank))
+    out.append((dest, "ej"))
     return out
 
 
+def _levels_by_relaxation(mapping, p: int, T: int) -> tuple[dict, dict]:
+    """lambda(s, t) and lambda_H(t) of timing doc §2b for pass ``p``, as the least fixed point.
+
+    The model computes levels in one sweep in dependency order; this re-applies every equation
+    of §2b to all jobs until nothing changes, so the two agree only if they read the doc alike.
+    """
+    here = [s.index for s in mapping.slices if s.pass_index == p]
+    dests = {i: [d for d in mapping.destinations[i] if mapping.slices[d].pass_index == p] for i in here}
+    host_dests = {d for d in mapping.input_destinations if mapping.slices[d].pass_index == p}
+    for s in mapping.slices:
+        if s.pass_index < p:
+            host_dests.update(d for d in mapping.destinations[s.index] if mapping.slices[d].pass_index == p)
+    fire = {(i, t): 0 for i in here for t in range(T)}
+    host = {t: 0 for t in range(T)} if host_dests else {}
+    changed = True
+    while changed:
+        changed = False
+        for t in host:
+            new = 0 if t == 0 else 1 + max([host[t - 1]] + [fire[(d, t - 1)] for d in host_dests])
+            changed |= new != host[t]
+            host[t] = new
+        for i, t in fire:
+            terms = [0] + [fire[(x, t)] for x in here if i in dests[x]] + ([host[t]] if i in host_dests else [])
+            if t > 0:
+                terms += [fire[(i, t - 1)]] + [fire[(d, t - 1)] for d in dests[i]]
+            changed |= 1 + max(terms) != fire[(i, t)]
+            fire[(i, t)] = 1 + max(terms)
+    return fire, host
+
+
 def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
-    """The recorded cycles obey the closed forms of timing doc §3 (links) and §5 (soma).
+    """The recorded cycles obey the closed forms of timing doc §2b, §3 (links) and §5 (soma).
 
     The model itself steps cycles; this re-derives every link grant and fire start from the
-    doc's recurrences (``g = max(e, previous g + F)``, ejection free at delivery + 1,
-    soma FCFS by (ready, slice index)) using the recorded cycles of the other units.
+    doc's recurrences using the recorded cycles of the other units: each link serves its trains
+    in increasing key (level, source, destination core), ``g = max(e, previous g + F)`` (the
+    ejection port free at delivery + 1); each soma serves its fires in increasing (level, slice
+    index), starting at max(ready, end of its previous fire).
     """
     R, L, P_int = arch.noc.router_latency_cycles, arch.noc.link_latency_cycles, arch.core.integrate_pipeline_cycles
     cols, hops, T = arch.chip.mesh_cols, mapping.hops, wl.timesteps
+    levels = [_levels_by_relaxation(mapping, p, T) for p in range(mapping.n_passes)]
     input_packets = np.count_nonzero(wl.sample_input(sample).reshape(T, -1), axis=1)
     n_spikes = {}
     for s in mapping.slices:
@@ -386,27 +536,26 @@ def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
     for key, timing in r.trains.items():
         p, src, t, dest = key
         n_packets = 1 + (int(input_packets[t]) if src == HOST else n_spikes[(src, t)])
+        fire_level, host_level = levels[p]
         if from_host(p, src):
-            start_core, e, first = arch.io_core, host_ready[(p, t)], (("host",), 0)
+            start_core, e, first, level = arch.io_core, host_ready[(p, t)], ("host",), host_level[t]
         else:
-            start_core, e, first = mapping.slices[src].core, r.fires[(src, t)][1], ((mapping.slices[src].core, "inj"), 0)
-        path = [first] + _xy_links(start_core, dest, cols, 1 if from_host(p, src) else 0)
+            core = mapping.slices[src].core
+            start_core, e, first, level = core, r.fires[(src, t)][1], (core, "inj"), fire_level[(src, t)]
+        path = [first] + _xy_links(start_core, dest, cols)
         assert len(path) == len(timing.grants) == hops(start_core, dest) + 2
-        for i, ((link, rank), g) in enumerate(zip(path, timing.grants)):
-            # An injection port ranks trains by sequence number: (source, t, dest) orders them here.
-            order = (src, t, dest) if i == 0 else (rank,)
-            uses.setdefault((p, link), []).append(((e,) + order, g, n_packets, timing.delivery))
+        for i, (link, g) in enumerate(zip(path, timing.grants)):
+            uses.setdefault((p, link), []).append(((level, src, dest), e, g, n_packets, timing.delivery))
             e = g + (1 if i == 0 else L) + R
         assert timing.marker_start >= timing.delivery + 1
     for (p, link), trains in uses.items():
         free = None
-        for (e, *_), g, n_packets, delivery in sorted(trains, key=lambda u: u[0]):
-            assert g == (e if free is None else max(e, free)), (p, link, e, g)
+        for order, e, g, n_packets, delivery in sorted(trains):
+            assert g == (e if free is None else max(e, free)), (p, link, order, e, g)
             free = delivery + 1 if link[-1] == "ej" else g + n_packets
-    # Soma: replay each core's choices from ready cycles built out of the recorded cycles.
     marker_done = {key: timing.marker_start + 1 + P_int for key, timing in r.trains.items()}
     # Pass starts (§7): a slice with no source at all (its window lies in the padding) is ready
-    # for t=0 at its pass start.
+    # for t=0 at its pass start, and a soma's first fire of a pass starts no earlier.
     pass_start, bw, word_bits = [], arch.offchip.bandwidth_bits_per_cycle, arch.core.weight_sram.word_bits
     for p in range(mapping.n_passes):
         load = arch.offchip.latency_cycles + -(-sum(s.weight_words * word_bits for s in mapping.slices
@@ -418,7 +567,8 @@ def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
                        and any(mapping.slices[d].pass_index >= p for d in mapping.destinations[s.index]))
         end = max(r.fires[(s.index, T - 1)][1] for s in mapping.slices if s.pass_index == p - 1)
         pass_start.append(end + arch.offchip.latency_cycles + -(-boundary // bw) + load)
-    # Host (§7): ready for t=0 at the pass start, for t>0 when the last credit is back.
+    # Host (§7): ready for t=0 at the pass start, for t>0 when the last credit is back (its
+    # trains of t-1 are on the port by then: every one of them feeds a slice that sends a credit).
     for (p, t), ready in host_ready.items():
         dests = {d for d in mapping.input_destinations if mapping.slices[d].pass_index == p}
         for s in mapping.slices:
@@ -429,8 +579,11 @@ def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
         else:
             assert ready == max(r.fires[(d, t - 1)][1] + hops(mapping.slices[d].core, arch.io_core) * (R + L)
                                 for d in dests), (p, t)
+    # Soma (§5): each core's fires of a pass in its fixed order, from ready cycles built out of
+    # the recorded cycles.
     for core in range(arch.n_cores):
         for p in range(mapping.n_passes):
+            fire_level = levels[p][0]
             here = [s for s in mapping.slices if s.core == core and s.pass_index == p]
             ready = {}
             for s in here:
@@ -443,15 +596,10 @@ def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
                         stamps += [r.fires[(d, t - 1)][1] + hops(mapping.slices[d].core, core) * (R + L)
                                    for d in mapping.destinations[s.index] if mapping.slices[d].pass_index == p]
                     ready[(s.index, t)] = max(stamps)
-            next_t = {s.index: 0 for s in here}
-            free = 0
-            while any(t < T for t in next_t.values()):
-                candidates = [(ready[(i, t)], i, t) for i, t in next_t.items() if t < T]
-                at = max(free, min(c[0] for c in candidates))
-                _, i, t = min(c for c in candidates if c[0] <= at)
-                assert r.fires[(i, t)][0] == at, (i, t)
+            free = pass_start[p]
+            for _, i, t in sorted((fire_level[(i, t)], i, t) for i, t in ready):
+                assert r.fires[(i, t)][0] == max(ready[(i, t)], free), (i, t)
                 free = r.fires[(i, t)][1]
-                next_t[i] += 1
 
 
 _GEOMETRIES = [
