@@ -113,9 +113,11 @@ def _cmd_run(args) -> int:
     wl = load_workload(args.workload)
     samples = _parse_samples(args.samples, wl.n_samples, args.workload)
     out_dir = args.out or os.path.join("reports", f"{_stem(args.arch)}-{_stem(args.workload)}")
-    _check_writable_folder(out_dir)
     mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload, strategy=args.strategy)
     footprint = compute_footprint(wl, mapping, arch)
+    # After the input checks (a network that cannot fit leaves no empty folder behind),
+    # before the simulation (an unwritable folder is known before the time is spent).
+    _check_writable_folder(out_dir)
     run = simulate(wl, arch, mapping, samples=samples, progress=_progress_printer("simulating"), arch_file=args.arch)
     checks = []
     for result in run.samples:

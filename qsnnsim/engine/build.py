@@ -254,9 +254,10 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             if key is not None and key in memo:
                 cycles, counts = memo[key]
             else:
-                cycles, words, updates, acc_words = (np.zeros(n_src, np.int64) for _ in range(4))
-                _pair_costs(proj, src, tgt, s, base, rw, arch, cycles, words, updates, acc_words)
-                counts = np.stack([words, updates, acc_words]).astype(np.int32)
+                cycles = np.zeros(n_src, np.int64)
+                # The kernels fill the counts in place, at the width the train gathers read.
+                counts = np.zeros((3, n_src), np.int32)
+                _pair_costs(proj, src, tgt, s, base, rw, arch, cycles, counts[0], counts[1], counts[2])
                 if key is not None:
                     memo[key] = (cycles, counts)
             total += cycles

@@ -5,6 +5,7 @@ ejection) or one injection port. It knows, before the pass starts, the keys of e
 it will carry, in the order it serves them (engine/order.py); trains are *offered* when they
 become eligible, and the next train in order is granted at ``max(eligible, free)``, so a link
 idles for a late train rather than let a later one pass it. No neuron state is touched here.
+``call_at`` and the ``DECIDE`` priority are the event helpers the core units share.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ class LinkUnit:
 
     ``on_grant(train, grant_cycle, eligible_cycle)`` is called when a train wins the link
     and returns the first cycle the link is free again.
+
+    Because the order is fixed, a train's grant cycle ``max(eligible, free)`` is known as
+    soon as the train and every train before it in the sequence have been offered: the link
+    grants it then, possibly for a later cycle, and needs no event of its own (the kernels
+    likewise compute whole phases ahead). Effects that other units wait for (a marker
+    completing in the integrate pipeline) are still delivered as events at their cycle.
     """
 
     def __init__(self, env: simpy.Environment, router_core: int, on_grant, sequence: list):
@@ -56,34 +63,21 @@ class LinkUnit:
         self.next = 0
         self.free_at = 0
         self._offered: dict = {}
-        self._decisions: set[int] = set()
+        self._granting = False
 
     def offer(self, train, key, eligible: int | None = None) -> None:
         """The train with ``key`` can use this link from cycle ``eligible`` on (default: now)."""
-        eligible = self.env.now if eligible is None else eligible
-        self._offered[key] = (eligible, train)
-        if self.next < len(self.sequence) and self.sequence[self.next] == key:
-            self._schedule(max(eligible, self.free_at))
-
-    def _schedule(self, when: int) -> None:
-        if when not in self._decisions:
-            self._decisions.add(when)
-            call_at(self.env, when, lambda: self._decide(when), DECIDE)
-
-    def _decide(self, when: int) -> None:
-        self._decisions.discard(when)
-        key = self.sequence[self.next]
-        offer = self._offered.pop(key, None)
-        if offer is None:
-            return
-        eligible, train = offer
-        if max(eligible, self.free_at) > self.env.now:
-            self._offered[key] = offer
-            self._schedule(max(eligible, self.free_at))
-            return
-        self.next += 1
-        self.free_at = self.on_grant(train, self.env.now, eligible)
-        if self.next < len(self.sequence):
-            pending = self._offered.get(self.sequence[self.next])
-            if pending is not None:
-                self._schedule(max(pending[0], self.free_at))
+        self._offered[key] = (self.env.now if eligible is None else eligible, train)
+        if self._granting:
+            return  # a grant in progress here led back to this link; its loop takes the offer
+        self._granting = True
+        try:
+            while self.next < len(self.sequence):
+                offer = self._offered.pop(self.sequence[self.next], None)
+                if offer is None:
+                    break
+                eligible, train = offer
+                self.next += 1
+                self.free_at = self.on_grant(train, max(eligible, self.free_at), eligible)
+        finally:
+            self._granting = False

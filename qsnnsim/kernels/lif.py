@@ -13,6 +13,8 @@ its b bits because that is all the membrane SRAM word holds; a readout keeps the
 
 from __future__ import annotations
 
+import numpy as np
+
 from qsnnsim.kernels._jit import jit
 
 ROUND_FLOOR = 0
@@ -49,8 +51,14 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
     saturations : int64 (n_proj,) incremented by the number of clamped sums.
     """
     n_proj, n = acc.shape
+    # Walk channels and positions together: a division per neuron would cost more than the update.
+    c = 0
+    pos = first
     for i in range(n):
-        c = (first + i) // plane
+        if pos == plane:
+            c += 1
+            pos = 0
+        pos += 1
         current = 0
         for p in range(n_proj):
             a = acc[p, i]
@@ -69,12 +77,12 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
             spikes[i] = 0
             continue
         theta = threshold[c]
-        fired = h >= theta if fire_ge else h > theta
-        if fired:
-            h = h - theta if soft_reset else 0
-        if h > q:
-            h = q
-        elif h < -q:
-            h = -q
+        # Branch-free compare and reset: under WS-DR a neuron fires about half the time, a coin
+        # flip no branch predictor can learn. On integers h >= theta is h > theta - 1 (theta is
+        # a 32-bit code, so theta - 1 cannot wrap); a hard reset subtracts h itself.
+        fired = np.int64(h > (theta - 1 if fire_ge else theta))
+        h = h - fired * (theta if soft_reset else h)
+        # The membrane SRAM word holds b bits: saturate to [-q, q].
+        h = min(max(h, -q), q)
         m[i] = h
-        spikes[i] = 1 if fired else 0
+        spikes[i] = fired

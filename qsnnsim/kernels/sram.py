@@ -67,18 +67,22 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
     plane = out_h * out_w
     stamp = np.zeros(banks, dtype=np.int64)
     cycle_id = 0
-    offsets = np.zeros(k_h * k_w, dtype=np.int64)
     rows = np.zeros(k_h * k_w, dtype=np.int64)
     channel_stride = k_h * k_w * row_words
     period = banks // _gcd(channel_stride % banks if channel_stride % banks else banks, banks)
     if period > c_in:
         period = c_in
     in_plane = in_h * in_w
+    # What a spike reads and updates depends on its position only: compute it per position,
+    # then write channel by channel so the per-neuron arrays are filled contiguously.
+    offsets = np.zeros((in_plane, k_h * k_w), dtype=np.int64)
+    pos_rows = np.zeros(in_plane, dtype=np.int64)
+    pos_upd = np.zeros(in_plane, dtype=np.int64)
+    pos_acc = np.zeros(in_plane, dtype=np.int64)
     for y in range(in_h):
         for x in range(in_w):
+            at = y * in_w + x
             n_rows = 0
-            n_upd = 0
-            n_acc_words = 0
             for kh in range(k_h):
                 oy = window_output(y, p_h, kh, s_h, out_h)
                 if oy < 0:
@@ -92,23 +96,27 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
                     c_hi = min(c_stop, _ceil_div(n_stop - pos, plane))
                     if c_hi <= c_lo:
                         continue
-                    n_upd += c_hi - c_lo
-                    n_acc_words += _ceil_div((c_hi - c_lo) * acc_bits, acc_word_bits)
-                    offsets[n_rows] = (kh * k_w + kw) * row_words
+                    pos_upd[at] += c_hi - c_lo
+                    pos_acc[at] += _ceil_div((c_hi - c_lo) * acc_bits, acc_word_bits)
+                    offsets[at, n_rows] = (kh * k_w + kw) * row_words
                     n_rows += 1
-            at = y * in_w + x
-            for ci in range(c_in):
-                j = ci * in_plane + at
-                if ci >= period:
-                    cycles[j] = cycles[(ci % period) * in_plane + at]
-                else:
-                    for r in range(n_rows):
-                        rows[r] = base + ci * channel_stride + offsets[r]
-                    read, cycle_id = _scan_banks(rows, n_rows, row_words, banks, stamp, cycle_id)
-                    cycles[j] = max(read, _ceil_div(n_upd, lanes))
-                words[j] = n_rows * row_words
-                updates[j] = n_upd
-                acc_words[j] = n_acc_words
+            pos_rows[at] = n_rows
+    for ci in range(c_in):
+        first = ci * in_plane
+        if ci >= period:
+            src = (ci % period) * in_plane
+            cycles[first:first + in_plane] = cycles[src:src + in_plane]
+        else:
+            for at in range(in_plane):
+                n_rows = pos_rows[at]
+                for r in range(n_rows):
+                    rows[r] = base + ci * channel_stride + offsets[at, r]
+                read, cycle_id = _scan_banks(rows, n_rows, row_words, banks, stamp, cycle_id)
+                cycles[first + at] = max(read, _ceil_div(pos_upd[at], lanes))
+        for at in range(in_plane):
+            words[first + at] = pos_rows[at] * row_words
+            updates[first + at] = pos_upd[at]
+            acc_words[first + at] = pos_acc[at]
 
 
 @jit

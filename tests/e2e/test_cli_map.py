@@ -145,3 +145,15 @@ def test_missing_files(which, tmp_path, small_workload):
     assert len(res.stderr.splitlines()) == 1
     assert "no such file" in res.stderr
     assert res.stdout == ""
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_run_with_a_bad_arch_writes_nothing(case, tmp_path, small_workload):
+    # DESIGN §9: bad input never half-runs; not even an empty output folder is left behind.
+    _id, change, expected = case
+    arch = _write_arch(tmp_path, change)
+    out = tmp_path / "out"
+    res = run("run", arch, small_workload, "--out", str(out))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert len(res.stderr.splitlines()) == 1 and expected in res.stderr
+    assert not out.exists()
