@@ -108,14 +108,61 @@ class Counters:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Counters":
+        """Counters from :meth:`to_dict`'s object (e.g. read back from a result JSON).
+
+        Raises
+        ------
+        KeyError
+            A key is missing.
+        ValueError
+            Other counter names than this version's, or a count (or ``latency_cycles``) that
+            is not an integer in the int64 range: a float, a bool, a string, a ragged list, or
+            a number too large for the int64 arrays the energy stage sums.
+        """
         if tuple(data["actions"]) != ACTION_NAMES or tuple(data["units"]) != UNIT_NAMES:
             raise ValueError("counter names differ from this version's")
+        latency = data["latency_cycles"]
+        if not _is_int64(latency):
+            raise ValueError(f"latency_cycles is {_shown(latency)}, not an integer in the int64 range")
         return cls(
-            actions=np.asarray(data["action_counts"], dtype=np.int64),
-            unit_cycles=np.asarray(data["unit_cycles"], dtype=np.int64),
-            latency_cycles=int(data["latency_cycles"]),
+            actions=_int64_array(data["action_counts"], "action_counts"),
+            unit_cycles=_int64_array(data["unit_cycles"], "unit_cycles"),
+            latency_cycles=int(latency),
             population_names=tuple(data["population_names"]),
         )
+
+
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
+def _is_int64(value) -> bool:
+    # Strict, as for arch files (STYLE §5): a bool or an integral float is not a count.
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+            and _INT64_MIN <= value <= _INT64_MAX)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _int64_array(value, name: str) -> np.ndarray:
+    """Nested lists of integers as an int64 array, every entry checked first.
+
+    ``np.asarray(..., dtype=np.int64)`` would truncate 1.5 to 1, take True as 1 and raise
+    OverflowError on 1e308 or 2**64; this names the first bad entry in a ValueError instead.
+    """
+    arr = np.array(value, dtype=object)
+    flat = arr.ravel().tolist()
+    if not flat or (set(map(type, flat)) == {int} and _INT64_MIN <= min(flat) and max(flat) <= _INT64_MAX):
+        return arr.astype(np.int64)
+    for i, v in enumerate(flat):
+        if not _is_int64(v):
+            where = name + "".join(f"[{int(k)}]" for k in np.unravel_index(i, arr.shape))
+            if isinstance(v, (list, tuple)):
+                raise ValueError(f"{where} is a list where the other entries are numbers (a ragged array)")
+            raise ValueError(f"{where} is {_shown(v)}, not an integer in the int64 range")
+    return arr.astype(np.int64)
 
 
 def sum_counters(runs: list[Counters]) -> Counters:

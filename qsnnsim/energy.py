@@ -9,7 +9,9 @@ appears anywhere. Arithmetic is exact: counts are integers, each table value is 
 the exact rational value of its float, and every product and sum is a
 :class:`fractions.Fraction`. A total is therefore *exactly* the sum of its parts (by
 component, population, core or timestep, and a run is exactly the sum of its samples);
-floats appear only when a number is shown or written, each rounded once.
+floats appear only when a number is shown, each rounded once. Written to JSON, the energies
+that add up are whole pJ, rounded per term and sample and summed from there
+(:func:`written_energy`), so they add up exactly in the file too.
 """
 
 from __future__ import annotations
@@ -433,7 +435,7 @@ def counters_from_sample(entry: dict, path: str = "<result>", index: int = 0) ->
         raise ResultError(path, where, "is missing or not an object", "re-run qsnnsim run to write it again")
     try:
         counters = Counters.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ResultError(path, where, f"cannot be read ({exc})",
                           "re-run qsnnsim run with this version of qsnnsim") from None
     if counters.actions.ndim != 4 or counters.actions.shape[3] != len(ACTION_NAMES):
@@ -481,34 +483,91 @@ def energy_from_result(data: dict, path: str = "<result>") -> RunEnergy:
     return estimate_run_energy(counters, arch)
 
 
-def _float_components(comps: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in comps.items()}
+@dataclass(frozen=True)
+class WrittenEnergy:
+    """A breakdown as written to JSON: whole pJ, so its parts add up with any reader.
+
+    ``terms_pj[entry]`` is a term's energy rounded to the nearest pJ (Python's ``round`` on
+    the exact Fraction: half to even) for one sample, or the sum of the samples' integers
+    for a run; ``components_pj`` is the sum of each component's term integers and
+    ``total_pj`` the sum of the components. Each integer is within 0.5 pJ per term and
+    sample of the exact value (docs/energy-model.md, "Written energies").
+    """
+
+    terms_pj: dict
+    components_pj: dict
+    total_pj: int
+
+    @classmethod
+    def from_terms(cls, terms_pj: dict, component_of: dict) -> "WrittenEnergy":
+        comps = {c: 0 for c in COMPONENTS}
+        for entry, pj in terms_pj.items():
+            comps[component_of[entry]] += pj
+        return cls(dict(terms_pj), comps, sum(comps.values()))
 
 
-def breakdown_to_dict(b: EnergyBreakdown) -> dict:
-    """A breakdown's headline figures as JSON (floats rounded once from the exact values)."""
+def written_energy(run_energy: RunEnergy) -> tuple[tuple[WrittenEnergy, ...], WrittenEnergy]:
+    """The whole-pJ figures of every sample and of the run, as ``run_energy_to_dict`` writes them.
+
+    Parameters
+    ----------
+    run_energy : RunEnergy
+
+    Returns
+    -------
+    (samples, run) : tuple[tuple[WrittenEnergy, ...], WrittenEnergy]
+        Each sample's terms are its exact terms rounded to the nearest pJ; the run's terms are
+        the sums of the samples' integers (not the run's exact terms rounded), so the run's
+        terms, components and total are exactly the sums of the samples'.
+    """
+    component_of = {t.entry: t.component for t in run_energy.run.terms}
+    samples = tuple(WrittenEnergy.from_terms({t.entry: round(t.energy_pj) for t in b.terms}, component_of)
+                    for b in run_energy.samples)
+    run_terms = {t.entry: sum(s.terms_pj[t.entry] for s in samples) for t in run_energy.run.terms}
+    return samples, WrittenEnergy.from_terms(run_terms, component_of)
+
+
+def breakdown_to_dict(b: EnergyBreakdown, written: WrittenEnergy | None = None) -> dict:
+    """A breakdown's headline figures as JSON.
+
+    The additive figures (``terms[*].energy_pj``, ``components_pj``, ``total_pj``) are the
+    integers of ``written`` (default: ``b``'s terms rounded to whole pJ), so they add up
+    exactly in the file. ``energy_per_inference_pj`` and ``pj_per_sop`` are computed from that
+    integer total; the other figures are their exact values rounded once to a float.
+    """
+    if written is None:
+        written = WrittenEnergy.from_terms({t.entry: round(t.energy_pj) for t in b.terms},
+                                           {t.entry: t.component for t in b.terms})
+
     def opt(x):
         return None if x is None else float(x)
 
+    total = written.total_pj
     return {
-        "total_pj": float(b.total_pj),
-        "energy_per_inference_pj": float(b.energy_per_inference_pj),
-        "components_pj": _float_components(b.by_component),
+        "total_pj": total,
+        "energy_per_inference_pj": total / b.n_inferences,
+        "components_pj": dict(written.components_pj),
         "leakage_power_uw": float(b.leakage_power_uw),
         "synaptic_ops": b.synaptic_ops,
-        "pj_per_sop": opt(b.pj_per_sop),
+        "pj_per_sop": total / b.synaptic_ops if b.synaptic_ops else None,
         "average_power_uw": opt(b.average_power_uw),
         "throughput_per_s": opt(b.throughput_per_s),
         "paper_estimate_pj": float(b.paper_estimate.energy_pj),
         "terms": [{"entry": t.entry, "action": t.action, "quantity": float(t.quantity),
-                   "value": t.value, "energy_pj": float(t.energy_pj)} for t in b.terms],
+                   "value": t.value, "energy_pj": written.terms_pj[t.entry]} for t in b.terms],
     }
 
 
 def run_energy_to_dict(run_energy: RunEnergy) -> dict:
-    """The ``energy`` section a result JSON carries (docs/results-format.md)."""
+    """The ``energy`` section a result JSON carries (docs/results-format.md).
+
+    Energies that add up (terms, components, totals) are whole pJ (:func:`written_energy`):
+    in the file every component is the sum of its terms, every total the sum of its
+    components, and the run's terms, components and total the sums of the samples'.
+    """
+    samples, run = written_energy(run_energy)
     return {
         "model": "counters x energy table + leakage x latency (docs/energy-model.md)",
-        "samples": [breakdown_to_dict(b) for b in run_energy.samples],
-        "run": breakdown_to_dict(run_energy.run),
+        "samples": [breakdown_to_dict(b, w) for b, w in zip(run_energy.samples, samples)],
+        "run": breakdown_to_dict(run_energy.run, run),
     }

@@ -28,6 +28,7 @@ from qsnnsim.energy import (
     EnergyBreakdown,
     RunEnergy,
     describe,
+    written_energy,
 )
 
 #: Name suffix -> unit shown in a header (longest suffix first).
@@ -37,6 +38,8 @@ UNIT_SUFFIXES = (
     ("_mb", "MB"), ("_kib", "KiB"), ("_words", "words"), ("_flits", "flits"),
 )
 _UJ = 10**6  # pJ per uJ
+#: ``component`` of the last row of :func:`component_rows`.
+TOTAL_LABEL = "total"
 _FORMATS = ("text", "count", "sig", "pct", "fixed2", "repr")
 
 
@@ -238,7 +241,8 @@ class StatRow:
 
 @dataclass(frozen=True)
 class ComponentRow:
-    """One energy component, per inference over the samples."""
+    """One energy component, per inference over the samples and in whole pJ over the run; the
+    last row is the total."""
 
     component: str = column("text", "energy component (docs/energy-model.md)")
     counters: str = column("text", "the counters (or leakage entries) it sums")
@@ -247,6 +251,9 @@ class ComponentRow:
     min_uj: float = column("sig", "smallest sample")
     max_uj: float = column("sig", "largest sample")
     p95_uj: float = column("sig", "95th percentile over samples")
+    all_samples_pj: int = column("count", "all samples together, whole pJ as result.json's run components_pj: "
+                                          "the sum of its energy-table terms, each rounded to the nearest pJ per "
+                                          "sample; the rows add up to the total row exactly")
 
 
 @dataclass(frozen=True)
@@ -423,16 +430,27 @@ def stat_rows(energy: RunEnergy) -> list[StatRow]:
 
 
 def component_rows(energy: RunEnergy) -> list[ComponentRow]:
-    """Energy per component per inference over the samples, with the counters each one sums."""
+    """Energy per component per inference over the samples, with the counters each one sums,
+    then a ``total`` row.
+
+    ``all_samples_pj`` is the run's whole-pJ figure as written to result.json
+    (:func:`qsnnsim.energy.written_energy`), so that column adds up to its total exactly; the
+    uJ columns are the exact values rounded once and may not add up in their shown digits.
+    """
     covers = {c: [] for c in COMPONENTS}
     for t in energy.run.terms:
         covers[t.component].append(t.action or t.entry)
+    written = written_energy(energy)[1]
     mean_total = float(energy.run.energy_per_inference_pj) / _UJ
     rows = []
     for c in COMPONENTS:
         s = energy.stats(lambda b, c=c: b.by_component[c] / _UJ)
         rows.append(ComponentRow(COMPONENT_LABELS[c], ", ".join(covers[c]), s.mean,
-                                 100 * s.mean / mean_total if mean_total else 0.0, s.min, s.max, s.p95))
+                                 100 * s.mean / mean_total if mean_total else 0.0, s.min, s.max, s.p95,
+                                 written.components_pj[c]))
+    s = energy.stats(lambda b: b.total_pj / _UJ)
+    rows.append(ComponentRow(TOTAL_LABEL, "all of the above", s.mean, 100.0 if mean_total else 0.0, s.min, s.max,
+                             s.p95, written.total_pj))
     return rows
 
 

@@ -287,7 +287,7 @@ def _memory_tables(m, rd, fp, slices, arch) -> None:
 
 def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> None:
     n = m.n
-    comp_rows = m.tables["components.csv"]
+    comp_rows = m.tables["components.csv"][:len(COMPONENTS)]   # without the total row
     labels = [COMPONENT_LABELS[c] for c in COMPONENTS]
     figs = m.figures
     figs.append(("energy_components.png", "Energy per inference by component (whiskers: min and max over samples)",
@@ -373,11 +373,11 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
     per_pass = []
     for p_index in sorted({r.pass_index for r in mapping_rows}):
         here = [r for r in mapping_rows if r.pass_index == p_index]
-        per_pass.append((p_index, [str(r.core) for r in here], [r.weight_sram_percent for r in here],
+        per_pass.append((p_index, [r.core for r in here], [r.weight_sram_percent for r in here],
                          [r.membrane_sram_percent for r in here], [r.acc_sram_percent for r in here]))
     if per_pass:
         figs.append(("sram_per_core.png", "SRAM used per core (cores holding slices), % of each SRAM's capacity",
-                     lambda p: plots.plot_sram(per_pass, p)))
+                     lambda p: plots.plot_sram(per_pass, p, shape)))
     sizes = m.notes["model_size"]
     figs.append(("model_size.png", "Model size: quantized weights and membranes vs float32",
                  lambda p: plots.plot_model_size([k for k, _ in sizes], [v for _, v in sizes], p)))
@@ -403,7 +403,10 @@ def _blocks(m: _Model) -> list[tuple]:
             ("table", t["sample_energy.csv"], col.SampleEnergyRow, None),
             ("h", 2, "Energy"),
             ("p", ("Energy = every counter x its energy-table entry + leakage power x simulated latency, nothing "
-                  "else (docs/energy-model.md). Totals are exact sums of their parts.")),
+                  "else (docs/energy-model.md). Totals are exact sums of their parts. The uJ columns are per "
+                  "inference, rounded for display; the last column is all samples together in whole pJ (each "
+                  "energy-table term rounded to the nearest pJ per sample, as result.json writes it), and its "
+                  "rows add up to the total row exactly.")),
             ("table", t["components.csv"], col.ComponentRow, None),
             ("fig", "energy_components.png"),
             ("h", 3, "Beside the estimate SNN papers quote"),

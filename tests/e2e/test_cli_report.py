@@ -1,5 +1,6 @@
 """`qsnnsim run` writes a report by default and `qsnnsim report` re-renders it from the JSON alone;
-a corrupt or foreign result file is one line on stderr, exit status 2 and nothing written."""
+a corrupt or foreign result file is one line on stderr, exit status 2 and nothing written. The
+energies written to result.json are whole pJ that add up exactly."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import sys
 
 import pytest
 
+from qsnnsim.energy import ACTION_ENTRIES, COMPONENT_LABELS, COMPONENTS, LEAKAGE_ENTRIES, energy_from_result
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARCH = os.path.join(ROOT, "archs", "core16.yaml")
-WORKLOAD = os.path.join(ROOT, "workloads", "tiny_mlp.npz")
+WORKLOAD = os.path.join(ROOT, "workloads", "tiny_conv.npz")
+N_SAMPLES = 3
 
 
 def qsnnsim(*args) -> subprocess.CompletedProcess:
@@ -22,8 +26,8 @@ def qsnnsim(*args) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("run") / "core16-tiny_mlp")
-    proc = qsnnsim("run", ARCH, WORKLOAD, "--samples", "2", "--out", out)
+    out = str(tmp_path_factory.mktemp("run") / "core16-tiny_conv")
+    proc = qsnnsim("run", ARCH, WORKLOAD, "--samples", str(N_SAMPLES), "--out", out)
     assert proc.returncode == 0, proc.stderr
     return out, proc.stdout
 
@@ -39,8 +43,55 @@ def test_run_writes_result_and_report(run_dir):
     assert f"report: {os.path.join(out, 'report.html')}" in stdout
     with open(os.path.join(out, "result.json"), encoding="utf-8") as fh:
         data = json.load(fh)
-    assert len(data["energy"]["samples"]) == 2
-    assert data["energy"]["run"]["total_pj"] == pytest.approx(sum(s["total_pj"] for s in data["energy"]["samples"]))
+    assert len(data["energy"]["samples"]) == N_SAMPLES
+    assert data["energy"]["run"]["total_pj"] == sum(s["total_pj"] for s in data["energy"]["samples"])
+
+
+def _read_result(out: str) -> dict:
+    with open(os.path.join(out, "result.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def test_written_energies_add_up_exactly_in_the_json(run_dir):
+    data = _read_result(run_dir[0])
+    samples, run = data["energy"]["samples"], data["energy"]["run"]
+    assert len(samples) == N_SAMPLES
+    component_of = {**{e: c for e, c in ACTION_ENTRIES.values()}, **{e: "leakage" for e in LEAKAGE_ENTRIES}}
+    for b, n in [(s, 1) for s in samples] + [(run, N_SAMPLES)]:
+        terms = {t["entry"]: t["energy_pj"] for t in b["terms"]}
+        assert all(type(v) is int for v in [b["total_pj"], *b["components_pj"].values(), *terms.values()])
+        assert sum(b["components_pj"].values()) == b["total_pj"]
+        assert b["components_pj"] == {c: sum(v for e, v in terms.items() if component_of[e] == c)
+                                      for c in b["components_pj"]}
+        assert b["energy_per_inference_pj"] == b["total_pj"] / n
+        assert b["pj_per_sop"] == b["total_pj"] / b["synaptic_ops"]
+    for t in run["terms"]:
+        assert t["energy_pj"] == sum(u["energy_pj"] for s in samples for u in s["terms"] if u["entry"] == t["entry"])
+    assert run["components_pj"] == {c: sum(s["components_pj"][c] for s in samples) for c in run["components_pj"]}
+    assert run["total_pj"] == sum(s["total_pj"] for s in samples)
+    # Each sample's integers are its exact terms rounded (recomputed from the counters).
+    exact = energy_from_result(data)
+    for s, b in zip(samples, exact.samples):
+        assert [t["energy_pj"] for t in s["terms"]] == [round(t.energy_pj) for t in b.terms]
+    assert run["total_pj"] > 0
+
+
+def test_the_component_table_has_a_total_row_its_pj_add_up_to(run_dir):
+    run = _read_result(run_dir[0])["energy"]["run"]
+    with open(os.path.join(run_dir[0], "report.md"), encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("| component | counters |"))
+    heads = [h.strip() for h in lines[head].strip("|").split("|")]
+    assert heads[-1] == "all samples (pJ)"
+    rows = []
+    for line in lines[head + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.append((cells[0], int(cells[-1].replace(",", ""))))
+    assert [name for name, _ in rows] == [COMPONENT_LABELS[c] for c in COMPONENTS] + ["total"]
+    assert sum(pj for _, pj in rows[:-1]) == rows[-1][1] == run["total_pj"]
+    assert [pj for _, pj in rows[:-1]] == [run["components_pj"][c] for c in COMPONENTS]
 
 
 def test_report_rerenders_the_same_report_from_the_json(run_dir, tmp_path):
@@ -69,6 +120,14 @@ CORRUPT = {
     "a-list": ("[1, 2, 3]", "format: is not a qsnnsim-result file"),
     "other-version": ('{"format": "qsnnsim-result", "version": 9}', "version: is 9"),
     "truncated": (None, "is not valid JSON"),
+    # A count edited to a float, or to a number too large for int64 (was an OverflowError traceback).
+    "huge-count": (lambda d: d["samples"][0]["counters"]["action_counts"][0][0][0].__setitem__(7, 1e308),
+                   "samples[0].counters: cannot be read (action_counts[0][0][0][7] is 1e+308, not an integer in "
+                   "the int64 range)"),
+    "int64-overflow": (lambda d: d["samples"][1]["counters"]["action_counts"][0][0][0].__setitem__(7, 2**64),
+                       "action_counts[0][0][0][7] is 18446744073709551616, not an integer in the int64 range"),
+    "fractional-count": (lambda d: d["samples"][0]["counters"]["unit_cycles"][0].__setitem__(1, 12.5),
+                         "samples[0].counters: cannot be read (unit_cycles[0][1] is 12.5, not an integer"),
 }
 
 
@@ -77,11 +136,17 @@ def corrupt_runs(run_dir, tmp_path_factory):
     """Every corrupt case, re-rendered by concurrent subprocesses (interpreter startup dominates)."""
     folder = tmp_path_factory.mktemp("corrupt")
     with open(os.path.join(run_dir[0], "result.json"), encoding="utf-8") as fh:
-        truncated = fh.read()[:5000]
+        text = fh.read()
     procs = {}
     for name, (content, _message) in CORRUPT.items():
         path = folder / f"{name}.json"
-        path.write_text(truncated if content is None else content, encoding="utf-8")
+        if content is None:
+            content = text[:5000]
+        elif callable(content):   # an edit of the run's result
+            data = json.loads(text)
+            content(data)
+            content = json.dumps(data)
+        path.write_text(content, encoding="utf-8")
         out = folder / f"{name}-out"
         procs[name] = (path, out, subprocess.Popen(
             [sys.executable, "-m", "qsnnsim", "report", str(path), "--out", str(out)],

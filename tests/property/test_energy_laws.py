@@ -1,6 +1,9 @@
 """Laws of the energy model on hypothesis-drawn small workloads and chips.
 
-- Doubling one energy-table entry doubles exactly that entry's term and nothing else.
+- Doubling one energy-table entry doubles exactly that entry's term; its component, the total
+  and every population, core and timestep cell of that component grow by exactly the entry's
+  old energy counted there (so a component doubles only when the entry is its one non-zero
+  term); everything else is unchanged, and so are the other entries' written integers.
 - A run's energy is exactly the sum of its samples' (every breakdown axis).
 - An all-zero input to a network that cannot fire on its own costs only the fixed work
   (every neuron swept every timestep, end-of-timestep markers, passes' off-chip traffic) and
@@ -22,6 +25,7 @@ from qsnnsim.arch import ENERGY_ENTRY_NAMES, EnergyEntry
 from qsnnsim.energy import (
     ACTION_ENTRIES,
     COMPONENTS,
+    breakdown_to_dict,
     estimate_energy,
     estimate_run_energy,
 )
@@ -47,19 +51,55 @@ def _draw_case(data, **workload_kwargs):
 def test_doubling_one_entry_doubles_exactly_its_term(data):
     wl, arch, values = _draw_case(data, max_samples=1)
     counters = run_engine(wl, arch).samples[0].counters
-    entry = data.draw(st.sampled_from(ENERGY_ENTRY_NAMES))
     base = estimate_energy(counters, arch)
+    for entry in ENERGY_ENTRY_NAMES:   # every entry of every drawn case: leakage and NoC included
+        _check_doubling(counters, arch, values, base, entry)
+
+
+def _check_doubling(counters, arch, values, base, entry) -> None:
     doubled = estimate_energy(counters, _with_energy(arch, {entry: 2 * values[entry]}))
     changed = base.term(entry)
-    assert doubled.term(entry).energy_pj == 2 * changed.energy_pj
+    comp, grown = changed.component, changed.energy_pj
+    assert doubled.term(entry).energy_pj == 2 * grown
     for old, new in zip(base.terms, doubled.terms):
         if old.entry != entry:
             assert new.energy_pj == old.energy_pj, f"doubling {entry} changed {old.entry}"
-    for comp in COMPONENTS:
-        delta = changed.energy_pj if comp == changed.component else 0
-        assert doubled.by_component[comp] == base.by_component[comp] + delta
-    assert doubled.total_pj == base.total_pj + changed.energy_pj
-    assert doubled.synaptic_ops == base.synaptic_ops
+    for c in COMPONENTS:
+        assert doubled.by_component[c] == base.by_component[c] + (grown if c == comp else 0), c
+    # A component is the sum of its entries' terms: it doubles exactly when no other is non-zero.
+    alone = not any(t.energy_pj for t in base.terms if t.component == comp and t.entry != entry)
+    assert (doubled.by_component[comp] == 2 * base.by_component[comp]) == alone
+    assert doubled.total_pj == base.total_pj + grown
+    assert (doubled.counts, doubled.synaptic_ops, doubled.latency_cycles) == (
+        base.counts, base.synaptic_ops, base.latency_cycles)
+    # Each population, core and timestep cell of the component grows by the entry's energy
+    # counted there (from the counters, not the energy code); leakage is per core only.
+    action = next((a for a, (e, _) in ACTION_ENTRIES.items() if e == entry), None)
+    price = Fraction(values[entry])
+    names = list(counters.population_names)
+    axes = (("population", [base.by_population[p] for p in names], [doubled.by_population[p] for p in names],
+             counters.by_population()),
+            ("core", base.by_core, doubled.by_core, counters.by_core()),
+            ("timestep", base.by_timestep, doubled.by_timestep, counters.by_timestep()))
+    for axis, old_rows, new_rows, counts in axes:
+        increases = []
+        for i, (old, new) in enumerate(zip(old_rows, new_rows)):
+            if action is not None:
+                grow = int(counts[i][int(action)]) * price
+            else:
+                grow = grown / arch.n_cores if axis == "core" and i < arch.n_cores else Fraction(0)
+            for c in old:
+                assert new[c] == old[c] + (grow if c == comp else 0), f"doubling {entry}: {axis} {i}, {c}"
+            increases.append(grow if comp in old else Fraction(0))
+        assert sum(increases) == (grown if action is not None or axis == "core" else 0), axis
+    # Written whole-pJ figures: only the entry's integer changes, and its component and the
+    # total by that same amount.
+    w_base, w_doubled = breakdown_to_dict(base), breakdown_to_dict(doubled)
+    step = round(2 * grown) - round(grown)
+    for old, new in zip(w_base["terms"], w_doubled["terms"]):
+        assert new["energy_pj"] == (round(2 * grown) if old["entry"] == entry else old["energy_pj"])
+    assert w_doubled["components_pj"] == {c: v + (step if c == comp else 0) for c, v in w_base["components_pj"].items()}
+    assert w_doubled["total_pj"] == w_base["total_pj"] + step
 
 
 def _sum_axis(parts: list) -> list:

@@ -2,8 +2,10 @@
 
 Exactness rule checked here: every energy is a Fraction (integer counts x the exact value of
 each table float), so a total equals the sum of its parts with ``==``, whichever way it is cut
-(component, population, core, timestep, sample). Floats are those exact values rounded once,
-so ``math.fsum`` of the rounded parts agrees with the rounded total to a few ulps.
+(component, population, core, timestep, sample). Floats shown are those exact values rounded
+once, so ``math.fsum`` of the rounded parts agrees with the rounded total to a few ulps; the
+energies written to JSON are whole pJ, rounded per term and sample and summed from there, so
+they add up exactly in the file.
 """
 
 from __future__ import annotations
@@ -176,9 +178,38 @@ def test_energy_from_json_equals_energy_from_counters():
     assert [b.total_pj for b in again.samples] == [b.total_pj for b in direct.samples]
     assert again.run.by_component == direct.run.by_component
     summary = run_energy_to_dict(direct)
-    assert summary["run"]["total_pj"] == float(direct.run.total_pj)
-    assert [s["total_pj"] for s in summary["samples"]] == [float(b.total_pj) for b in direct.samples]
+    # Whole pJ: each sample's terms rounded, the run's terms the sums of the samples' integers.
+    per_sample = [sum(round(t.energy_pj) for t in b.terms) for b in direct.samples]
+    assert [s["total_pj"] for s in summary["samples"]] == per_sample
+    assert summary["run"]["total_pj"] == sum(per_sample)
+    assert abs(summary["run"]["total_pj"] - direct.run.total_pj) <= Fraction(len(direct.run.terms), 2) * len(per_sample)
     assert json.loads(json.dumps(summary)) == summary
+
+
+def test_written_energies_are_whole_pj_rounded_per_term_and_sample():
+    arch = _arch(synaptic_add_pj=0.375, flit_hop_pj=0.375, spike_buffer_access_pj=0.25)
+    one = _counters(4, 1, 1, latency=100, counts={(0, 0, 0, Action.SYNAPTIC_ADD): 1, (1, 0, 0, Action.FLIT_HOP): 4,
+                                                   (1, 0, 0, Action.SPIKE_BUFFER_ACCESS): 10})
+    energy = estimate_run_energy([one, one, one], arch)
+    out = json.loads(json.dumps(run_energy_to_dict(energy)))
+    # Per sample: synaptic add 1 x 0.375 = 0.375 -> 0; flit-hops 4 x 0.375 = 1.5 -> 2 and spike
+    # buffer 10 x 0.25 = 2.5 -> 2 (round half to even); NoC = 2 + 2 = 4; total 4 (exact 4.375).
+    sample = out["samples"][0]
+    assert {t["entry"]: t["energy_pj"] for t in sample["terms"] if t["energy_pj"]} == {
+        "spike_buffer_access_pj": 2, "flit_hop_pj": 2}
+    assert sample["components_pj"] == {**{c: 0 for c in COMPONENTS}, "noc": 4}
+    assert sample["total_pj"] == 4 and sample["energy_per_inference_pj"] == 4.0 and sample["pj_per_sop"] == 4.0
+    # The run sums the samples' integers: flit-hops 3 x 2 = 6, not round(4.5) = 4; spike buffer
+    # 6, not round(7.5) = 8; synaptic adds 0, not round(1.125) = 1. Total 12 (exact 13.125).
+    run = out["run"]
+    assert round(energy.run.term("flit_hop_pj").energy_pj) == 4
+    assert {t["entry"]: t["energy_pj"] for t in run["terms"] if t["energy_pj"]} == {
+        "spike_buffer_access_pj": 6, "flit_hop_pj": 6}
+    assert run["components_pj"] == {**{c: 0 for c in COMPONENTS}, "noc": 12}
+    assert run["total_pj"] == 12 and run["energy_per_inference_pj"] == 4.0 and run["pj_per_sop"] == 4.0
+    for b in out["samples"] + [run]:
+        assert all(type(v) is int for v in [b["total_pj"], *b["components_pj"].values()]
+                   + [t["energy_pj"] for t in b["terms"]])
 
 
 @pytest.mark.parametrize("edit,match", [
@@ -188,6 +219,18 @@ def test_energy_from_json_equals_energy_from_counters():
      r"samples\[1\]\.counters: cannot be read"),
     (lambda d: d["samples"][0]["counters"].update(actions=["x"]), r"samples\[0\]\.counters: cannot be read"),
     (lambda d: d.update(samples=[]), r"samples: is empty"),
+    (lambda d: d["samples"][0]["counters"]["action_counts"][0][0][0].__setitem__(7, 1e308),
+     r"samples\[0\]\.counters: cannot be read \(action_counts\[0\]\[0\]\[0\]\[7\] is 1e\+308, not an integer "
+     r"in the int64 range\)"),
+    (lambda d: d["samples"][0]["counters"]["action_counts"][1][0][0].__setitem__(0, 2**63),
+     r"action_counts\[1\]\[0\]\[0\]\[0\] is 9223372036854775808, not an integer in the int64 range"),
+    (lambda d: d["samples"][1]["counters"]["action_counts"][0][0][0].__setitem__(2, 2.5),
+     r"samples\[1\]\.counters: cannot be read \(action_counts\[0\]\[0\]\[0\]\[2\] is 2\.5, "),
+    (lambda d: d["samples"][0]["counters"]["action_counts"][0][0][0].__setitem__(2, True), r"\[2\] is True, "),
+    (lambda d: d["samples"][0]["counters"]["unit_cycles"][0].__setitem__(0, 10**30),
+     r"unit_cycles\[0\]\[0\] is 1000000000000000000000000000000, not an integer"),
+    (lambda d: d["samples"][0]["counters"].update(latency_cycles=1e308),
+     r"samples\[0\]\.counters: cannot be read \(latency_cycles is 1e\+308, not an integer in the int64 range\)"),
 ])
 def test_energy_from_a_broken_result_names_the_field(edit, match):
     _run, _arch_spec, data = _tiny_result()
