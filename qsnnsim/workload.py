@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,10 +248,14 @@ def _check_choice(file: str, fld: str, value: Any, choices: tuple[str, ...]) -> 
     return value
 
 
+def _check_vector_shape(file: str, fld: str, shape: tuple[int, ...], length: int) -> None:
+    if tuple(shape) != (length,):
+        raise _err(file, fld, f"shape {tuple(shape)} does not match the {length} channels it scales", "one value per channel")
+
+
 def _check_vector(file: str, fld: str, arr: Any, length: int, lo: int, hi: int) -> np.ndarray:
     arr = np.asarray(arr)
-    if arr.shape != (length,):
-        raise _err(file, fld, f"shape {arr.shape} does not match the {length} channels it scales", "one value per channel")
+    _check_vector_shape(file, fld, arr.shape, length)
     if arr.dtype.kind not in "iu":
         raise _err(file, fld, f"must be integers (got dtype {arr.dtype})")
     if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
@@ -574,37 +580,117 @@ def save_workload(wl: Workload, path: str | os.PathLike) -> None:
         np.savez_compressed(fh, **arrays)
 
 
+# Everything zipfile, zlib and numpy's .npy reader raise on a damaged or hostile file: a bad
+# directory or local header (BadZipFile), an unsupported zip version, encryption or
+# compression method (NotImplementedError, RuntimeError), a deflate stream cut short or
+# garbled (EOFError, zlib.error), a bad CRC, an unparsable .npy header or short data
+# (ValueError, UnicodeDecodeError), a packed field too short (struct.error), an offset too
+# large to seek to (OverflowError). Caught around the I/O calls only, never around
+# qsnnsim's own checks.
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError,
+                struct.error, zlib.error, OverflowError, KeyError)
+
+# Deflate expands at most 1032:1 (one 258-byte match per two bits), so a member's data can
+# be no longer than this many times its compressed size, whatever its zip directory claims.
+_DEFLATE_MAX_RATIO = 1032
+
+
+def _reading_problem(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class _Entries:
-    """Reads npz entries one at a time, turning every numpy/zip failure into a WorkloadError."""
+    """Reads npz entries one at a time, turning every numpy/zip failure into a WorkloadError.
+
+    Before an entry's data is read, its .npy header is read alone and checked: no object
+    dtype, no negative dimension, no more data than the zip member can hold, then whatever
+    the caller's ``check(shape, dtype)`` knows from ``meta``. A header that claims a huge
+    shape is thus an error naming the entry, never a huge allocation.
+    """
 
     def __init__(self, npz, file: str):
         self.npz = npz
         self.file = file
+        self.members = set(npz.zip.namelist())
+        self.archive_bytes = os.path.getsize(file)
 
-    def get(self, key: Any, fld: str) -> np.ndarray:
+    def _corrupt(self, key: str, exc: BaseException) -> WorkloadError:
+        if isinstance(exc, ValueError) and "pickle" in str(exc):
+            return _err(self.file, key, "holds a pickled object, which qsnnsim never loads",
+                        "re-export with plain integer arrays")
+        return _err(self.file, key, f"truncated or corrupt array ({_reading_problem(exc)})",
+                    "re-export or re-copy the file")
+
+    def _room(self, info: zipfile.ZipInfo) -> int:
+        """Most bytes the member can decompress to: its directory size, bounded by its compressed size."""
+        compressed = min(info.compress_size, self.archive_bytes)
+        room = info.file_size
+        if info.compress_type == zipfile.ZIP_STORED:
+            room = min(room, compressed)
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            room = min(room, compressed * _DEFLATE_MAX_RATIO)
+        return room
+
+    def header(self, key: str, check=None) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape and dtype of entry ``key`` from its .npy header, read without its data.
+
+        ``check(shape, dtype)`` compares them with what meta declares; then the data the
+        header claims must fit in what the zip member can hold.
+        """
+        fmt = np.lib.format
+        member = key if key in self.members else key + ".npy"  # the member np.load would read
+        try:
+            info = self.npz.zip.getinfo(member)
+            with self.npz.zip.open(member) as fh:
+                if fh.read(len(fmt.MAGIC_PREFIX)) != fmt.MAGIC_PREFIX:
+                    # numpy hands back raw bytes for a zip member stored without the .npy suffix
+                    raise _err(self.file, key, "is not a .npy array entry", "re-export the workload")
+                fh.seek(0)
+                version = fmt.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = fmt.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = fmt.read_array_header_2_0(fh)
+                else:
+                    raise _err(self.file, key, f"is a .npy format {version[0]}.{version[1]} array; "
+                               "a workload's integer arrays are format 1.0 or 2.0", "re-export the workload")
+                data_start = fh.tell()
+        except WorkloadError:
+            raise
+        except _READ_ERRORS as exc:
+            raise self._corrupt(key, exc) from None
+        if dtype.hasobject:
+            raise _err(self.file, key, "holds a pickled object, which qsnnsim never loads",
+                       "re-export with plain integer arrays")
+        if any(s < 0 for s in shape):
+            raise _err(self.file, key, f"its .npy header gives a negative dimension (shape {shape})",
+                       "the file is corrupt; re-export or re-copy it")
+        if check is not None:
+            check(tuple(shape), dtype)
+        need = math.prod(shape) * dtype.itemsize
+        room = max(0, self._room(info) - data_start)
+        if need > room:
+            raise _err(self.file, key, f"its .npy header claims shape {shape} of {dtype} ({need:,} bytes), "
+                       f"more than the entry's {room:,} bytes can hold", "the file is corrupt; re-export or re-copy it")
+        return tuple(shape), dtype
+
+    def get(self, key: Any, fld: str, check=None) -> np.ndarray:
+        """Load entry ``key`` (named by meta field ``fld``); ``check(shape, dtype)`` may refuse its header first."""
         if not isinstance(key, str):
             raise _err(self.file, fld, f"must name an array entry (got {key!r})")
         if key not in self.npz.files:
             raise _err(self.file, fld, f"names missing array entry {key!r}", "re-export the workload")
+        shape, dtype = self.header(key, check)
         try:
             value = self.npz[key]
-        except ValueError as exc:
-            if "pickle" in str(exc):
-                raise _err(self.file, key, "holds a pickled object, which qsnnsim never loads",
-                           "re-export with plain integer arrays") from None
-            raise _err(self.file, key, f"unreadable array ({exc})", "re-export the workload") from None
-        except (zipfile.BadZipFile, EOFError, OSError, zlib_error()) as exc:
-            raise _err(self.file, key, f"truncated or corrupt array ({exc})", "re-export or re-copy the file") from None
+        except MemoryError:
+            raise _err(self.file, key, f"needs more memory than is free ({math.prod(shape) * dtype.itemsize:,} bytes)",
+                       "free memory or load a smaller workload") from None
+        except _READ_ERRORS as exc:
+            raise self._corrupt(key, exc) from None
         if not isinstance(value, np.ndarray):
-            # numpy hands back raw bytes for a zip member stored without the .npy suffix
             raise _err(self.file, key, "is not a .npy array entry", "re-export the workload")
         return value
-
-
-def zlib_error():
-    import zlib
-
-    return zlib.error
 
 
 def _meta_get(meta: dict, key: str, fld: str, file: str, kind=None):
@@ -621,8 +707,16 @@ def load_workload(path: str | os.PathLike) -> Workload:
     file = os.fspath(path)
     if not os.path.exists(file):
         raise _err(file, "", "no such file", "check the path")
-    with open(file, "rb") as fh:
-        is_npy = fh.read(6) == b"\x93NUMPY"
+    if os.path.isdir(file):
+        raise _err(file, "", "is a folder, not a workload .npz", "give one workload file, e.g. workloads/tiny_conv.npz")
+    if not os.path.isfile(file):
+        raise _err(file, "", "is not a regular file (a device, pipe or socket), not a workload .npz",
+                   "give a workload .npz file")
+    try:
+        with open(file, "rb") as fh:
+            is_npy = fh.read(6) == b"\x93NUMPY"
+    except OSError as exc:
+        raise _err(file, "", f"cannot be read ({exc.strerror or exc})", "check the file's permissions") from None
     if is_npy:
         raise _err(file, "", "is a single .npy array, not an .npz workload", "export with qsnnsim's save_workload")
     if not zipfile.is_zipfile(file):
@@ -630,27 +724,69 @@ def load_workload(path: str | os.PathLike) -> Workload:
                    "give a workload .npz (qsnnsim COMMAND ARCH.yaml WORKLOAD.npz), re-export or re-copy it")
     try:
         npz = np.load(file, allow_pickle=False)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise _err(file, "", f"not a readable .npz workload ({exc})",
+    except (*_READ_ERRORS, MemoryError) as exc:
+        raise _err(file, "", f"not a readable .npz workload ({_reading_problem(exc)})",
                    "the file is truncated or not a workload; re-export or re-copy it") from None
     if not hasattr(npz, "files"):
         raise _err(file, "", "is a single .npy array, not an .npz workload", "export with qsnnsim's save_workload")
     with npz:
-        entries = _Entries(npz, file)
-        raw = entries.get("meta", "meta")
         try:
-            meta = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _err(file, "meta", f"is not UTF-8 JSON ({exc})", "re-export the workload") from None
-        if not isinstance(meta, dict):
-            raise _err(file, "meta", "must be a JSON object")
-        if meta.get("format") != FORMAT_NAME:
-            raise _err(file, "meta.format", f"is {meta.get('format')!r}, not {FORMAT_NAME!r}", "this is not a qsnnsim workload")
-        version = meta.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
-            raise _err(file, "meta.version", f"is {version!r}; this qsnnsim reads versions {', '.join(map(str, SUPPORTED_VERSIONS))}",
-                       "re-export with this version of qsnnsim")
-        return _workload_from_meta(meta, entries, file)
+            return _workload_from_npz(npz, file)
+        except MemoryError:
+            # Last resort: every entry's size is checked against its zip member before it is
+            # read, but a workload can still be larger than this machine's free memory.
+            raise _err(file, "", "needs more memory than is free to load",
+                       "free memory or load a smaller workload") from None
+
+
+def _workload_from_npz(npz, file: str) -> Workload:
+    entries = _Entries(npz, file)
+    raw = entries.get("meta", "meta")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _err(file, "meta", f"is not UTF-8 JSON ({_reading_problem(exc)})", "re-export the workload") from None
+    if not isinstance(meta, dict):
+        raise _err(file, "meta", "must be a JSON object")
+    if meta.get("format") != FORMAT_NAME:
+        raise _err(file, "meta.format", f"is {meta.get('format')!r}, not {FORMAT_NAME!r}", "this is not a qsnnsim workload")
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
+        raise _err(file, "meta.version", f"is {version!r}; this qsnnsim reads versions {', '.join(map(str, SUPPORTED_VERSIONS))}",
+                   "re-export with this version of qsnnsim")
+    return _workload_from_meta(meta, entries, file)
+
+
+def _n_channels(shape: Any) -> int | None:
+    """C of a meta shape [C, ...] of positive integers; None if the shape is malformed (validation says so later)."""
+    if not isinstance(shape, (list, tuple)) or not shape:
+        return None
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape):
+        return None
+    return shape[0]
+
+
+def _vector_check(file: str, fld: str, length: int | None):
+    """A header check for a per-channel vector entry, or None if meta does not say how long it is."""
+    if length is None:
+        return None
+    return lambda shape, dtype: _check_vector_shape(file, fld, shape, length)
+
+
+def _weights_check(file: str, key: str, wshape: tuple[int, ...], packed: bool):
+    """The header check of a weight entry: packed bytes for 1-bit codes, else exactly weights_shape."""
+
+    def check(shape, dtype):
+        if packed:
+            need = math.ceil(math.prod(wshape) / 8)
+            if dtype != np.uint8 or shape != (need,):
+                raise _err(file, key, f"packed 1-bit weights need {need} bytes for shape {list(wshape)} (got {shape} {dtype})",
+                           "re-export the workload")
+        elif shape != wshape:
+            raise _err(file, key, f"shape {shape} does not match weights_shape {list(wshape)} in meta",
+                       "re-export the workload")
+
+    return check
 
 
 def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
@@ -666,6 +802,7 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
         if kind == "input":
             pops.append(Population(name=name, kind=kind, shape=shape))
             continue
+        c = _n_channels(p["shape"])
         pops.append(Population(
             name=name, kind=kind, shape=shape,
             membrane_bits=_meta_get(p, "membrane_bits", fld + ".membrane_bits", file),
@@ -674,9 +811,14 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
             rounding=_meta_get(p, "rounding", fld + ".rounding", file),
             fire_cmp=_meta_get(p, "fire_cmp", fld + ".fire_cmp", file),
             reset=_meta_get(p, "reset", fld + ".reset", file),
-            threshold=entries.get(_meta_get(p, "threshold", fld + ".threshold", file), fld + ".threshold"),
-            bias=entries.get(_meta_get(p, "bias", fld + ".bias", file), fld + ".bias"),
+            threshold=entries.get(_meta_get(p, "threshold", fld + ".threshold", file), fld + ".threshold",
+                                  _vector_check(file, fld + ".threshold", c)),
+            bias=entries.get(_meta_get(p, "bias", fld + ".bias", file), fld + ".bias",
+                             _vector_check(file, fld + ".bias", c)),
         ))
+    # Channels of each population, to check mult and shift headers (None for a name used twice).
+    names = [pop.name for pop in pops]
+    channels = {pop.name: _n_channels(list(pop.shape)) if names.count(pop.name) == 1 else None for pop in pops}
     projs = []
     for i, p in enumerate(_meta_get(meta, "projections", "meta.projections", file, list)):
         fld = f"meta.projections[{i}]"
@@ -684,36 +826,30 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
             raise _err(file, fld, "must be an object")
         name = _meta_get(p, "name", fld + ".name", file, str)
         fld = f"projections.{name}"
+        target = p.get("target")
+        c_t = channels.get(target) if isinstance(target, str) else None
         weights = None
         wkey = p.get("weights")
         if wkey is not None:
             wshape = tuple(_meta_get(p, "weights_shape", fld + ".weights_shape", file, list))
             if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in wshape):
                 raise _err(file, fld + ".weights_shape", f"must be non-negative integers (got {list(wshape)})")
-            arr = entries.get(wkey, fld + ".weights")
             packed = _meta_get(p, "weights_packed", fld + ".weights_packed", file, bool)
             if packed != (p.get("weight_bits") == 1):
                 raise _err(file, fld + ".weights_packed", f"is {packed} for {p.get('weight_bits')!r}-bit weights; "
                            "1-bit codes are always bit-packed and wider codes never are", "re-export the workload")
-            if packed:
-                need = math.ceil(math.prod(wshape) / 8)
-                if arr.dtype != np.uint8 or arr.shape != (need,):
-                    raise _err(file, wkey, f"packed 1-bit weights need {need} bytes for shape {list(wshape)} (got {arr.shape} {arr.dtype})",
-                               "re-export the workload")
-                weights = _unpack_codes(arr, wshape)
-            else:
-                if arr.shape != wshape:
-                    raise _err(file, wkey, f"shape {arr.shape} does not match weights_shape {list(wshape)} in meta",
-                               "re-export the workload")
-                weights = arr
+            arr = entries.get(wkey, fld + ".weights", _weights_check(file, wkey, wshape, packed))
+            weights = _unpack_codes(arr, wshape) if packed else arr
         projs.append(Projection(
             name=name, kind=_meta_get(p, "kind", fld + ".kind", file, str),
             source=_meta_get(p, "source", fld + ".source", file, str),
             target=_meta_get(p, "target", fld + ".target", file, str),
             weight_bits=_meta_get(p, "weight_bits", fld + ".weight_bits", file),
             weights=weights,
-            mult=entries.get(_meta_get(p, "mult", fld + ".mult", file), fld + ".mult"),
-            shift=entries.get(_meta_get(p, "shift", fld + ".shift", file), fld + ".shift"),
+            mult=entries.get(_meta_get(p, "mult", fld + ".mult", file), fld + ".mult",
+                             _vector_check(file, fld + ".mult", c_t)),
+            shift=entries.get(_meta_get(p, "shift", fld + ".shift", file), fld + ".shift",
+                              _vector_check(file, fld + ".shift", c_t)),
             acc_bits=_meta_get(p, "acc_bits", fld + ".acc_bits", file),
             kernel=tuple(_meta_get(p, "kernel", fld + ".kernel", file, list)),
             stride=tuple(_meta_get(p, "stride", fld + ".stride", file, list)),
@@ -724,19 +860,27 @@ def _workload_from_meta(meta: dict, entries: _Entries, file: str) -> Workload:
     sshape = tuple(_meta_get(sm, "shape", "meta.samples.shape", file, list))
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sshape):
         raise _err(file, "meta.samples.shape", f"must be non-negative integers (got {list(sshape)})")
-    sarr = entries.get(_meta_get(sm, "entry", "meta.samples.entry", file, str), "meta.samples.entry")
-    if _meta_get(sm, "packed", "meta.samples.packed", file, bool):
-        need = math.ceil(math.prod(sshape) / 8)
-        if sarr.dtype != np.uint8 or sarr.shape != (need,):
-            raise _err(file, "samples", f"packed spike samples need {need} bytes for shape {list(sshape)} (got {sarr.shape})",
-                       "re-export the workload")
-        samples = np.unpackbits(sarr, count=int(np.prod(sshape))).reshape(sshape)
-    else:
-        if sarr.shape != sshape:
-            raise _err(file, "samples", f"shape {sarr.shape} does not match {list(sshape)} in meta", "re-export the workload")
-        samples = sarr
+    skey = _meta_get(sm, "entry", "meta.samples.entry", file, str)
+    spacked = _meta_get(sm, "packed", "meta.samples.packed", file, bool)
+
+    def check_samples(shape, dtype):
+        if spacked:
+            need = math.ceil(math.prod(sshape) / 8)
+            if dtype != np.uint8 or shape != (need,):
+                raise _err(file, "samples", f"packed spike samples need {need} bytes for shape {list(sshape)} (got {shape})",
+                           "re-export the workload")
+        elif shape != sshape:
+            raise _err(file, "samples", f"shape {shape} does not match {list(sshape)} in meta", "re-export the workload")
+
+    sarr = entries.get(skey, "meta.samples.entry", check_samples)
+    samples = np.unpackbits(sarr, count=math.prod(sshape)).reshape(sshape) if spacked else sarr
     labels_key = meta.get("labels")
-    labels = entries.get(labels_key, "meta.labels") if labels_key is not None else None
+
+    def check_labels(shape, dtype):
+        if sshape and shape != sshape[:1]:
+            raise _err(file, "labels", f"must be {sshape[0]} integers, one per sample (got {shape} {dtype})")
+
+    labels = entries.get(labels_key, "meta.labels", check_labels) if labels_key is not None else None
     class_names = meta.get("class_names")
     if class_names is not None and (not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names)):
         raise _err(file, "class_names", f"must be a list of strings, one per readout neuron (got {class_names!r})")

@@ -4,11 +4,16 @@ builder's validation (DESIGN.md §3 and §9)."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
+import struct
+import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from strategies.workloads import MALFORMED_CASE_NAMES, _write_npz, malformed_workload_files, reference_workload
 
 from qsnnsim.errors import WorkloadError
@@ -21,6 +26,9 @@ from qsnnsim.workload import (
     save_workload,
     workload_to_arrays,
 )
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL_SHIPPED = os.path.join(ROOT, "workloads", "tiny_mlp.npz")
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +112,257 @@ def test_version_must_be_the_integer_1(tmp_path, version):
     arrays, meta = _reference_entries()
     meta["version"] = version
     _expect_workload_error(_write_npz(str(tmp_path / "w.npz"), arrays, meta), "meta.version")
+
+
+# ------------------------------------------- files the zip and .npy layers cannot read
+# Each must be one WorkloadError naming the file (and the entry, where there is one), never
+# an exception from zipfile, zlib or numpy and never a huge allocation.
+
+
+def _expect_one_line(path, field, problem):
+    with pytest.raises(WorkloadError) as info:
+        load_workload(path)
+    err = info.value
+    assert err.file == str(path)
+    assert err.field == field, err.line()
+    assert problem in err.problem, err.line()
+    assert "\n" not in err.line()
+    return err
+
+
+def _good_file(tmp_path) -> bytes:
+    path = tmp_path / "good.npz"
+    save_workload(reference_workload(), path)
+    return path.read_bytes()
+
+
+def _central_entry(data: bytes, member: str) -> int:
+    """Offset of ``member``'s record in the zip central directory (signature PK\1\2)."""
+    end = data.rfind(b"PK\x05\x06")
+    pos = struct.unpack_from("<I", data, end + 16)[0]
+    while data[pos:pos + 4] == b"PK\x01\x02":
+        n_name, n_extra, n_comment = struct.unpack_from("<HHH", data, pos + 28)
+        if data[pos + 46:pos + 46 + n_name].decode() == member:
+            return pos
+        pos += 46 + n_name + n_extra + n_comment
+    raise KeyError(member)
+
+
+def _patch(data: bytes, offset: int, fmt: str, change) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, offset, change(struct.unpack_from(fmt, data, offset)[0]))
+    return bytes(out)
+
+
+def _local_data_start(data: bytes, member: str) -> int:
+    local = struct.unpack_from("<I", data, _central_entry(data, member) + 42)[0]
+    n_name, n_extra = struct.unpack_from("<HH", data, local + 26)
+    return local + 30 + n_name + n_extra
+
+
+# Central-directory fields (APPNOTE 4.3.12): 6 version needed, 8 flags, 10 method,
+# 16 CRC-32, 20 compressed size, 42 local header offset.
+@pytest.mark.parametrize(
+    "offset, fmt, change, field, problem",
+    [
+        (6, "<H", lambda v: 120, "", "NotImplementedError: zip file version 12.0"),
+        (8, "<H", lambda v: v | 0x41, "samples", "NotImplementedError: strong encryption"),
+        (8, "<H", lambda v: v | 0x01, "samples", "RuntimeError: File 'samples.npy' is encrypted"),
+        (10, "<H", lambda v: 99, "samples", "NotImplementedError: That compression method is not supported"),
+        (16, "<I", lambda v: v ^ 1, "samples", "BadZipFile: Bad CRC-32"),
+        (20, "<I", lambda v: v - 4, "samples", "truncated or corrupt array"),
+        (42, "<I", lambda v: v + 1, "samples", "BadZipFile: Bad magic number for file header"),
+    ],
+    ids=["zip_version", "strong_encryption", "encrypted", "compression_method", "crc", "short_member", "offset"],
+)
+def test_corrupt_zip_directory_is_one_error(tmp_path, offset, fmt, change, field, problem):
+    # The reviewer's reproductions flipped bytes of workloads/tiny_conv.npz's directory
+    # (4774, 4963, 5089) and got NotImplementedError tracebacks; these make the same
+    # changes, field by field, to the samples entry of a fresh file.
+    data = _good_file(tmp_path)
+    path = tmp_path / "bad.npz"
+    path.write_bytes(_patch(data, _central_entry(data, "samples.npy") + offset, fmt, change))
+    _expect_one_line(path, field, problem)
+
+
+def test_corrupt_deflate_stream_is_one_error(tmp_path):
+    # Garbage in the middle of an entry's compressed data: zlib.error or a bad CRC.
+    data = bytearray(_good_file(tmp_path))
+    start = _local_data_start(bytes(data), "proj1.weights.npy")
+    data[start + 5:start + 25] = bytes(range(101, 121))
+    path = tmp_path / "bad.npz"
+    path.write_bytes(bytes(data))
+    _expect_one_line(path, "proj1.weights", "truncated or corrupt array")
+
+
+def test_any_flipped_directory_byte_loads_or_is_one_error(tmp_path):
+    # Every byte of the central directory and end record, flipped: it still loads (a
+    # timestamp, say) or is one WorkloadError, never another exception (zipfile checks
+    # versions, flags, methods, sizes and offsets there).
+    good = _good_file(tmp_path)
+    directory = struct.unpack_from("<I", good, good.rfind(b"PK\x05\x06") + 16)[0]
+    path = tmp_path / "flipped.npz"
+    refused = 0
+    for at in range(directory, len(good)):
+        bad = bytearray(good)
+        bad[at] ^= 0x55
+        path.write_bytes(bytes(bad))
+        try:
+            load_workload(path)
+        except WorkloadError as err:
+            assert err.file == str(path) and "\n" not in err.line(), at
+            refused += 1
+    assert refused > (len(good) - directory) // 2
+
+
+@given(st.data())
+def test_any_flipped_byte_loads_or_is_one_error(tmp_path_factory, data):
+    # The same anywhere in the file, at hypothesis-drawn offsets and masks.
+    folder = tmp_path_factory.mktemp("flip")
+    good = _good_file(folder)
+    at = data.draw(st.integers(0, len(good) - 1), label="offset")
+    bad = bytearray(good)
+    bad[at] ^= data.draw(st.integers(1, 255), label="xor")
+    path = folder / "flipped.npz"
+    path.write_bytes(bytes(bad))
+    try:
+        load_workload(path)
+    except WorkloadError as err:
+        assert err.file == str(path) and "\n" not in err.line()
+
+
+@pytest.fixture
+def write_bytes(tmp_path):
+    def write(n, data):
+        path = str(tmp_path / f"cut{n}.npz")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return path
+
+    return write
+
+
+def _cuts(data: bytes):
+    return range(0, len(data), 97)
+
+
+def test_truncated_anywhere_is_one_error(write_bytes):
+    # Every 97th cut of a small shipped workload, from nothing to one byte short.
+    data = open(SMALL_SHIPPED, "rb").read()
+    assert len(_cuts(data)) > 40
+    for n in [*_cuts(data), len(data) - 1]:
+        with pytest.raises(WorkloadError) as info:
+            load_workload(write_bytes(n, data[:n]))
+        assert info.value.field == "" and "not a readable .npz workload" in info.value.problem, n
+
+
+def test_hole_anywhere_is_one_error(write_bytes):
+    # 97 bytes cut out of the middle keep the end-of-archive record, so the damage is found
+    # in the directory, a local header or an entry's data, wherever the hole falls.
+    data = open(SMALL_SHIPPED, "rb").read()
+    for n in _cuts(data):
+        path = write_bytes(n, data[:n] + data[n + 97:])
+        with pytest.raises(WorkloadError) as info:
+            load_workload(path)
+        assert info.value.file == path and "\n" not in info.value.line(), n
+
+
+def _forged_npz(path, forged: dict, compressed: bool = True) -> str:
+    """The reference workload's entries, with ``forged`` .npy headers: key -> (shape, descr or None).
+
+    The forged entries keep their real data; only the header lies about its size.
+    """
+    arrays = workload_to_arrays(reference_workload())
+    method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", method) as zf:
+        for key, arr in arrays.items():
+            buf = io.BytesIO()
+            if key in forged:
+                shape, descr = forged[key]
+                header = {"descr": descr or np.lib.format.dtype_to_descr(arr.dtype), "fortran_order": False,
+                          "shape": shape}
+                np.lib.format.write_array_header_1_0(buf, header)
+                buf.write(arr.tobytes())
+            else:
+                np.lib.format.write_array(buf, arr)
+            zf.writestr(key + ".npy", buf.getvalue())
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "key, shape, descr, field, problem",
+    [
+        # meta knows the shape: refused before reading, with the usual message
+        ("samples", (10**12,), None, "samples", "packed spike samples need 8 bytes for shape [2, 2, 1, 4, 4] "
+                                                "(got (1000000000000,))"),
+        ("labels", (10**12,), None, "labels", "must be 2 integers, one per sample (got (1000000000000,) int64)"),
+        ("proj1.weights", (2**40, 2**40), None, "proj1.weights", "shape (1099511627776, 1099511627776) does not "
+                                                                 "match weights_shape [3, 32]"),
+        ("pop1.threshold", (10**12,), None, "populations.hidden.threshold", "does not match the 2 channels"),
+        ("proj1.mult", (10**12,), None, "projections.fc.mult", "does not match the 3 channels"),
+        # meta does not know it: the zip member's size bounds it
+        ("meta", (10**12,), None, "meta", "its .npy header claims shape (1000000000000,) of uint8 "
+                                          "(1,000,000,000,000 bytes), more than the entry's"),
+        ("pop1.threshold", (2,), "|V1000000000", "pop1.threshold", "(2,000,000,000 bytes), more than the entry's"),
+        ("meta", (-1, -1), None, "meta", "negative dimension"),
+    ],
+    ids=["samples", "labels", "weights_overflow", "threshold", "mult", "meta", "huge_dtype", "negative"],
+)
+def test_npy_header_claiming_a_huge_shape_is_refused_before_loading(tmp_path, key, shape, descr, field, problem):
+    # numpy would allocate the claimed shape first (931 GiB for 10**12 int8): the loader
+    # reads each header alone and checks it against meta and the member's size.
+    _expect_one_line(_forged_npz(tmp_path / "huge.npz", {key: (shape, descr)}), field, problem)
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["stored", "deflated"])
+def test_zip_directory_size_that_also_lies_is_bounded_by_the_compressed_size(tmp_path, compressed):
+    # Header and directory agree on 3 GB, but a stored member is its compressed size and a
+    # deflated one at most 1032 times it.
+    path = _forged_npz(tmp_path / "huge.npz", {"meta": ((3 * 10**9,), None)}, compressed)
+    data = open(path, "rb").read()
+    with open(path, "wb") as fh:
+        fh.write(_patch(data, _central_entry(data, "meta.npy") + 24, "<I", lambda v: 0xF0000000))
+    _expect_one_line(path, "meta", "(3,000,000,000 bytes), more than the entry's")
+
+
+def test_memory_error_while_reading_is_one_error(tmp_path, monkeypatch):
+    # The last resort: whatever runs out of memory becomes one line naming the entry.
+    path = tmp_path / "w.npz"
+    save_workload(reference_workload(), path)
+
+    def no_memory(self, key):
+        raise MemoryError()
+
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", no_memory)
+    _expect_one_line(path, "meta", "needs more memory than is free")
+
+
+def test_folder_is_one_error(tmp_path):
+    _expect_one_line(tmp_path, "", "is a folder, not a workload .npz")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_device_is_one_error():
+    _expect_one_line("/dev/null", "", "is not a regular file")
+
+
+def test_missing_and_empty_files_are_one_error(tmp_path):
+    _expect_one_line(tmp_path / "absent.npz", "", "no such file")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    _expect_one_line(tmp_path / "empty.npz", "", "not a readable .npz workload")
+
+
+def test_unreadable_file_is_one_error(tmp_path, monkeypatch):
+    path = tmp_path / "locked.npz"
+    save_workload(reference_workload(), path)
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        # root reads any file: make open() refuse it as it would for anyone else
+        def locked(file, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", os.fspath(file))
+
+        monkeypatch.setattr("qsnnsim.workload.open", locked, raising=False)
+    _expect_one_line(path, "", "cannot be read (Permission denied)")
 
 
 # ----------------------------------------------------------------------------- file layout
