@@ -86,7 +86,7 @@ class Population:
 
     @property
     def n_neurons(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(int(d) for d in self.shape)
 
     @property
     def plane_size(self) -> int:

@@ -23,7 +23,7 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
     :func:`qsnnsim.engine.build._pack_plus`; ``packed_source`` may pass the source already
     packed (a cache of the caller's).
     """
-    plane = int(np.prod(target_shape[1:])) if len(target_shape) == 3 else 1
+    plane = target_shape[1] * target_shape[2] if len(target_shape) == 3 else 1
     lo = neuron_start - channel_start * plane
     hi = neuron_stop - channel_start * plane
     n_c = channel_stop - channel_start

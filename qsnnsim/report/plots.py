@@ -1,27 +1,40 @@
 """Report figures: matplotlib PNGs drawn from numbers the report stage has already computed.
 
-No computation here beyond placing what is passed in: every function takes plain lists or
-arrays with their units in the parameter names and writes one PNG. Figures are built on a
+No computation here beyond placing what is passed in (and choosing what fits: the busiest
+cores of a timeline, the active part of a large mesh): every function takes plain lists or
+arrays with their units in the parameter names and writes one PNG, never larger than
+:data:`MAX_FIGURE_IN` whatever the mesh or network. Figures are built on a
 :class:`matplotlib.figure.Figure` with the Agg canvas directly, never through pyplot, so
 no global backend or figure state is touched (safe inside tests and other programs).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.collections import LineCollection
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+from matplotlib.ticker import FuncFormatter
 
 DPI = 110
+#: The largest figure, in inches: about 1980 x 1595 px at DPI, whatever the mesh or network.
+MAX_FIGURE_IN = (18.0, 14.5)
 #: One colour per energy component, fixed so every figure uses the same key.
 COMPONENT_COLOURS = {
     "weight_sram": "#4e79a7", "membrane_sram": "#76b7b2", "accumulators": "#f28e2b", "synaptic_adds": "#59a14f",
     "macs": "#edc948", "neuron_updates": "#b07aa1", "noc": "#e15759", "offchip": "#9c755f", "leakage": "#bab0ac",
 }
+
+
+def _figure(width_in: float, height_in: float) -> Figure:
+    """A constrained-layout figure of the asked size, clipped to :data:`MAX_FIGURE_IN`."""
+    return Figure(figsize=(min(width_in, MAX_FIGURE_IN[0]), min(height_in, MAX_FIGURE_IN[1])), layout="constrained")
 
 
 def _save(fig: Figure, path: str) -> str:
@@ -47,7 +60,7 @@ def plot_components(components: list[str], labels: list[str], mean_uj: list[floa
                     max_uj: list[float], share_percent: list[float], path: str, title: str) -> str:
     """Horizontal bars of energy per component, per inference (mean; min-max whiskers)."""
     n = len(components)
-    fig = Figure(figsize=(8.0, 0.45 * n + 1.6), layout="constrained")
+    fig = _figure(8.0, 0.45 * n + 1.6)
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
     scale, unit = _energy_unit(max(max_uj, default=0.0))
@@ -60,7 +73,9 @@ def plot_components(components: list[str], labels: list[str], mean_uj: list[floa
     if (lo > 0).any() or (hi > 0).any():
         ax.errorbar(mean, y, xerr=[lo, hi], fmt="none", ecolor="black", capsize=3, linewidth=0.8)
     for yi, v, top, share in zip(y, mean, mean + hi, share_percent):
-        ax.text(top, yi, f"  {v:,.4g} {unit} ({share:.1f}%)", va="center", fontsize=8)
+        # Shares under 0.05% keep two significant digits instead of reading "0.0%".
+        share_text = f"{share:.2g}" if 0 < share < 0.05 else f"{share:.1f}"
+        ax.text(top, yi, f"  {v:,.4g} {unit} ({share_text}%)", va="center", fontsize=8)
     ax.set_yticks(y, labels)
     ax.set_xlabel(f"energy per inference ({unit})")
     ax.set_xlim(0, max(float((mean + hi).max()) * 1.45, 1e-12))
@@ -72,7 +87,7 @@ def plot_components(components: list[str], labels: list[str], mean_uj: list[floa
 def plot_comparison(components: list[str], labels: list[str], simulator_uj: list[float], paper_uj: float,
                     path: str) -> str:
     """The simulator's energy per inference (stacked by component) beside the paper-style estimate."""
-    fig = Figure(figsize=(8.0, 3.0), layout="constrained")
+    fig = _figure(8.0, 3.0)
     ax = fig.add_subplot()
     scale, unit = _energy_unit(max(sum(simulator_uj), paper_uj))
     left = 0.0
@@ -101,7 +116,7 @@ def plot_layers(populations: list[str], components: list[str], labels: list[str]
     scale, unit = _energy_unit(float(np.asarray(energy_uj, float).sum(axis=1).max(initial=0.0)))
     energy = np.asarray(energy_uj, float) / scale
     n = len(populations)
-    fig = Figure(figsize=(9.0, 0.32 * n + 1.8), layout="constrained")
+    fig = _figure(9.0, 0.32 * n + 1.8)
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
     left = np.zeros(n)
@@ -122,7 +137,7 @@ def plot_layers(populations: list[str], components: list[str], labels: list[str]
 def plot_firing_rates(populations: list[str], rate_percent: list[float], path: str) -> str:
     """Bars of spikes / (neurons x T) per LIF population, in %."""
     n = len(populations)
-    fig = Figure(figsize=(max(5.0, 0.42 * n + 2.0), 3.6), layout="constrained")
+    fig = _figure(max(5.0, 0.42 * n + 2.0), 3.6)
     ax = fig.add_subplot()
     x = np.arange(n)
     ax.bar(x, rate_percent, color="#4e79a7", edgecolor="black", linewidth=0.4)
@@ -137,120 +152,173 @@ def plot_firing_rates(populations: list[str], rate_percent: list[float], path: s
 
 
 def plot_utilisation(soma_percent: np.ndarray, integrate_percent: np.ndarray, path: str) -> str:
-    """Two mesh heat maps (rows x cols): soma busy and integrate busy as % of latency."""
-    soma = np.asarray(soma_percent, float)
-    integ = np.asarray(integrate_percent, float)
-    rows, cols = soma.shape
-    cell = 0.75 if max(rows, cols) <= 8 else 0.35
-    fig = Figure(figsize=(2 * max(2.6, cols * cell) + 1.6, max(2.6, rows * cell) + 1.3), layout="constrained")
+    """Two mesh heat maps (rows x cols): soma busy and integrate busy as % of latency.
+
+    Each map has its own colour scale (0 to a round number above its busiest core), so a soma
+    busy 0.1% of the time is as visible as an integrate unit busy 40%; the title gives the peak.
+    """
+    rows, cols = np.shape(soma_percent)
+    cell = min(0.75, 6.0 / cols, 11.0 / rows)
+    fig = _figure(2 * (cols * cell + 1.7), rows * cell + 1.7)
     axes = fig.subplots(1, 2)
-    norm = Normalize(0, 100)
-    image = None
-    for ax, data, name in zip(axes, (soma, integ), ("soma (fire) busy", "integrate busy")):
-        image = ax.imshow(data, cmap="viridis", norm=norm, origin="upper")
+    for ax, data, name in zip(axes, (soma_percent, integrate_percent), ("soma (fire) busy", "integrate busy")):
+        data = np.asarray(data, float)
+        norm = Normalize(0, _round_up(float(data.max(initial=0.0))))
+        image = ax.imshow(data, cmap="viridis", norm=norm, interpolation="nearest")
         if rows * cols <= 64:
-            for r in range(rows):
-                for c in range(cols):
-                    v = data[r, c]
-                    ax.text(c, r, f"{v:.0f}%", ha="center", va="center", fontsize=8,
-                            color="white" if v < 60 else "black")
-        ax.set_title(f"{name} (% of latency)", fontsize=9)
-        ax.set_xticks(range(cols))
-        ax.set_yticks(range(rows))
-        ax.set_xlabel("mesh column")
-        ax.set_ylabel("mesh row")
-    fig.colorbar(image, ax=list(axes), label="% of latency", shrink=0.9)
+            for (r, c), v in np.ndenumerate(data):
+                ax.text(c, r, _pct(v), ha="center", va="center", fontsize=7,
+                        color=_text_colour(image.cmap(norm(v))))
+        peak = int(np.argmax(data))
+        ax.set_title(f"{name} (% of latency)\npeak {_pct(data.flat[peak])} on core {peak}", fontsize=9)
+        _mesh_axes(ax, rows, cols)
+        fig.colorbar(image, ax=ax, label="% of latency", shrink=0.85)
     return _save(fig, path)
+
+
+#: At most this many cores get a row in a timeline: the busiest ones (fire + integrate time).
+MAX_TIMELINE_CORES = 32
+#: Up to this many firing populations get a colour each; more are coloured by network depth.
+MAX_POPULATION_COLOURS = 10
 
 
 def plot_timeline(core_labels: list[str], fires_us: list[list[tuple]], integrate_us: list[list[tuple]],
                   populations: list[str], latency_us: float, path: str, title: str,
                   pass_starts_us: tuple = ()) -> str:
-    """Busy phases of every core: soma fires (by population) and integrate spans, against time.
+    """Busy phases of the cores: soma fires (by population) and integrate spans, against time.
 
     ``fires_us[i]`` and ``integrate_us[i]`` are lists of ``(start_us, end_us, population index)``
     of core ``core_labels[i]``. With several passes, ``pass_starts_us`` are drawn as dashed lines.
+    Only the :data:`MAX_TIMELINE_CORES` busiest cores are drawn (the title says so), in the
+    order given. Fires are coloured by population when at most :data:`MAX_POPULATION_COLOURS`
+    fire, otherwise by the population's place in the network (a colour bar names them).
     """
-    n = len(core_labels)
-    fig = Figure(figsize=(10.0, 0.42 * n + 1.9), layout="constrained")
+    n_given = len(core_labels)
+    keep = range(n_given)
+    if n_given > MAX_TIMELINE_CORES:
+        busy = [sum(b - a for a, b, _ in fires_us[i]) + sum(b - a for a, b, _ in integrate_us[i])
+                for i in range(n_given)]
+        keep = sorted(sorted(range(n_given), key=lambda i: (-busy[i], i))[:MAX_TIMELINE_CORES])
+        title = f"{title}: the {MAX_TIMELINE_CORES} busiest of {n_given} cores"
+    labels = [core_labels[i] for i in keep]
+    fires = [fires_us[i] for i in keep]
+    integrate = [integrate_us[i] for i in keep]
+    n = len(labels)
+    firing = sorted({pop for spans in fires for _, _, pop in spans})
+    by_depth = len(firing) > MAX_POPULATION_COLOURS
+    if by_depth:
+        cmap = _DEPTH_COLOURS
+        depth = Normalize(0, max(len(populations) - 1, 1))
+        colour = {p: cmap(depth(p)) for p in firing}
+    else:
+        key = {p: p if len(populations) <= MAX_POPULATION_COLOURS else k for k, p in enumerate(firing)}
+        colour = {p: _CATEGORY_COLOURS[key[p] % len(_CATEGORY_COLOURS)] for p in firing}
+    row_in = 0.42 if n <= 16 else 0.34
+    fig = _figure(11.0, row_in * n + 2.0)
     ax = fig.add_subplot()
-    colours = _population_colours(len(populations))
     # Fires can be a thousandth of the run; a minimum width keeps every one visible as a tick.
-    min_width = max(latency_us, 1e-9) * 2e-3
-    used = set()
+    min_width = max(latency_us, 1e-9) * 3e-3
     for i in range(n):
         y = n - 1 - i
-        ax.broken_barh([(a, max(b - a, min_width)) for a, b, _ in integrate_us[i]], (y - 0.4, 0.36),
+        ax.broken_barh([(a, max(b - a, min_width)) for a, b, _ in integrate[i]], (y - 0.4, 0.36),
                        facecolors=_INTEGRATE_COLOUR, linewidth=0)
-        for start, end, pop in fires_us[i]:
-            used.add(pop)
-            ax.broken_barh([(start, max(end - start, min_width))], (y + 0.02, 0.38), facecolors=colours[pop],
+        for start, end, pop in fires[i]:
+            ax.broken_barh([(start, max(end - start, min_width))], (y + 0.02, 0.38), facecolors=colour[pop],
                            linewidth=0)
     if len(pass_starts_us) > 1:
         for k, start in enumerate(pass_starts_us):
             ax.axvline(start, color="black", linewidth=0.7, linestyle="--")
             ax.text(start, n - 0.45, f" pass {k}", fontsize=7, va="bottom")
-    ax.set_yticks(range(n), core_labels[::-1], fontsize=8)
+    ax.set_yticks(range(n), labels[::-1], fontsize=8)
     ax.set_ylim(-0.6, n - 0.4 + (0.35 if len(pass_starts_us) > 1 else 0))
     ax.set_xlim(0, max(latency_us, 1e-9) * 1.01)
     ax.set_xlabel("time (us)")
-    ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    handles = [Patch(color=_INTEGRATE_COLOUR, label="integrate (lower bar)")]
-    handles += [Patch(color=colours[p], label="fire: " + _short(populations[p])) for p in sorted(used)]
-    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
-              ncol=1 if len(handles) <= 26 else 2, title="upper bar: fire of", title_fontsize=8)
+    integrate_key = Patch(color=_INTEGRATE_COLOUR, label="integrate (lower bar)")
+    if by_depth:
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.legend(handles=[integrate_key, Patch(color=cmap(0.5), label="fire (upper bar), colour = layer")],
+                  fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)
+        bar = fig.colorbar(ScalarMappable(norm=depth, cmap=cmap), ax=ax, shrink=0.9, pad=0.01, aspect=40)
+        named = list(range(0, len(populations), -(-len(populations) // 24)))
+        bar.set_ticks(named, labels=[_short(populations[p], 18) for p in named], fontsize=7)
+        bar.set_label("fire colour: layer, in network order", fontsize=8)
+    else:
+        ax.set_title(title, fontsize=10)
+        handles = [integrate_key] + [Patch(color=colour[p], label="fire: " + _short(populations[p]))
+                                     for p in firing]
+        ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+                  title="upper bar: fire of", title_fontsize=8)
     return _save(fig, path)
 
 
 _INTEGRATE_COLOUR = "#9aa7b8"
-
-
-def _population_colours(n: int) -> list:
-    """Distinct colours in sequence: tab20's dark shades first, then its light ones, then tab20b."""
-    tab20 = colormaps["tab20"].colors
-    base = tab20[0::2] + tab20[1::2] + colormaps["tab20b"].colors
-    return [base[i % len(base)] for i in range(max(n, 1))]
+# tab10 with its grey replaced by black, so no fire colour looks like the grey integrate bars.
+_CATEGORY_COLOURS = [c if i != 7 else (0.0, 0.0, 0.0) for i, c in enumerate(colormaps["tab10"].colors)]
+# plasma without its palest yellow, which vanishes on white.
+_DEPTH_COLOURS = ListedColormap(colormaps["plasma"](np.linspace(0.0, 0.88, 256)), name="plasma_depth")
 
 
 def plot_links(mesh_rows: int, mesh_cols: int, links: list[tuple], ejection_flits: np.ndarray,
                path: str, title: str) -> str:
     """NoC load on the mesh: an arrow per directed link (width and colour = flits), cores shaded
-    by the flits ejected into them. ``links`` are ``(from core, to core, flits)``."""
-    cell = 1.5 if max(mesh_rows, mesh_cols) <= 6 else 0.8
-    fig = Figure(figsize=(mesh_cols * cell + 2.4, mesh_rows * cell + 1.2), layout="constrained")
+    by the flits ejected into them. ``links`` are ``(from core, to core, flits)``.
+
+    A mesh wider than 16 is cut to the rectangle of cores with traffic (the title says which).
+    Up to 8 cores a side, each box prints the core's number and ejected flits; when cores get
+    smaller than half an inch, they are a heat map and links are lines (directions side by side).
+    """
+    ejection = np.asarray(ejection_flits, float).reshape(mesh_rows, mesh_cols)
+    r0, r1, c0, c1 = 0, mesh_rows - 1, 0, mesh_cols - 1
+    if max(mesh_rows, mesh_cols) > 16:
+        active = {int(i) for i in np.flatnonzero(ejection)} | {x for a, b, _ in links for x in (a, b)}
+        if active:
+            r_active, c_active = np.divmod(sorted(active), mesh_cols)
+            r0, r1, c0, c1 = r_active.min(), r_active.max(), c_active.min(), c_active.max()
+            title += (f"\nrows {r0}-{r1} and columns {c0}-{c1} of the {mesh_rows}x{mesh_cols} mesh: "
+                      "the cores with traffic")
+    rows, cols = r1 - r0 + 1, c1 - c0 + 1
+    cell = min(1.1 if max(rows, cols) <= 8 else 0.8, 14.0 / cols, 12.0 / rows)
+    strip = cols > 3 * rows   # a colour bar under a strip of cores, beside anything squarer
+    fig = _figure(cols * cell + (1.0 if strip else 2.6), rows * cell + (2.6 if strip else 1.5))
     ax = fig.add_subplot()
-    peak = max([f for _, _, f in links] + [float(np.max(ejection_flits)) if np.size(ejection_flits) else 0.0, 1.0])
+    peak = max([f for _, _, f in links] + [float(ejection.max(initial=0.0)), 1.0])
     norm = Normalize(0, peak)
     cmap = colormaps["plasma_r"]
-    ejection = np.asarray(ejection_flits, float).reshape(mesh_rows, mesh_cols)
-    for r in range(mesh_rows):
-        for c in range(mesh_cols):
-            v = ejection[r, c]
-            ax.add_patch(_core_box(c, r, cmap(norm(v)) if v else "#f4f4f4"))
-            if max(mesh_rows, mesh_cols) <= 8:
-                ax.text(c, r, f"core {r * mesh_cols + c}\n{v:,.0f} in", ha="center", va="center", fontsize=7,
-                        color="white" if norm(v) > 0.55 else "black")
+    segments = []
     for a, b, flits in links:
         ra, ca = divmod(a, mesh_cols)
         rb, cb = divmod(b, mesh_cols)
         dr, dc = rb - ra, cb - ca
         # Opposite directions of one link are drawn side by side, offset to the right of travel.
         off_r, off_c = 0.12 * dc, -0.12 * dr
-        start = (ca + 0.3 * dc + off_c, ra + 0.3 * dr + off_r)
-        end = (cb - 0.3 * dc + off_c, rb - 0.3 * dr + off_r)
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10,
-                                     linewidth=0.8 + 4.0 * flits / peak, color=cmap(norm(flits))))
-    ax.set_xlim(-0.6, mesh_cols - 0.4)
-    ax.set_ylim(mesh_rows - 0.4, -0.6)
+        segments.append(((ca + 0.3 * dc + off_c, ra + 0.3 * dr + off_r),
+                         (cb - 0.3 * dc + off_c, rb - 0.3 * dr + off_r)))
+    if cell < 0.5:
+        ax.imshow(np.ma.masked_equal(ejection, 0.0), cmap=cmap.with_extremes(bad="#f4f4f4"), norm=norm,
+                  interpolation="nearest")
+        ax.add_collection(LineCollection(segments, colors=[cmap(norm(f)) for *_, f in links],
+                                         linewidths=[0.4 + 2.0 * f / peak for *_, f in links]))
+    else:
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                v = ejection[r, c]
+                ax.add_patch(_core_box(c, r, cmap(norm(v)) if v else "#f4f4f4"))
+                if cell >= 1.0:
+                    ax.text(c, r, f"core {r * mesh_cols + c}\n{_compact(v)} in", ha="center", va="center",
+                            fontsize=7, color="white" if norm(v) > 0.55 else "black")
+        for (start, end), (*_, flits) in zip(segments, links):
+            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10,
+                                         linewidth=0.8 + 4.0 * flits / peak, color=cmap(norm(flits))))
+    ax.set_xlim(c0 - 0.6, c1 + 0.6)
+    ax.set_ylim(r1 + 0.6, r0 - 0.6)
     ax.set_aspect("equal")
-    ax.set_xticks(range(mesh_cols))
-    ax.set_yticks(range(mesh_rows))
-    ax.set_xlabel("mesh column")
-    ax.set_ylabel("mesh row")
+    _mesh_axes(ax, rows, cols, first=(r0, c0))
     ax.set_title(title, fontsize=10)
     sm = ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=ax, label="flits per inference (link; core = ejected)", shrink=0.85)
+    bar = fig.colorbar(sm, ax=ax, label="flits per inference (link; core = ejected)", shrink=0.85,
+                       location="bottom" if strip else "right")
+    bar.formatter = FuncFormatter(lambda v, _: _compact(v))
     return _save(fig, path)
 
 
@@ -259,48 +327,148 @@ def _core_box(c: int, r: int, colour):
                           edgecolor="black", linewidth=0.6)
 
 
-def plot_sram(passes: list[tuple], path: str) -> str:
-    """Grouped bars per core: weight, membrane and accumulator SRAM used, % of each one's capacity.
+_SRAMS = ("weight SRAM", "membrane SRAM", "accumulator SRAM")
+#: Up to this many passes, each pass gets a row of mesh maps; more get one core x pass map per SRAM.
+MAX_MESH_PASSES = 3
 
-    ``passes`` holds one ``(pass index, core labels, weight %, membrane %, accumulator %)`` per
-    pass; each pass gets its own row of bars.
+
+def plot_sram(passes: list[tuple], path: str, mesh_shape: tuple[int, int] | None = None) -> str:
+    """Heat maps of weight, membrane and accumulator SRAM used, % of each one's capacity.
+
+    ``passes`` holds one ``(pass index, core numbers, weight %, membrane %, accumulator %)`` per
+    pass. With ``mesh_shape`` (rows, cols) and at most :data:`MAX_MESH_PASSES` passes, each pass
+    is a row of three maps laid out as the mesh; otherwise each SRAM is one map of core by pass.
+    Cores holding no slice in a pass are grey; each map's title gives its fullest core, and the
+    values are printed in the cells when there is room.
     """
-    widest = max(len(labels) for _, labels, *_ in passes)
-    fig = Figure(figsize=(max(6.0, 0.55 * widest + 2.0), 1.9 * len(passes) + 1.0), layout="constrained")
-    axes = fig.subplots(len(passes), 1, squeeze=False)[:, 0]
-    w = 0.27
-    for ax, (p_index, labels, *percent) in zip(axes, passes):
-        x = np.arange(len(labels))
-        for k, (values, label, colour) in enumerate(zip(percent, ("weight SRAM", "membrane SRAM", "accumulator SRAM"),
-                                                        ("#4e79a7", "#76b7b2", "#f28e2b"))):
-            ax.bar(x + (k - 1) * w, values, w, label=label, color=colour, edgecolor="black", linewidth=0.3)
-        ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
-        ax.set_xticks(x, labels, rotation=0 if len(labels) <= 16 else 90, fontsize=8)
-        ax.set_ylabel("used (% of capacity)", fontsize=8)
-        ax.set_ylim(0, 112)
-        ax.set_title(f"pass {p_index}" if len(passes) > 1 else "SRAM footprint per core", fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-    axes[-1].set_xlabel("core")
-    axes[0].legend(fontsize=7, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.12 if len(passes) > 1 else 1.1),
-                   frameon=False)
-    if len(passes) > 1:
-        fig.suptitle("SRAM footprint per core and pass", fontsize=10)
+    cmap = colormaps["YlOrRd"].with_extremes(bad=_NO_SLICE_COLOUR)
+    norm = Normalize(0, 100)
+    if mesh_shape is not None and len(passes) <= MAX_MESH_PASSES:
+        rows, cols = mesh_shape
+        cell = min(0.6, 4.6 / cols, (12.0 / len(passes) - 1.2) / rows)
+        fig = _figure(3 * (cols * cell + 0.9) + 1.4, len(passes) * (rows * cell + 1.2) + 0.9)
+        axes = fig.subplots(len(passes), 3, squeeze=False)
+        for row, (p_index, cores, *percent) in enumerate(passes):
+            for k, ax in enumerate(axes[row]):
+                grid = np.full(rows * cols, np.nan)
+                grid[np.asarray(cores, int)] = percent[k]
+                _sram_map(ax, grid.reshape(rows, cols), cmap, norm, rows * cols <= 64)
+                _mesh_axes(ax, rows, cols, xlabel=row == len(passes) - 1, ylabel=k == 0)
+                fullest = int(np.nanargmax(grid))
+                ax.set_title(f"{_SRAMS[k]}{f', pass {p_index}' if len(passes) > 1 else ''}\n"
+                             f"fullest: core {fullest}, {_pct(grid[fullest])}", fontsize=9)
+        title = "SRAM used per core, % of capacity" + (", per pass" if len(passes) > 1 else "")
+    else:
+        cores = sorted({int(c) for _, here, *_ in passes for c in here})
+        row_of = {c: i for i, c in enumerate(cores)}
+        n_cores, n_passes = len(cores), len(passes)
+        # Wide grids (more passes than cores) are stacked, narrow ones side by side.
+        stacked = n_passes > n_cores
+        width_in, height_in = (14.0, 11.0 / 3 - 1.0) if stacked else (4.6, 11.5)
+        cell_w, cell_h = min(0.6, width_in / n_passes), min(0.3, height_in / n_cores)
+        panel = (n_passes * cell_w + 1.1, max(n_cores * cell_h, 0.9) + 1.0)
+        if stacked:
+            fig = _figure(panel[0] + 1.6, 3 * panel[1] + 0.6)
+            axes = fig.subplots(3, 1, squeeze=False)[:, 0]
+        else:
+            fig = _figure(3 * panel[0] + 1.4, panel[1] + 0.6)
+            axes = fig.subplots(1, 3, squeeze=False)[0]
+        for k, ax in enumerate(axes):
+            grid = np.full((n_cores, n_passes), np.nan)
+            for j, (_, here, *percent) in enumerate(passes):
+                grid[[row_of[int(c)] for c in here], j] = percent[k]
+            _sram_map(ax, grid, cmap, norm, cell_w >= 0.4 and cell_h >= 0.22, aspect="auto")
+            ax.set_xticks(*_ticks([p for p, *_ in passes]))
+            ax.set_yticks(*_ticks(cores))
+            ax.set_xlabel("pass")
+            ax.set_ylabel("core")
+            r, c = np.unravel_index(int(np.nanargmax(grid)), grid.shape)
+            ax.set_title(f"{_SRAMS[k]}; fullest: core {cores[r]} in pass {passes[c][0]}, {_pct(grid[r, c])}",
+                         fontsize=9)
+        axes = np.asarray(axes)
+        title = "SRAM used per core and pass, % of capacity"
+    fig.suptitle(f"{title} (grey: the core holds no slice)", fontsize=10)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(), shrink=0.85,
+                 label="used (% of capacity)")
     return _save(fig, path)
 
 
+_NO_SLICE_COLOUR = "#dddddd"
+
+
+def _sram_map(ax, grid: np.ndarray, cmap, norm, annotate: bool, aspect: str = "equal") -> None:
+    ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, interpolation="nearest", aspect=aspect)
+    if annotate:
+        for (r, c), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                ax.text(c, r, _pct(v), ha="center", va="center", fontsize=7, color=_text_colour(cmap(norm(v))))
+
+
+def _ticks(values: list) -> tuple[list[int], list[str]]:
+    """Positions and labels of at most 16 ticks along ``values``."""
+    step = -(-len(values) // 16)
+    positions = list(range(0, len(values), step))
+    return positions, [str(values[i]) for i in positions]
+
+
+def _mesh_axes(ax, rows: int, cols: int, xlabel: bool = True, ylabel: bool = True,
+               first: tuple[int, int] = (0, 0)) -> None:
+    """Mesh row and column ticks (at most 16 each) for ``rows`` x ``cols`` cores from ``first``."""
+    for set_ticks, start, n in ((ax.set_yticks, first[0], rows), (ax.set_xticks, first[1], cols)):
+        positions, labels = _ticks(list(range(start, start + n)))
+        set_ticks([start + p for p in positions], labels)
+    if xlabel:
+        ax.set_xlabel("mesh column")
+    if ylabel:
+        ax.set_ylabel("mesh row")
+
+
+def _round_up(largest: float) -> float:
+    """The next of 1, 2, 5 x 10^k at or above ``largest`` (1 for nothing), for a colour scale's top."""
+    if not largest > 0:
+        return 1.0
+    decade = 10.0 ** math.floor(math.log10(largest))
+    return next(m * decade for m in (1, 2, 5, 10) if largest <= m * decade * (1 + 1e-9))
+
+
+def _pct(value: float) -> str:
+    """A percentage with two significant digits below 10 (0.12%, 7.4%) and none above (44%)."""
+    if value == 0:
+        return "0%"
+    return f"{value:.2g}%" if abs(value) < 9.95 else f"{value:.0f}%"
+
+
+def _compact(value: float) -> str:
+    """A count in four characters or so: 950, 6.1k, 109k, 1.2M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")):
+        if abs(value) >= scale * 0.9995 or scale == 1.0:
+            q = value / scale
+            return (f"{q:.2g}" if abs(q) < 9.95 else f"{q:.0f}") + suffix
+    return str(value)
+
+
+def _text_colour(rgba) -> str:
+    """Black on a light cell, white on a dark one."""
+    r, g, b = rgba[:3]
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
 def plot_model_size(labels: list[str], size_mb: list[float], path: str) -> str:
-    """Bars of model storage in MB (10^6 bytes): quantized weights vs float32, membranes."""
+    """Bars of model storage in MB (10^6 bytes), or kB (10^3 bytes) when all are under 0.1 MB
+    (as the terminal summary writes them): quantized weights vs float32, membranes."""
     n = len(labels)
-    fig = Figure(figsize=(7.5, 0.5 * n + 1.5), layout="constrained")
+    fig = _figure(7.5, 0.5 * n + 1.5)
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
+    scale, unit = (1.0, "MB") if max(size_mb, default=0) >= 0.1 else (1e-3, "kB")
+    size = np.asarray(size_mb, float) / scale
     colours = ["#4e79a7" if "float32" not in lab else "#bab0ac" for lab in labels]
-    ax.barh(y, size_mb, color=colours, edgecolor="black", linewidth=0.4)
-    for yi, v in zip(y, size_mb):
-        ax.text(v, yi, f"  {v:.4g} MB", va="center", fontsize=8)
+    ax.barh(y, size, color=colours, edgecolor="black", linewidth=0.4)
+    for yi, v in zip(y, size):
+        ax.text(v, yi, f"  {v:,.4g} {unit}", va="center", fontsize=8)
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("size (MB, 10^6 bytes)")
-    ax.set_xlim(0, max(max(size_mb, default=0) * 1.3, 1e-6))
+    ax.set_xlabel(f"size ({unit}, 10^{6 if unit == 'MB' else 3} bytes)")
+    ax.set_xlim(0, max(float(size.max(initial=0.0)) * 1.3, 1e-6))
     ax.set_title("Model size: quantized vs float32", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

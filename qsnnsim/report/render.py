@@ -364,7 +364,8 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
         starts_us = tuple(c * to_us for c in starts)
         sample_id = rd.get(s, "sample", where, int)
         figs.append((f"timeline_sample{sample_id}.png",
-                     f"Sample {sample_id}: busy phases of every used core (fire above, integrate below)",
+                     (f"Sample {sample_id}: busy phases of the used cores, the {plots.MAX_TIMELINE_CORES} busiest "
+                      "at most (fire above, integrate below)"),
                      lambda p, used=used, fires=fires, integ_spans=integ_spans, latency_us=latency_us,
                      sample_id=sample_id, starts_us=starts_us: plots.plot_timeline(
                          [f"core {c}" for c in used], [fires[c] for c in used], [integ_spans[c] for c in used],

@@ -9,6 +9,8 @@ import os
 import re
 from dataclasses import fields
 
+import matplotlib.image
+import numpy as np
 import pytest
 from strategies.archs import arch_dict
 from strategies.workloads import reference_workload
@@ -28,6 +30,7 @@ from qsnnsim.report import columns as col
 from qsnnsim.report import plots, render
 from qsnnsim.report.files import run_to_dict
 from qsnnsim.report.terminal import format_run
+from qsnnsim.workload import WorkloadBuilder
 
 
 def _arch():
@@ -258,3 +261,69 @@ def test_repeated_samples_render_once_each(tiny_run, tmp_path):
     same["samples"] = [same["samples"][0]] * 3
     paths = render.build_report(same, str(tmp_path / "rep"), "r.json")
     assert [os.path.basename(p) for p in paths if "timeline" in p] == ["timeline_sample0.png"]
+
+
+def _png_size(path: str) -> tuple[int, int]:
+    height, width = matplotlib.image.imread(path).shape[:2]
+    return width, height
+
+
+def test_every_figure_of_a_128_core_report_fits_on_a_screen(tmp_path):
+    # An 8x16 mesh of 8-neuron cores: two 64-neuron layers spread over all 128 cores.
+    data = arch_dict(chip={"clock_mhz": 100.0, "mesh_rows": 8, "mesh_cols": 16})
+    data["core"]["neuron_capacity"] = 8
+    data["noc"]["packet_header_bits"] = 8
+    arch = arch_from_dict(data, "<test>")
+    rng = np.random.default_rng(3)
+    b = WorkloadBuilder("wide", timesteps=2, input_kind="spikes")
+    b.input("in", (32,))
+    b.lif("h0", (64,), threshold=1)
+    b.linear("in", "h0", rng.choice([-1, 1], size=(64, 32)), name="fc0")
+    b.lif("h1", (64,), threshold=1)
+    b.linear("h0", "h1", rng.choice([-1, 1], size=(64, 64)), name="fc1")
+    b.readout("out", (3,))
+    b.linear("h1", "out", rng.choice([-1, 1], size=(3, 64)), name="fc2")
+    b.set_samples(rng.integers(0, 2, size=(1, 2, 32)).astype(np.uint8))
+    wl = b.build()
+    mapping = map_workload(wl, arch)
+    assert len({s.core for s in mapping.slices}) == 128
+    run = simulate(wl, arch, mapping, samples=[0])
+    checks = [{"predicted": s.predicted, "readout_equal": True, "spikes_equal": True} for s in run.samples]
+    result = run_to_dict(run, compute_footprint(wl, mapping, arch), checks, "w.npz", "a.yaml")
+    result["energy"] = run_energy_to_dict(estimate_run_energy([s.counters for s in run.samples], arch))
+    paths = render.build_report(json.loads(json.dumps(result)), str(tmp_path / "rep"), "r.json")
+    figures = [p for p in paths if p.endswith(".png")]
+    assert len(figures) == 9
+    for path in figures:
+        width, height = _png_size(path)
+        assert width <= 2400 and height <= 2000, (os.path.basename(path), width, height)
+
+
+def test_mesh_figures_of_4096_cores_and_timelines_of_many_layers_stay_small(tmp_path):
+    rows = cols = 64
+    rng = np.random.default_rng(0)
+    busy = rng.uniform(0, 100, size=(rows, cols))
+    links = [(c, c + 1, 10.0 * c) for c in range(cols - 1)]
+    cores = list(range(rows * cols))
+    percent = [float(v) for v in busy.ravel()]
+    populations = [f"layer{k}" for k in range(18)]
+    spans = [[(0.1 * k, 0.1 * k + 0.05, k % 18)] for k in range(128)]
+    paths = [
+        plots.plot_utilisation(busy, busy, str(tmp_path / "u.png")),
+        plots.plot_links(rows, cols, links, busy.ravel(), str(tmp_path / "l.png"), "t"),
+        plots.plot_sram([(0, cores, percent, percent, percent)], str(tmp_path / "s.png"), (rows, cols)),
+        plots.plot_sram([(p, cores, percent, percent, percent) for p in range(12)], str(tmp_path / "p.png"),
+                        (rows, cols)),
+        plots.plot_timeline([f"core {c}" for c in range(128)], spans, spans, populations, 13.0,
+                            str(tmp_path / "t.png"), "t"),
+    ]
+    for path in paths:
+        width, height = _png_size(path)
+        assert width <= 2400 and height <= 2000, (os.path.basename(path), width, height)
+
+
+def test_small_values_keep_two_significant_digits_and_counts_are_compact():
+    assert [plots._pct(v) for v in (0.0, 0.0013, 0.13, 7.44, 44.4, 100.0)] == \
+        ["0%", "0.0013%", "0.13%", "7.4%", "44%", "100%"]
+    assert [plots._compact(v) for v in (0, 950, 6126, 109_334, 999_700, 1_234_567)] == \
+        ["0", "950", "6.1k", "109k", "1M", "1.2M"]
