@@ -165,7 +165,7 @@ def test_inspect_damaged_zip_one_line_exit_2(zip_damage_runs, name):
 
 
 # Run as root, chmod 000 does not stop open(): make open() in the loader refuse instead.
-LOCKED_OPEN = ("import sys, qsnnsim.workload as w\n"
+LOCKED_OPEN = ("import sys, qsnnsim._npz as w\n"
                "def locked(file, *args, **kwargs): raise PermissionError(13, 'Permission denied', file)\n"
                "w.open = locked\n"
                "from qsnnsim.cli import main\n"

@@ -361,7 +361,7 @@ def test_unreadable_file_is_one_error(tmp_path, monkeypatch):
         def locked(file, *args, **kwargs):
             raise PermissionError(13, "Permission denied", os.fspath(file))
 
-        monkeypatch.setattr("qsnnsim.workload.open", locked, raising=False)
+        monkeypatch.setattr("qsnnsim._npz.open", locked, raising=False)
     _expect_one_line(path, "", "cannot be read (Permission denied)")
 
 
