@@ -70,7 +70,8 @@ class CostTable:
     cost: np.ndarray         # int64 (n_src,): max(1, sum of pair cycles)
     targets: tuple           # (slice index, target population index, action) per target slice; action
                              # is what counts the updates (an add, or a MAC for an analog source)
-    stats: tuple             # per target: int32 (3, n_src) weight words, updates, accumulator words
+    stats: np.ndarray        # int32 (n_src, n_targets, 3): weight words, updates, accumulator words
+                             # (one source neuron's counts adjacent: a train gathers them per spike)
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,7 +265,7 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl)))
             stats.append(counts)
         tables[(src_i, core_id, pass_i)] = CostTable(cost=np.maximum(total, 1), targets=tuple(targets),
-                                                     stats=tuple(stats))
+                                                     stats=np.ascontiguousarray(np.stack(stats).transpose(2, 0, 1)))
     return tables
 
 

@@ -26,6 +26,7 @@ from qsnnsim.mapping import Mapping
 from qsnnsim.workload import Workload
 
 _NEVER = 1 << 40
+_WEIGHT_READ, _ACC_READ, _ACC_WRITE = int(Action.WEIGHT_SRAM_READ), int(Action.ACC_SRAM_READ), int(Action.ACC_SRAM_WRITE)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class PassTopology:
     dests: dict              # source key -> destination slices in this pass
     host_sources: list       # what the host sends in this pass: HOST_SOURCE, earlier-pass slices
     host_dests: list         # slices that receive a host train
+    marker_targets: dict     # (source key, destination core) -> the slices there a marker completes
     order: PassOrder
 
 
@@ -152,8 +154,13 @@ def pass_topology(plan: Plan, pass_index: int) -> PassTopology:
     host_train_cores = {src: sorted({plan.slices[d].core for d in dests[src]}) for src in host_sources}
     order = pass_order(here, plan.workload.timesteps, sources, same_pass_dests, host_sources, host_dests,
                        host_train_cores, plan.io_core, mapping.mesh_cols)
+    marker_targets = {}
+    for src, targets in dests.items():
+        for d in targets:
+            marker_targets.setdefault((src, plan.slices[d].core), []).append(d)
     return PassTopology(here=here, sources=sources, same_pass_dests=same_pass_dests, dests=dests,
-                        host_sources=host_sources, host_dests=host_dests, order=order)
+                        host_sources=host_sources, host_dests=host_dests, marker_targets=marker_targets,
+                        order=order)
 
 
 class _PassRun:
@@ -187,6 +194,7 @@ class _PassRun:
         self.host_dests = topology.host_dests
         self.order = topology.order
         self.topology_dests = topology.dests
+        self.marker_targets = topology.marker_targets
         # units
         self.cores: dict[int, CoreUnit] = {}
         for s in self.here:
@@ -295,24 +303,23 @@ class _PassRun:
             self.wait_log.append((train.dest, eligible + self.offset, grant + self.offset, train.n_packets))
         table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
         cu = self.cores[train.dest]
-        delivery, marker_start, stall, busy = noc.eject_spike_train(
-            grant, train.spikes, table.cost, cu.ring, cu.integrate_state)
+        sums = np.empty((len(table.targets), 3), np.int64)
+        delivery, marker_start, stall, busy = noc.eject_and_count(
+            grant, train.spikes, table.cost, table.stats, cu.ring, cu.integrate_state, sums)
         self.unit_cycles[train.dest, Unit.EJECTION_STALL] += stall
         self.unit_cycles[train.dest, Unit.INTEGRATE_BUSY] += busy
         t = train.t
-        sums = np.empty(3, np.int64)
-        for (_slice_id, pop, action), counts in zip(table.targets, table.stats):
-            noc.sum_over_spikes(counts, train.spikes, sums)
-            n_words, n_upd, n_acc = sums.tolist()
-            self._count(train.dest, pop, t, Action.WEIGHT_SRAM_READ, n_words)
-            self._count(train.dest, pop, t, Action.ACC_SRAM_READ, n_acc)
-            self._count(train.dest, pop, t, Action.ACC_SRAM_WRITE, n_acc)
-            self._count(train.dest, pop, t, Action(action), n_upd)
+        counts = self.counts[train.dest]
+        for (_slice_id, pop, action), (n_words, n_upd, n_acc) in zip(table.targets, sums.tolist()):
+            row = counts[pop, t]
+            row[_WEIGHT_READ] += n_words
+            row[_ACC_READ] += n_acc
+            row[_ACC_WRITE] += n_acc
+            row[action] += n_upd
         o = self.offset
         self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o)
         done = marker_start + 1 + self.P_int
-        src = train.key[1]
-        targets = [d for d in self._dests_of(src) if self.plan.slices[d].core == train.dest]
+        targets = self.marker_targets[(train.key[1], train.dest)]
         call_at(self.env, done, lambda: self._marker_done(targets, t, done), NORMAL)
         return delivery + 1
 

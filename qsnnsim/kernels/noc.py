@@ -37,6 +37,8 @@ def eject_train(grant, costs, ring, state):
     n_slots = ring.shape[0]
     j = state[STATE_N_EJECTED]
     issue_free = state[STATE_ISSUE_FREE]
+    slot = j % n_slots  # walked with a wrap below: a division per packet costs more than the rest
+    full = j >= n_slots
     u = grant - 1
     start = 0
     stall = 0
@@ -44,20 +46,19 @@ def eject_train(grant, costs, ring, state):
     for k in range(costs.shape[0]):
         want = grant if k == 0 else u + 1
         u = want
-        if j >= n_slots:
+        if full:
             # Back-pressure: the slot of packet j - S frees the cycle after it started.
-            free = ring[j % n_slots] + 1
-            if free > u:
-                u = free
+            u = max(u, ring[slot] + 1)
         stall += u - want
-        start = u + 1
-        if issue_free > start:
-            start = issue_free
-        ring[j % n_slots] = start
+        start = max(u + 1, issue_free)
+        ring[slot] = start
         issue_free = start + costs[k]
         busy += costs[k]
-        j += 1
-    state[STATE_N_EJECTED] = j
+        slot += 1
+        if slot == n_slots:
+            slot = 0
+            full = True
+    state[STATE_N_EJECTED] = j + costs.shape[0]
     state[STATE_ISSUE_FREE] = issue_free
     return u, start, stall, busy
 
@@ -77,10 +78,17 @@ def eject_spike_train(grant, spikes, cost, ring, state):
 
 
 @jit
-def sum_over_spikes(counts, spikes, sums):
-    """sums[k] = sum of counts[k, j] over the train's spike indices j (int32 counts, int64 sums)."""
-    for k in range(counts.shape[0]):
-        total = 0
-        for i in range(spikes.shape[0]):
-            total += counts[k, spikes[i]]
-        sums[k] = total
+def eject_and_count(grant, spikes, cost, stats, ring, state, sums):
+    """:func:`eject_spike_train`, and the train's counts per target slice in the same call.
+
+    ``stats`` int32 (n_src, n_targets, 3) holds, per source neuron, the weight words, updates
+    and accumulator words its packet causes in each target slice; ``sums`` int64
+    (n_targets, 3) receives their totals over the train's spikes.
+    """
+    sums[:, :] = 0
+    for i in range(spikes.shape[0]):
+        row = stats[spikes[i]]
+        for k in range(row.shape[0]):
+            for q in range(3):
+                sums[k, q] += row[k, q]
+    return eject_spike_train(grant, spikes, cost, ring, state)
