@@ -6,6 +6,8 @@ Both run in this one process on the same inputs, so the ratio is meaningful on a
   LIF dynamics with float membranes, 2 intra-op threads), best of N;
 - qsnnsim: ``simulate()`` of one sample, cycle-accurate (map + build + simulate), best of N;
   the per-sample part alone is reported too (what every further sample costs);
+- the two are timed in interleaved rounds (reference, full run, per-sample part, again), so on
+  a shared host both see the same background load, and the best round of each is kept;
 - numba compile time: a fresh process with an empty NUMBA_CACHE_DIR (cold: compiles every
   kernel) against a second process on that cache (warm), both timing the same run.
 
@@ -94,13 +96,10 @@ def torch_forward_fn(wl):
     return forward
 
 
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+def time_once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 COMPILE_SNIPPET = """
@@ -140,7 +139,7 @@ def main(argv=None) -> int:
 
     from qsnnsim.arch import load_arch
     from qsnnsim.engine.build import build_plan
-    from qsnnsim.engine.simulate import simulate, simulate_sample
+    from qsnnsim.engine.simulate import pass_topology, simulate, simulate_sample
     from qsnnsim.mapping import map_workload
     from qsnnsim.workload import load_workload
 
@@ -150,13 +149,17 @@ def main(argv=None) -> int:
     arch = load_arch(args.arch)
     forward = torch_forward_fn(wl)
     forward()  # warm up (allocator, oneDNN primitives)
-    torch_s = best_of(forward, args.repeat)
-
     mapping = map_workload(wl, arch)
     simulate(wl, arch, mapping, samples=[0])  # load cached kernels
-    full_s = best_of(lambda: simulate(wl, arch, map_workload(wl, arch), samples=[0]), args.repeat)
     plan = build_plan(wl, arch, mapping)
-    sample_s = best_of(lambda: simulate_sample(plan, 0), args.repeat)
+    topologies = [pass_topology(plan, p) for p in range(mapping.n_passes)]
+    # Interleaved rounds: on a shared host, the reference and qsnnsim see the same noise.
+    rounds = {"torch": [], "full": [], "sample": []}
+    for _ in range(args.repeat):
+        rounds["torch"].append(time_once(forward))
+        rounds["full"].append(time_once(lambda: simulate(wl, arch, map_workload(wl, arch), samples=[0])))
+        rounds["sample"].append(time_once(lambda: simulate_sample(plan, 0, topologies)))
+    torch_s, full_s, sample_s = (min(rounds[k]) for k in ("torch", "full", "sample"))
     cold_s, warm_s = compile_times(args.arch, args.workload)
 
     result = {
