@@ -46,29 +46,22 @@ def _assert_never_later(faster, base) -> None:
         assert timing.delivery <= before.delivery and timing.marker_start <= before.marker_start
 
 
-@settings(max_examples=60)
-@given(st.data())
-def test_more_synapse_lanes_never_add_cycles(data):
+_BUSY_OF = {"synapse_lanes": "integrate_busy_cycles", "neuron_lanes": "soma_busy_cycles"}
+
+
+@pytest.mark.parametrize("lanes", sorted(_BUSY_OF))
+@settings(max_examples=50)
+@given(data=st.data())
+def test_more_lanes_never_add_cycles(lanes, data):
     wl = data.draw(small_workloads(max_samples=1))
     arch = with_packet_flits(data.draw(small_archs(workload=wl)))
     extra = data.draw(st.integers(1, 8))
     base = run_engine(wl, arch).samples[0]
-    wider = run_engine(wl, with_core(arch, synapse_lanes=arch.core.synapse_lanes + extra)).samples[0]
+    wider = run_engine(wl, with_core(arch, **{lanes: getattr(arch.core, lanes) + extra})).samples[0]
     _assert_never_later(wider, base)
-    assert all(w <= b for w, b in zip(wider.integrate_busy_cycles, base.integrate_busy_cycles))
+    busy = _BUSY_OF[lanes]
+    assert all(w <= b for w, b in zip(getattr(wider, busy), getattr(base, busy)))
     assert wider.counters.synaptic_ops() == base.counters.synaptic_ops()
-
-
-@settings(max_examples=40)
-@given(st.data())
-def test_more_neuron_lanes_never_add_cycles(data):
-    wl = data.draw(small_workloads(max_samples=1))
-    arch = with_packet_flits(data.draw(small_archs(workload=wl)))
-    extra = data.draw(st.integers(1, 8))
-    base = run_engine(wl, arch).samples[0]
-    wider = run_engine(wl, with_core(arch, neuron_lanes=arch.core.neuron_lanes + extra)).samples[0]
-    _assert_never_later(wider, base)
-    assert all(w <= b for w, b in zip(wider.soma_busy_cycles, base.soma_busy_cycles))
 
 
 @pytest.mark.parametrize("name", ["tiny_conv", "tiny_dvs", "tiny_mlp"])
