@@ -70,8 +70,7 @@ class CostTable:
     cost: np.ndarray         # int64 (n_src,): max(1, sum of pair cycles)
     targets: tuple           # (slice index, target population index, action) per target slice; action
                              # is what counts the updates (an add, or a MAC for an analog source)
-    stats: np.ndarray        # int32 (n_src, n_targets, 3): weight words, updates, accumulator words
-                             # (one source neuron's counts adjacent: a train gathers them per spike)
+    stats: np.ndarray        # int32 (n_targets, 3, n_src): weight words, updates, accumulator words
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,8 +240,10 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
         n_src = src.n_neurons
         total = np.zeros(n_src, np.int64)
         targets = []
-        stats = []
-        for s, proj in sorted(pairs, key=lambda sp: (sp[0].index, proj_order[sp[1].name])):
+        ordered = sorted(pairs, key=lambda sp: (sp[0].index, proj_order[sp[1].name]))
+        # The kernels fill each pair's counts in place, at the width the train gathers read.
+        stats = np.empty((len(ordered), 3, n_src), np.int32)
+        for k, (s, proj) in enumerate(ordered):
             tgt = wl.population(s.population)
             n_rows, row_bits = _rows(proj, src, s)
             rw = _row_words(row_bits, arch) if n_rows else 0
@@ -254,18 +255,17 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             key = (proj.name, s.n_channels, base % banks) if proj.kind == "conv2d" and full_planes else None
             if key is not None and key in memo:
                 cycles, counts = memo[key]
+                stats[k] = counts
             else:
                 cycles = np.zeros(n_src, np.int64)
-                # The kernels fill the counts in place, at the width the train gathers read.
-                counts = np.zeros((3, n_src), np.int32)
-                _pair_costs(proj, src, tgt, s, base, rw, arch, cycles, counts[0], counts[1], counts[2])
+                stats[k] = 0
+                _pair_costs(proj, src, tgt, s, base, rw, arch, cycles, stats[k, 0], stats[k, 1], stats[k, 2])
                 if key is not None:
-                    memo[key] = (cycles, counts)
+                    memo[key] = (cycles, stats[k])
             total += cycles
             targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl)))
-            stats.append(counts)
         tables[(src_i, core_id, pass_i)] = CostTable(cost=np.maximum(total, 1), targets=tuple(targets),
-                                                     stats=np.ascontiguousarray(np.stack(stats).transpose(2, 0, 1)))
+                                                     stats=stats)
     return tables
 
 

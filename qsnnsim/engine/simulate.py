@@ -203,6 +203,7 @@ class _PassRun:
                                               arch.core.spike_buffer_packets, self._start_fire)
             self.cores[s.core].readiness[s.index] = Readiness(len(self.sources[s.index]))
         self.links: dict[tuple, LinkUnit] = {}
+        self.paths: dict[tuple, tuple] = {}
         self.host = Readiness(0)
 
     # ----------------------------------------------------------------- helpers
@@ -271,17 +272,25 @@ class _PassRun:
         return np.flatnonzero(seg) + sl.neuron_start, sl.pop
 
     # ----------------------------------------------------------------- trains
+    def _path(self, src_core: int, dest_core: int, from_host: bool) -> tuple:
+        """The links of a route and the keys its flits are counted under (after the injection port)."""
+        key = (src_core, dest_core, from_host)
+        path = self.paths.get(key)
+        if path is None:
+            names = train_path(src_core, dest_core, self.cols, from_host)
+            hops = [(n[1], n[2]) if n[0] == "mesh" else (dest_core, dest_core) for n in names[1:]]
+            path = self.paths[key] = ([self._link(name) for name in names], hops)
+        return path
+
     def _launch(self, src, pop, t, dest_core, spikes, src_core, level, from_host=False):
-        names = train_path(src_core, dest_core, self.cols, from_host)
-        links = [self._link(name) for name in names]
+        links, hops = self._path(src_core, dest_core, from_host)
         f = len(spikes) + 1
-        for name in names[1:]:
-            hop = (name[1], name[2]) if name[0] == "mesh" else (dest_core, dest_core)
+        for hop in hops:
             self.link_flits[hop] = self.link_flits.get(hop, 0) + f
         train = _Train((self.p, src, t, dest_core), (level, src, dest_core), pop, t, dest_core, spikes, links)
         counter_core = self.plan.n_cores if from_host else src_core
         self._count(counter_core, pop, t, Action.PACKET, f)
-        self._count(counter_core, pop, t, Action.FLIT_HOP, f * (len(names) - 1))
+        self._count(counter_core, pop, t, Action.FLIT_HOP, f * len(hops))
         self._count(dest_core, pop, t, Action.SPIKE_BUFFER_ACCESS, 2 * f)
         links[0].offer(train, train.order_key)
 

@@ -81,14 +81,15 @@ def eject_spike_train(grant, spikes, cost, ring, state):
 def eject_and_count(grant, spikes, cost, stats, ring, state, sums):
     """:func:`eject_spike_train`, and the train's counts per target slice in the same call.
 
-    ``stats`` int32 (n_src, n_targets, 3) holds, per source neuron, the weight words, updates
+    ``stats`` int32 (n_targets, 3, n_src) holds, per source neuron, the weight words, updates
     and accumulator words its packet causes in each target slice; ``sums`` int64
     (n_targets, 3) receives their totals over the train's spikes.
     """
-    sums[:, :] = 0
-    for i in range(spikes.shape[0]):
-        row = stats[spikes[i]]
-        for k in range(row.shape[0]):
-            for q in range(3):
-                sums[k, q] += row[k, q]
+    for k in range(stats.shape[0]):
+        for q in range(3):
+            row = stats[k, q]
+            total = 0
+            for i in range(spikes.shape[0]):
+                total += row[spikes[i]]
+            sums[k, q] = total
     return eject_spike_train(grant, spikes, cost, ring, state)
