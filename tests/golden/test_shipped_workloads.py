@@ -196,3 +196,23 @@ def test_resnet19_rates_over_all_samples_match_provenance():
     for pop, rate in wl.provenance["measured_firing_rate"].items():
         measured = totals[pop] / (wl.n_samples * wl.timesteps * wl.population(pop).n_neurons)
         assert abs(measured - rate) <= 5e-5, f"{pop}: golden {measured:.5f} vs recorded {rate}"
+
+
+@pytest.mark.slow
+def test_simulated_accuracy_of_the_trained_digits_qsnn_equals_the_trainers_to_the_last_sample():
+    # The chip, not the golden model: every one of the 450 test images through the cycle-accurate
+    # engine on the default chip, each prediction equal to golden's, the count equal to the
+    # trainer's integer inference as recorded in the file (workloads/README.md: 446/450).
+    from qsnnsim.arch import load_arch
+    from qsnnsim.engine.simulate import simulate
+    from qsnnsim.mapping import map_workload
+
+    wl = _loaded(WORKLOADS / "digits_conv_m4.npz")
+    arch = load_arch(WORKLOADS.parent / "archs" / "core16.yaml")
+    run = simulate(wl, arch, map_workload(wl, arch))
+    assert len(run.samples) == wl.n_samples == 450
+    for result in run.samples:
+        gold = run_golden(wl, result.sample)
+        assert np.array_equal(result.readout, gold.readout), f"sample {result.sample}"
+    correct = sum(int(r.predicted == r.label) for r in run.samples)
+    assert correct == wl.provenance["n_correct_quantized"] == 446
