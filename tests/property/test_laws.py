@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -62,6 +63,23 @@ def test_more_lanes_never_add_cycles(lanes, data):
     busy = _BUSY_OF[lanes]
     assert all(w <= b for w, b in zip(getattr(wider, busy), getattr(base, busy)))
     assert wider.counters.synaptic_ops() == base.counters.synaptic_ops()
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_shorter_pipelines_and_faster_routers_never_add_cycles(data):
+    wl = data.draw(small_workloads(max_samples=1))
+    slow = data.draw(small_archs(workload=wl))
+    slow = with_packet_flits(with_core(slow, integrate_pipeline_cycles=data.draw(st.integers(1, 6)),
+                                       fire_pipeline_cycles=data.draw(st.integers(1, 6))))
+    slow = dataclasses.replace(slow, noc=dataclasses.replace(
+        slow.noc, router_latency_cycles=data.draw(st.integers(2, 5)), link_latency_cycles=data.draw(st.integers(2, 5))))
+    fast = with_core(slow, integrate_pipeline_cycles=data.draw(st.integers(0, slow.core.integrate_pipeline_cycles)),
+                     fire_pipeline_cycles=data.draw(st.integers(0, slow.core.fire_pipeline_cycles)))
+    fast = dataclasses.replace(fast, noc=dataclasses.replace(
+        fast.noc, router_latency_cycles=data.draw(st.integers(1, slow.noc.router_latency_cycles)),
+        link_latency_cycles=data.draw(st.integers(1, slow.noc.link_latency_cycles))))
+    _assert_never_later(run_engine(wl, fast).samples[0], run_engine(wl, slow).samples[0])
 
 
 @pytest.mark.parametrize("name", ["tiny_conv", "tiny_dvs", "tiny_mlp"])
