@@ -25,9 +25,9 @@ def with_chip(arch, **changes):
     return dataclasses.replace(arch, chip=dataclasses.replace(arch.chip, **changes))
 
 
-def run_engine(workload, arch, samples=None):
+def run_engine(workload, arch, samples=None, record_packets=False):
     mapping = map_workload(workload, arch)
-    return simulate(workload, arch, mapping, samples=samples)
+    return simulate(workload, arch, mapping, samples=samples, record_packets=record_packets)
 
 
 def assert_bits_equal_golden(workload, run) -> None:

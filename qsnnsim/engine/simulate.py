@@ -31,11 +31,16 @@ _WEIGHT_READ, _ACC_READ, _ACC_WRITE = int(Action.WEIGHT_SRAM_READ), int(Action.A
 
 @dataclass(frozen=True)
 class TrainTiming:
-    """When one train was served (docs/timing-model.md §9)."""
+    """When one train was served (docs/timing-model.md §9).
+
+    ``packets`` holds every packet's (ejection cycle u_k, integrate start), spikes in neuron
+    order and the marker last, when the run was asked to record them; otherwise None.
+    """
 
     grants: tuple
     delivery: int
     marker_start: int
+    packets: tuple | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,8 +173,9 @@ class _PassRun:
 
     def __init__(self, plan: Plan, state: _SampleState, pass_index: int, offset: int, counts: np.ndarray,
                  unit_cycles: np.ndarray, fires: dict, trains: dict, wait_log: list, link_flits: dict,
-                 topology: PassTopology):
+                 topology: PassTopology, record_packets: bool = False):
         self.plan = plan
+        self.record_packets = record_packets
         self.state = state
         self.p = pass_index
         self.offset = offset
@@ -313,8 +319,9 @@ class _PassRun:
         table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
         cu = self.cores[train.dest]
         sums = np.empty((len(table.targets), 3), np.int64)
+        record = np.empty((train.n_packets if self.record_packets else 0, 2), np.int64)
         delivery, marker_start, stall, busy = noc.eject_and_count(
-            grant, train.spikes, table.cost, table.stats, cu.ring, cu.integrate_state, sums)
+            grant, train.spikes, table.cost, table.stats, cu.ring, cu.integrate_state, sums, record)
         self.unit_cycles[train.dest, Unit.EJECTION_STALL] += stall
         self.unit_cycles[train.dest, Unit.INTEGRATE_BUSY] += busy
         t = train.t
@@ -326,7 +333,9 @@ class _PassRun:
             row[_ACC_WRITE] += n_acc
             row[action] += n_upd
         o = self.offset
-        self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o)
+        packets = tuple((u + o, start + o) for u, start in record.tolist()) if self.record_packets else None
+        self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o,
+                                             packets)
         done = marker_start + 1 + self.P_int
         targets = self.marker_targets[(train.key[1], train.dest)]
         call_at(self.env, done, lambda: self._marker_done(targets, t, done), NORMAL)
@@ -449,11 +458,13 @@ def _peak_waiting(wait_log: list, n_routers: int) -> tuple:
     return tuple(peaks)
 
 
-def simulate_sample(plan: Plan, sample: int, topologies: list | None = None) -> SampleResult:
+def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
+                    record_packets: bool = False) -> SampleResult:
     """Run one sample (all passes) and collect its result.
 
     ``topologies`` (one :class:`PassTopology` per pass) are sample-independent; pass them to
-    compute them once for many samples.
+    compute them once for many samples. ``record_packets`` keeps every packet's ejection and
+    integrate start in each :class:`TrainTiming` (small runs: F pairs per train).
     """
     if topologies is None:
         topologies = [pass_topology(plan, p) for p in range(plan.mapping.n_passes)]
@@ -489,7 +500,7 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None) -> 
                     counts[s.core, pop_i, 0, Action.WEIGHT_SRAM_WRITE] += s.weight_words
         starts.append(offset)
         run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log, link_flits,
-                       topologies[p])
+                       topologies[p], record_packets)
         end = offset + run.run()
     out = wl.readout_population
     out_i = next(i for i, q in enumerate(wl.populations) if q is out)
@@ -516,17 +527,18 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None) -> 
 
 
 def simulate(workload: Workload, arch: ArchSpec, mapping: Mapping, samples=None, progress=None,
-             arch_file: str = "") -> RunResult:
+             arch_file: str = "", record_packets: bool = False) -> RunResult:
     """Simulate ``samples`` (indices; default all) of ``workload`` on ``arch`` as ``mapping`` places it.
 
-    ``progress(done, total)`` is called after each sample when given.
+    ``progress(done, total)`` is called after each sample when given. ``record_packets`` keeps
+    every packet's ejection and integrate-start cycle (docs/timing-model.md §9; small runs).
     """
     plan = build_plan(workload, arch, mapping, arch_file)
     indices = list(range(workload.n_samples)) if samples is None else list(samples)
     topologies = [pass_topology(plan, p) for p in range(mapping.n_passes)]
     results = []
     for k, i in enumerate(indices):
-        results.append(simulate_sample(plan, i, topologies))
+        results.append(simulate_sample(plan, i, topologies, record_packets))
         if progress is not None:
             progress(k + 1, len(indices))
     return RunResult(workload=workload, arch=arch, mapping=mapping, samples=tuple(results))

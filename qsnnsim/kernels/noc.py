@@ -18,7 +18,7 @@ STATE_ISSUE_FREE = 1
 
 
 @jit
-def eject_train(grant, costs, ring, state):
+def eject_train(grant, costs, ring, state, record):
     """Eject and schedule one train at a core; updates ``ring`` and ``state`` in place.
 
     Parameters
@@ -28,6 +28,8 @@ def eject_train(grant, costs, ring, state):
     ring : int64 (S,) start cycles of the core's last S packets (slot j % S).
     state : int64 (2,) [packets ejected so far at this core, first cycle the integrate
         unit can issue the next packet].
+    record : int64 (F, 2) receives each packet's (ejection cycle u_k, integrate start), or
+        an empty (0, 2) array to record nothing.
 
     Returns
     -------
@@ -51,6 +53,9 @@ def eject_train(grant, costs, ring, state):
             u = max(u, ring[slot] + 1)
         stall += u - want
         start = max(u + 1, issue_free)
+        if record.shape[0]:
+            record[k, 0] = u
+            record[k, 1] = start
         ring[slot] = start
         issue_free = start + costs[k]
         busy += costs[k]
@@ -64,7 +69,7 @@ def eject_train(grant, costs, ring, state):
 
 
 @jit
-def eject_spike_train(grant, spikes, cost, ring, state):
+def eject_spike_train(grant, spikes, cost, ring, state, record):
     """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after them).
 
     ``cost`` int64 (n_src,) is the integrate cost of a packet per source neuron; the marker costs 1.
@@ -74,11 +79,11 @@ def eject_spike_train(grant, spikes, cost, ring, state):
     for i in range(n):
         costs[i] = cost[spikes[i]]
     costs[n] = 1
-    return eject_train(grant, costs, ring, state)
+    return eject_train(grant, costs, ring, state, record)
 
 
 @jit
-def eject_and_count(grant, spikes, cost, stats, ring, state, sums):
+def eject_and_count(grant, spikes, cost, stats, ring, state, sums, record):
     """:func:`eject_spike_train`, and the train's counts per target slice in the same call.
 
     ``stats`` int32 (n_targets, 3, n_src) holds, per source neuron, the weight words, updates
@@ -92,4 +97,4 @@ def eject_and_count(grant, spikes, cost, stats, ring, state, sums):
             for i in range(spikes.shape[0]):
                 total += row[spikes[i]]
             sums[k, q] = total
-    return eject_spike_train(grant, spikes, cost, ring, state)
+    return eject_spike_train(grant, spikes, cost, ring, state, record)

@@ -119,9 +119,11 @@ def test_eject_train_by_hand():
     # -> u2 = 16 (stall 3: wanted 13), start2 = max(17, 19) = 19. Busy 4 + 4 + 1 = 9.
     ring = np.zeros(1, np.int64)
     state = np.zeros(2, np.int64)
-    delivery, marker_start, stall, busy = noc.eject_train(10, np.array([4, 4, 1], np.int64), ring, state)
+    record = np.zeros((3, 2), np.int64)
+    delivery, marker_start, stall, busy = noc.eject_train(10, np.array([4, 4, 1], np.int64), ring, state, record)
     assert (delivery, marker_start, stall, busy) == (16, 19, 4, 9)
     assert state.tolist() == [3, 20]
+    assert record.tolist() == [[10, 11], [12, 15], [16, 19]]
 
 
 def test_kernels_run_without_jit():
