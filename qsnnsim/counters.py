@@ -2,9 +2,13 @@
 
 ``actions[core, population, timestep, action]`` counts hardware actions (SRAM words read
 and written per memory, synaptic adds, MACs, compares, spikes, packets, flit-hops,
-off-chip bits...). Row ``n_cores`` is the chip's host/off-chip interface. ``unit_cycles[core,
-unit]`` counts cycles per unit (busy, stalled, waiting). The energy stage multiplies these
-by the architecture's energy table; nothing else does.
+off-chip bits...). Row ``n_cores`` is the chip's host/off-chip interface.
+``unit_cycles[core, population, timestep, unit]`` counts cycles per unit (busy, stalled,
+waiting), charged to the population and timestep of the work: a fire to its slice's
+population, an integrate packet, its spike-buffer stalls and its link waits to the population
+whose spikes it carries (one packet can update several target slices). Idle cycles are the
+latency less the busy cycles, per core. The energy stage multiplies the actions by the
+architecture's energy table; nothing else does.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class Action(IntEnum):
 
 
 class Unit(IntEnum):
-    """Per-core cycle counters (docs/timing-model.md)."""
+    """Cycle counters per core, population and timestep (docs/timing-model.md)."""
 
     SOMA_BUSY = 0
     INTEGRATE_BUSY = 1
@@ -59,7 +63,7 @@ class Counters:
     Attributes
     ----------
     actions : int64 (n_cores + 1, n_populations, T, n_actions)
-    unit_cycles : int64 (n_cores + 1, n_units)
+    unit_cycles : int64 (n_cores + 1, n_populations, T, n_units)
     latency_cycles : int
     population_names : tuple[str, ...]
     """
@@ -92,6 +96,26 @@ class Counters:
         """int64 (T, n_actions)."""
         return self.actions.sum(axis=(0, 1))
 
+    def unit_cycles_by_core(self) -> np.ndarray:
+        """int64 (n_cores + 1, n_units)."""
+        return self.unit_cycles.sum(axis=(1, 2))
+
+    def unit_cycles_by_population(self) -> np.ndarray:
+        """int64 (n_populations, n_units)."""
+        return self.unit_cycles.sum(axis=(0, 2))
+
+    def unit_cycles_by_timestep(self) -> np.ndarray:
+        """int64 (T, n_units)."""
+        return self.unit_cycles.sum(axis=(0, 1))
+
+    def idle_cycles(self) -> dict[str, np.ndarray]:
+        """Per core (n_cores,): cycles of the latency the soma and the integrate unit were not busy."""
+        by_core = self.unit_cycles_by_core()[:-1]
+        return {
+            "soma_idle_cycles": self.latency_cycles - by_core[:, int(Unit.SOMA_BUSY)],
+            "integrate_idle_cycles": self.latency_cycles - by_core[:, int(Unit.INTEGRATE_BUSY)],
+        }
+
     def synaptic_ops(self) -> int:
         """SOPs: accumulates triggered by spikes plus MACs of analog inputs."""
         return self.total(Action.SYNAPTIC_ADD) + self.total(Action.MAC8) + self.total(Action.MAC16)
@@ -104,6 +128,8 @@ class Counters:
             "latency_cycles": int(self.latency_cycles),
             "action_counts": self.actions.tolist(),
             "unit_cycles": self.unit_cycles.tolist(),
+            # derived, for readers; recomputed from the above, never read back
+            **{name: cycles.tolist() for name, cycles in self.idle_cycles().items()},
         }
 
     @classmethod

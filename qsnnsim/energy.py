@@ -444,9 +444,10 @@ def counters_from_sample(entry: dict, path: str = "<result>", index: int = 0) ->
     if counters.actions.shape[1] != len(counters.population_names):
         raise ResultError(path, where + ".action_counts", "has a population axis that does not match "
                           "population_names", "re-run qsnnsim run")
-    if counters.unit_cycles.ndim != 2 or counters.unit_cycles.shape[0] != counters.actions.shape[0]:
+    if counters.unit_cycles.ndim != 4 or counters.unit_cycles.shape[:3] != counters.actions.shape[:3]:
         raise ResultError(path, where + ".unit_cycles", f"has shape {counters.unit_cycles.shape}, "
-                          f"not ({counters.actions.shape[0]}, units)", "re-run qsnnsim run")
+                          f"not {counters.actions.shape[:3] + ('units',)} (cores + 1, populations, timesteps, units)",
+                          "re-run qsnnsim run")
     if (counters.actions < 0).any() or counters.latency_cycles < 0:
         raise ResultError(path, where, "holds negative counts", "re-run qsnnsim run")
     return counters

@@ -65,15 +65,15 @@ class SampleResult:
 
     @property
     def soma_busy_cycles(self) -> tuple:
-        return tuple(int(x) for x in self.counters.unit_cycles[:-1, Unit.SOMA_BUSY])
+        return tuple(int(x) for x in self.counters.unit_cycles_by_core()[:-1, Unit.SOMA_BUSY])
 
     @property
     def integrate_busy_cycles(self) -> tuple:
-        return tuple(int(x) for x in self.counters.unit_cycles[:-1, Unit.INTEGRATE_BUSY])
+        return tuple(int(x) for x in self.counters.unit_cycles_by_core()[:-1, Unit.INTEGRATE_BUSY])
 
     @property
     def ejection_stall_cycles(self) -> tuple:
-        return tuple(int(x) for x in self.counters.unit_cycles[:-1, Unit.EJECTION_STALL])
+        return tuple(int(x) for x in self.counters.unit_cycles_by_core()[:-1, Unit.EJECTION_STALL])
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,7 +305,7 @@ class _PassRun:
         train.grants.append(grant)
         link = train.links[i]
         if grant > eligible:
-            self.unit_cycles[link.router_core, Unit.LINK_WAIT] += grant - eligible
+            self.unit_cycles[link.router_core, train.source_pop, train.t, Unit.LINK_WAIT] += grant - eligible
             self.wait_log.append((link.router_core, eligible + self.offset, grant + self.offset, train.n_packets))
         delay = (1 + self.R) if i == 0 else (self.L + self.R)
         train.links[i + 1].offer(train, train.order_key, grant + delay)
@@ -314,7 +314,7 @@ class _PassRun:
     def _grant_eject(self, train: _Train, grant: int, eligible: int) -> int:
         train.grants.append(grant)
         if grant > eligible:
-            self.unit_cycles[train.dest, Unit.LINK_WAIT] += grant - eligible
+            self.unit_cycles[train.dest, train.source_pop, train.t, Unit.LINK_WAIT] += grant - eligible
             self.wait_log.append((train.dest, eligible + self.offset, grant + self.offset, train.n_packets))
         table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
         cu = self.cores[train.dest]
@@ -322,8 +322,9 @@ class _PassRun:
         record = np.empty((train.n_packets if self.record_packets else 0, 2), np.int64)
         delivery, marker_start, stall, busy = noc.eject_and_count(
             grant, train.spikes, table.cost, table.stats, cu.ring, cu.integrate_state, sums, record)
-        self.unit_cycles[train.dest, Unit.EJECTION_STALL] += stall
-        self.unit_cycles[train.dest, Unit.INTEGRATE_BUSY] += busy
+        cycles = self.unit_cycles[train.dest, train.source_pop, train.t]
+        cycles[Unit.EJECTION_STALL] += stall
+        cycles[Unit.INTEGRATE_BUSY] += busy
         t = train.t
         counts = self.counts[train.dest]
         for (_slice_id, pop, action), (n_words, n_upd, n_acc) in zip(table.targets, sums.tolist()):
@@ -379,7 +380,7 @@ class _PassRun:
                 lat = plan.hops(sl.core, plan.io_core) * (self.R + self.L)
                 if self.host.satisfy(t + 1, end + lat):
                     self._host_ready_check()
-        self.unit_cycles[sl.core, Unit.SOMA_BUSY] += sl.fire_cycles
+        self.unit_cycles[sl.core, sl.pop, t, Unit.SOMA_BUSY] += sl.fire_cycles
         return sl.fire_cycles
 
     def _end_fire(self, sid: int, t: int, spikes: np.ndarray) -> None:
@@ -472,7 +473,7 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
     T = wl.timesteps
     n_pops = len(wl.populations)
     counts = np.zeros((plan.n_cores + 1, n_pops, T, len(Action)), np.int64)
-    unit_cycles = np.zeros((plan.n_cores + 1, len(Unit)), np.int64)
+    unit_cycles = np.zeros((plan.n_cores + 1, n_pops, T, len(Unit)), np.int64)
     fires: dict = {}
     trains: dict = {}
     wait_log: list = []

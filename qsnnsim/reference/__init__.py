@@ -118,7 +118,8 @@ def _offchip_cycles(arch: ArchSpec, n_bits: int) -> int:
     return arch.offchip.latency_cycles + math.ceil(n_bits / arch.offchip.bandwidth_bits_per_cycle)
 
 
-def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sample: int) -> ReferenceResult:
+def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sample: int, *,
+                       record_packets: bool = False) -> ReferenceResult:
     """Run one sample through the cycle-stepped reference model of ``docs/timing-model.md``.
 
     Parameters
@@ -131,6 +132,10 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
         ``map_workload(workload, arch)`` or an equivalent hand-built mapping.
     sample : int
         Index of the input sample.
+    record_packets : bool
+        Also record, for every packet of every train, the cycle it entered the destination's
+        spike buffer and the cycle the integrate unit started it, in ``TrainTiming.packets``
+        (timing doc §9); None there otherwise.
 
     Returns
     -------
@@ -148,7 +153,7 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
     """
     mapping_file = f"<mapping of {mapping.workload_name} on {mapping.arch_name}>"
     _check(workload, arch, mapping, sample, mapping_file)
-    run = SampleRun(workload, arch, mapping, int(sample), mapping_file)
+    run = SampleRun(workload, arch, mapping, int(sample), mapping_file, record_packets=bool(record_packets))
     T = workload.timesteps
     word_bits = arch.core.weight_sram.word_bits
 

@@ -97,7 +97,9 @@ class Train:
         "service_key",
         "source",
         "src_pop",
+        "starts",
         "t",
+        "u",
     )
 
     def __init__(self, key, service_key: tuple[int, int, int], source: int, src_pop: str, t: int, dest: int,
@@ -115,6 +117,10 @@ class Train:
         self.grants: list[int] = []
         self.delivery = -1
         self.marker_start = -1
+        # Per packet k, filled as the units step: cycle it entered the spike buffer, cycle the
+        # integrate unit started it (timing doc §3, §4). Reported only on request.
+        self.u: list[int] = []
+        self.starts: list[int] = []
 
 
 class Link:
@@ -143,8 +149,10 @@ class Link:
 class SampleRun:
     """State shared by the passes of one sample: results, spikes, membranes, per-core totals."""
 
-    def __init__(self, workload: Workload, arch: ArchSpec, mapping: Mapping, sample: int, mapping_file: str):
+    def __init__(self, workload: Workload, arch: ArchSpec, mapping: Mapping, sample: int, mapping_file: str,
+                 record_packets: bool = False):
         self.workload = workload
+        self.record_packets = record_packets  # keep every packet's (u_k, start_k) in TrainTiming.packets
         self.arch = arch
         self.mapping = mapping
         self.mapping_file = mapping_file
@@ -415,6 +423,7 @@ class PassModel:
                 return
             _, k = queue.popleft()
             buffer.append((c, train, k))
+            train.u.append(c)
             if k == last:
                 train.delivery = c
         else:
@@ -432,13 +441,20 @@ class PassModel:
         if c < self.integrate_free[core] or not buffer or buffer[0][0] >= c:
             return
         _, train, k = buffer.popleft()
+        train.starts.append(c)
         neuron, value = train.packets[k]
         if neuron == MARKER:
             cost = 1
             train.marker_start = c
             self.at(c + 1 + self.P_int, ("marker", core, train.source, train.t))
             off = self.offset
-            self.run.trains[train.key] = TrainTiming(tuple(g + off for g in train.grants), train.delivery + off, c + off)
+            packets = None
+            if self.run.record_packets:
+                # The buffer is FIFO and the ejection port sends one train at a time, so by the
+                # marker's start every packet of the train has entered the buffer and started.
+                packets = tuple((u + off, st + off) for u, st in zip(train.u, train.starts, strict=True))
+            self.run.trains[train.key] = TrainTiming(tuple(g + off for g in train.grants), train.delivery + off,
+                                                     c + off, packets)
         else:
             cost, reaches = self.tables[core].spike(train.src_pop, neuron)
             for reach in reaches:

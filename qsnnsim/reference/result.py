@@ -23,11 +23,18 @@ class TrainTiming:
         Cycle the marker entered the destination's spike buffer (``u_{F-1}``).
     marker_start : int
         Cycle the destination's integrate unit started the marker.
+    packets : tuple[tuple[int, int], ...] or None
+        Only when asked for (``simulate_reference(..., record_packets=True)``), else None:
+        ``(u_k, start_k)`` for each of the train's F packets in order (its spikes in increasing
+        neuron order, the marker last): the cycle packet k entered the destination's spike
+        buffer and the cycle the integrate unit started it (timing doc §3, §4, §9). The last
+        pair is ``(delivery, marker_start)``.
     """
 
     grants: tuple[int, ...]
     delivery: int
     marker_start: int
+    packets: tuple | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -295,7 +295,10 @@ LayerRow = make_dataclass(
      ("neurons", int, column("count", "neurons")),
      ("spikes", float, column("count", "spikes per inference (mean over samples)")),
      ("firing_rate_percent", float | None, column("pct", "spikes / (neurons x T)")),
-     ("synaptic_ops", float, column("count", "SOPs into this population per inference (mean)"))]
+     ("synaptic_ops", float, column("count", "SOPs into this population per inference (mean)")),
+     ("soma_busy_cycles", float, column("count", "soma cycles firing this population, all cores (mean)")),
+     ("integrate_busy_cycles", float, column("count", "integrate cycles spent on packets of this population's "
+                                                      "spikes, all cores (mean)"))]
     + _energy_columns(DYNAMIC_COMPONENTS, "dynamic energy per inference (mean over samples)"), frozen=True)
 LayerRow.__doc__ = "One population: activity and dynamic energy per inference (leakage is the chip's)."
 LayerRow.__module__ = __name__

@@ -19,7 +19,7 @@ from qsnnsim.errors import ResultError
 from qsnnsim.workload import Workload, dense_synaptic_ops
 
 RESULT_FORMAT = "qsnnsim-result"
-RESULT_VERSION = 1
+RESULT_VERSION = 2  # 2: unit_cycles per (core, population, timestep, unit)
 
 
 def _plain(value):

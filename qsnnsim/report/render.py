@@ -191,6 +191,7 @@ def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, 
     actions = np.sum([c.actions for c in counters], axis=0)     # summed over samples
     spikes_pt = actions[..., int(Action.SPIKE)].sum(axis=0)       # (pop, t)
     sops_pt = sum(actions[..., int(a)].sum(axis=0) for a in (Action.SYNAPTIC_ADD, Action.MAC8, Action.MAC16))
+    unit_by_pop = np.sum([c.unit_cycles_by_population() for c in counters], axis=0)  # (pop, unit)
     layer_rows = []
     for i, (p, name) in enumerate(zip(pops, pop_names)):
         kind = rd.get(p, "kind", f"workload.populations[{i}]", str)
@@ -198,7 +199,9 @@ def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, 
         spikes = float(spikes_pt[i].sum()) / n
         rate = 100 * spikes / (neurons * T) if kind == "lif" and neurons else None
         comps = run.by_population[name]
+        busy = unit_by_pop[i]
         layer_rows.append(col.LayerRow(name, kind, neurons, spikes, rate, float(sops_pt[i].sum()) / n,
+                                       float(busy[Unit.SOMA_BUSY]) / n, float(busy[Unit.INTEGRATE_BUSY]) / n,
                                        *[float(comps[c]) / n / _UJ for c in DYNAMIC_COMPONENTS],
                                        float(sum(comps.values())) / n / _UJ))
     m.tables["layers.csv"] = layer_rows
@@ -207,7 +210,7 @@ def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, 
                         *[float(comps[c]) / n / _UJ for c in DYNAMIC_COMPONENTS],
                         float(sum(comps.values())) / n / _UJ)
         for t, comps in enumerate(run.by_timestep)]
-    unit_cycles = np.sum([c.unit_cycles for c in counters], axis=0)
+    unit_cycles = np.sum([c.unit_cycles_by_core() for c in counters], axis=0)
     latency = run.latency_cycles
     core_rows = []
     for core in range(arch.n_cores + 1):

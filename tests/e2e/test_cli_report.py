@@ -126,8 +126,8 @@ CORRUPT = {
                    "the int64 range)"),
     "int64-overflow": (lambda d: d["samples"][1]["counters"]["action_counts"][0][0][0].__setitem__(7, 2**64),
                        "action_counts[0][0][0][7] is 18446744073709551616, not an integer in the int64 range"),
-    "fractional-count": (lambda d: d["samples"][0]["counters"]["unit_cycles"][0].__setitem__(1, 12.5),
-                         "samples[0].counters: cannot be read (unit_cycles[0][1] is 12.5, not an integer"),
+    "fractional-count": (lambda d: d["samples"][0]["counters"]["unit_cycles"][0][0][0].__setitem__(1, 12.5),
+                         "samples[0].counters: cannot be read (unit_cycles[0][0][0][1] is 12.5, not an integer"),
 }
 
 

@@ -1,7 +1,8 @@
 """Cycle-exactness: the fast event engine agrees with the cycle-stepped reference, cycle for cycle.
 
 docs/timing-model.md §9 lists what must agree: latency, per-core busy and stall cycles,
-every fire's start and end, every train's grants along its path, delivery and marker start.
+every fire's start and end, every train's grants along its path, delivery and marker start,
+and every packet's ejection and integrate start.
 The reference (qsnnsim/reference/) was written from the timing doc alone, without the engine.
 """
 
@@ -30,6 +31,7 @@ def assert_same_timing(engine_sample, ref) -> None:
         assert tuple(mine.grants) == tuple(timing.grants), f"train {key}: grants {mine.grants} != {timing.grants}"
         assert mine.delivery == timing.delivery, f"train {key}: delivery"
         assert mine.marker_start == timing.marker_start, f"train {key}: marker start"
+        assert mine.packets == timing.packets, f"train {key}: a packet's ejection or integrate start"
     assert engine_sample.soma_busy_cycles == tuple(ref.soma_busy_cycles)
     assert engine_sample.integrate_busy_cycles == tuple(ref.integrate_busy_cycles)
     assert engine_sample.ejection_stall_cycles == tuple(ref.ejection_stall_cycles)
@@ -41,8 +43,8 @@ def assert_same_timing(engine_sample, ref) -> None:
 def test_engine_matches_cycle_stepped_reference(data):
     wl = data.draw(small_workloads(max_samples=1))
     arch = with_packet_flits(data.draw(small_archs(workload=wl)))
-    run = run_engine(wl, arch)
-    ref = simulate_reference(wl, arch, run.mapping, 0)
+    run = run_engine(wl, arch, record_packets=True)
+    ref = simulate_reference(wl, arch, run.mapping, 0, record_packets=True)
     assert_same_timing(run.samples[0], ref)
 
 
@@ -50,5 +52,5 @@ def test_engine_matches_cycle_stepped_reference(data):
 def test_engine_matches_reference_on_small_shipped_workloads(name):
     wl = load_workload(os.path.join(ROOT, "workloads", f"{name}.npz"))
     arch = load_arch(os.path.join(ROOT, "archs", "tiny.yaml"))
-    run = run_engine(wl, arch, samples=[0])
-    assert_same_timing(run.samples[0], simulate_reference(wl, arch, run.mapping, 0))
+    run = run_engine(wl, arch, samples=[0], record_packets=True)
+    assert_same_timing(run.samples[0], simulate_reference(wl, arch, run.mapping, 0, record_packets=True))

@@ -61,7 +61,7 @@ def _counters(n_cores: int, n_pops: int, T: int, latency: int, counts: dict) -> 
     actions = np.zeros((n_cores + 1, n_pops, T, len(Action)), np.int64)
     for (core, pop, t, action), n in counts.items():
         actions[core, pop, t, int(action)] = n
-    return Counters(actions=actions, unit_cycles=np.zeros((n_cores + 1, len(Unit)), np.int64),
+    return Counters(actions=actions, unit_cycles=np.zeros(actions.shape[:3] + (len(Unit),), np.int64),
                     latency_cycles=latency, population_names=tuple(f"p{i}" for i in range(n_pops)))
 
 
@@ -227,8 +227,8 @@ def test_written_energies_are_whole_pj_rounded_per_term_and_sample():
     (lambda d: d["samples"][1]["counters"]["action_counts"][0][0][0].__setitem__(2, 2.5),
      r"samples\[1\]\.counters: cannot be read \(action_counts\[0\]\[0\]\[0\]\[2\] is 2\.5, "),
     (lambda d: d["samples"][0]["counters"]["action_counts"][0][0][0].__setitem__(2, True), r"\[2\] is True, "),
-    (lambda d: d["samples"][0]["counters"]["unit_cycles"][0].__setitem__(0, 10**30),
-     r"unit_cycles\[0\]\[0\] is 1000000000000000000000000000000, not an integer"),
+    (lambda d: d["samples"][0]["counters"]["unit_cycles"][0][0][0].__setitem__(0, 10**30),
+     r"unit_cycles\[0\]\[0\]\[0\]\[0\] is 1000000000000000000000000000000, not an integer"),
     (lambda d: d["samples"][0]["counters"].update(latency_cycles=1e308),
      r"samples\[0\]\.counters: cannot be read \(latency_cycles is 1e\+308, not an integer in the int64 range\)"),
 ])

@@ -148,6 +148,24 @@ def test_spike_buffer_of_one_packet_stalls_ejection():
     assert r.ejection_stall_cycles == (2, 2)
     assert r.latency_cycles == 26
     assert_bits_equal_golden(wl, r, 0)
+    # Not asked for: no packet records.
+    assert all(timing.packets is None for timing in r.trains.values())
+    # Asked for: (u_k, start_k) per packet, from the arithmetic above. Core 0 (host train, spikes
+    # of in[0], in[1], marker): u = 2, 4, 6 and starts 3, 5, 7. Core 1 (a's train, spikes of
+    # a[0], a[1], marker): u = 16, 18, 20 and starts 17, 19, 21. Each u_k for k >= 1 is
+    # start(k - 1) + 1 (S = 1): the slot freed at start(k - 1) is taken the cycle after.
+    rec = simulate_reference(wl, arch, hand_mapping(wl, arch, CHAIN_ROWS), 0, record_packets=True)
+    assert {key: timing.packets for key, timing in rec.trains.items()} == {
+        (0, HOST, 0, 0): ((2, 3), (4, 5), (6, 7)),
+        (0, 0, 0, 1): ((16, 17), (18, 19), (20, 21)),
+    }
+    for key, timing in rec.trains.items():
+        assert timing.packets[-1] == (timing.delivery, timing.marker_start)
+        # Recording changes nothing else.
+        assert timing == TrainTiming(r.trains[key].grants, r.trains[key].delivery, r.trains[key].marker_start,
+                                     timing.packets)
+    assert rec.fires == r.fires and rec.latency_cycles == r.latency_cycles
+    assert rec.ejection_stall_cycles == r.ejection_stall_cycles
 
 
 def test_ejection_port_waits_for_the_lower_key_train_that_arrives_later():
@@ -193,6 +211,21 @@ def test_ejection_port_waits_for_the_lower_key_train_that_arrives_later():
     assert r.latency_cycles == 39
     assert r.readout.tolist() == [8]
     assert_bits_equal_golden(wl, r, 0)
+    assert all(timing.packets is None for timing in r.trains.values())
+    # Per packet (u_k, start_k), from the arithmetic above (S = 8: no stall). Core 0: u = 4, 5;
+    # the spike starts 5 (cost 6), the marker max(5 + 1, 5 + 6) = 11. Core 2: u = 6, 7; spike
+    # 7 (cost 2), marker max(8, 9) = 9. Core 1: a's 6 spikes enter at 24..29 and start 25..30
+    # (cost 1 each), its marker enters 30 and starts 31; b's train enters at 31, 32, 33 and its
+    # packets start at 32, 33, 34 (each one the cycle after it entered).
+    rec = simulate_reference(wl, arch, hand_mapping(wl, arch, rows), 0, record_packets=True)
+    assert {key: list(timing.packets) for key, timing in rec.trains.items()} == {
+        (0, HOST, 0, 0): [(4, 5), (5, 11)],
+        (0, HOST, 0, 2): [(6, 7), (7, 9)],
+        (0, 0, 0, 1): [(24, 25), (25, 26), (26, 27), (27, 28), (28, 29), (29, 30), (30, 31)],
+        (0, 1, 0, 1): [(31, 32), (32, 33), (33, 34)],
+    }
+    for timing in rec.trains.values():
+        assert timing.packets[-1] == (timing.delivery, timing.marker_start)
 
 
 def test_two_slices_on_one_core_take_turns_at_the_soma():
@@ -419,6 +452,15 @@ def test_two_pass_mapping_on_one_core():
     assert r.soma_busy_cycles == (6,)
     assert r.integrate_busy_cycles == (6,)
     assert_bits_equal_golden(wl, r, 0)
+    # Packet records are absolute like the rest: pass 0 (offset 12) u = 2, 3 and starts 3, 5 ->
+    # (14, 15), (15, 17); pass 1 (offset 47) u = 2, 3, 4 and starts 3, 4, 5 -> (49, 50), (50, 51),
+    # (51, 52).
+    rec = simulate_reference(wl, arch, hand_mapping(wl, arch, rows, n_passes=2), 0, record_packets=True)
+    assert rec.trains == {
+        (0, HOST, 0, 0): TrainTiming(grants=(12, 14), delivery=15, marker_start=17, packets=((14, 15), (15, 17))),
+        (1, 0, 0, 0): TrainTiming(grants=(47, 49), delivery=51, marker_start=52,
+                                  packets=((49, 50), (50, 51), (51, 52))),
+    }
 
 
 def test_conv_spike_cost_counts_rows_bank_conflicts_and_lanes():
@@ -602,6 +644,49 @@ def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
                 free = r.fires[(i, t)][1]
 
 
+def check_packet_records(wl, arch, mapping, sample: int, r) -> None:
+    """The recorded (u_k, start_k) of every packet obey timing doc §3 (ejection) and §4 (integrate).
+
+    Per pass and core, the packets in the order they entered the spike buffer (j = 0, 1, ...)
+    must satisfy ``u_0 = max(g_E, start(j - S) + 1)``, ``u_k = max(u_{k-1} + 1, start(j - S) + 1)``,
+    be started in that order with ``start(j) >= u_j + 1`` and, after a marker (cost 1),
+    ``start(j) = max(u_j + 1, start(j - 1) + 1)``; the stalls they imply sum to
+    ``ejection_stall_cycles``.
+    """
+    S, T = arch.core.spike_buffer_packets, wl.timesteps
+    input_packets = np.count_nonzero(wl.sample_input(sample).reshape(T, -1), axis=1)
+    per_core: dict[tuple[int, int], list] = {}
+    for (p, src, t, dest), timing in r.trains.items():
+        if src == HOST:
+            n_spikes = int(input_packets[t])
+        else:
+            sl = mapping.slices[src]
+            n_spikes = int(r.spikes[sl.population].reshape(T, -1)[t, sl.neuron_start:sl.neuron_stop].sum())
+        packets = timing.packets
+        assert isinstance(packets, tuple) and len(packets) == n_spikes + 1
+        assert packets[-1] == (timing.delivery, timing.marker_start)
+        for k, (u, start) in enumerate(packets):
+            per_core.setdefault((p, dest), []).append((u, start, k, timing.grants[-1], k == n_spikes))
+    stalls = [0] * arch.n_cores
+    for (_, core), seq in per_core.items():
+        seq.sort()
+        for j, (u, start, k, g_e, _) in enumerate(seq):
+            floor = seq[j - S][1] + 1 if j >= S else None
+            if k == 0:
+                assert u == max(g_e, floor if floor is not None else g_e)
+                stalls[core] += u - g_e
+            else:
+                prev = seq[j - 1][0]
+                assert u == max(prev + 1, floor if floor is not None else prev + 1)
+                stalls[core] += u - (prev + 1)
+            assert start >= u + 1
+            if j > 0:
+                assert start > seq[j - 1][1]
+                if seq[j - 1][4]:
+                    assert start == max(u + 1, seq[j - 1][1] + 1)
+    assert tuple(stalls) == r.ejection_stall_cycles
+
+
 _GEOMETRIES = [
     # rows, cols, neuron capacity, spike buffer packets, io router, mapping strategy, overrides
     (3, 3, 16, 4, (1, 1), "balanced", {}),
@@ -631,9 +716,10 @@ def test_bits_equal_golden_on_random_workloads(ws, geometry):
         if exc.field != "core.neuron_capacity":
             raise
         reject()
-    r = simulate_reference(wl, arch, mapping, sample)
+    r = simulate_reference(wl, arch, mapping, sample, record_packets=True)
     assert_bits_equal_golden(wl, r, sample)
     check_doc_recurrences(wl, arch, mapping, sample, r)
+    check_packet_records(wl, arch, mapping, sample, r)
     n_cores = rows * cols
     assert len(r.soma_busy_cycles) == len(r.integrate_busy_cycles) == len(r.ejection_stall_cycles) == n_cores
     assert set(r.fires) == {(s.index, t) for s in mapping.slices for t in range(wl.timesteps)}

@@ -1,0 +1,54 @@
+"""Counters: cycles per core, population and timestep add up to what the engine timed."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from engine_helpers import run_engine
+
+from qsnnsim.arch import load_arch
+from qsnnsim.counters import Counters, Unit
+from qsnnsim.workload import load_workload
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(name="tiny_conv", arch="core16"):
+    wl = load_workload(os.path.join(ROOT, "workloads", f"{name}.npz"))
+    return wl, run_engine(wl, load_arch(os.path.join(ROOT, "archs", f"{arch}.yaml")), samples=[0])
+
+
+def test_soma_cycles_per_population_and_timestep_are_the_fires_of_that_layer():
+    wl, run = _run()
+    sample = run.samples[0]
+    c = sample.counters
+    assert c.unit_cycles.shape == c.actions.shape[:3] + (len(Unit),)
+    pop_of_slice = {s.index: [p.name for p in wl.populations].index(s.population) for s in run.mapping.slices}
+    expected = np.zeros((len(wl.populations), wl.timesteps), np.int64)
+    for (slice_index, t), (start, end) in sample.fires.items():
+        expected[pop_of_slice[slice_index], t] += end - start
+    assert np.array_equal(c.unit_cycles[..., Unit.SOMA_BUSY].sum(axis=0), expected)
+    # the input population never fires; every lif and readout layer does, at every timestep
+    assert expected[0].sum() == 0 and (expected[1:] > 0).all()
+
+
+def test_integrate_cycles_are_charged_to_the_layer_whose_spikes_they_integrate():
+    wl, run = _run()
+    c = run.samples[0].counters
+    integrate = c.unit_cycles[..., Unit.INTEGRATE_BUSY]
+    assert tuple(integrate.sum(axis=(1, 2))[:-1]) == run.samples[0].integrate_busy_cycles
+    readout = [p.name for p in wl.populations].index(wl.readout_population.name)
+    assert integrate[:, readout].sum() == 0          # a readout sends nothing
+    assert integrate[:, 0].sum() > 0                 # the input's packets are integrated
+
+
+def test_idle_is_latency_less_busy_and_survives_a_round_trip():
+    _, run = _run("tiny_dvs")
+    c = run.samples[0].counters
+    idle = c.idle_cycles()
+    busy = c.unit_cycles_by_core()[:-1]
+    assert np.array_equal(idle["soma_idle_cycles"] + busy[:, Unit.SOMA_BUSY], np.full(c.n_cores, c.latency_cycles))
+    assert (idle["integrate_idle_cycles"] >= 0).all() and (idle["soma_idle_cycles"] >= 0).all()
+    back = Counters.from_dict(c.to_dict())
+    assert np.array_equal(back.unit_cycles, c.unit_cycles) and np.array_equal(back.actions, c.actions)
