@@ -86,27 +86,27 @@ class Counters:
 
     def by_core(self) -> np.ndarray:
         """int64 (n_cores + 1, n_actions)."""
-        return self.actions.sum(axis=(1, 2))
+        return _along(self.actions, 0)
 
     def by_population(self) -> np.ndarray:
         """int64 (n_populations, n_actions)."""
-        return self.actions.sum(axis=(0, 2))
+        return _along(self.actions, 1)
 
     def by_timestep(self) -> np.ndarray:
         """int64 (T, n_actions)."""
-        return self.actions.sum(axis=(0, 1))
+        return _along(self.actions, 2)
 
     def unit_cycles_by_core(self) -> np.ndarray:
         """int64 (n_cores + 1, n_units)."""
-        return self.unit_cycles.sum(axis=(1, 2))
+        return _along(self.unit_cycles, 0)
 
     def unit_cycles_by_population(self) -> np.ndarray:
         """int64 (n_populations, n_units)."""
-        return self.unit_cycles.sum(axis=(0, 2))
+        return _along(self.unit_cycles, 1)
 
     def unit_cycles_by_timestep(self) -> np.ndarray:
         """int64 (T, n_units)."""
-        return self.unit_cycles.sum(axis=(0, 1))
+        return _along(self.unit_cycles, 2)
 
     def idle_cycles(self) -> dict[str, np.ndarray]:
         """Per core (n_cores,): cycles of the latency the soma and the integrate unit were not busy."""
@@ -156,6 +156,11 @@ class Counters:
             latency_cycles=int(latency),
             population_names=tuple(data["population_names"]),
         )
+
+
+def _along(counts: np.ndarray, axis: int) -> np.ndarray:
+    """Sum a (core, population, timestep, counter) array over the two of its first axes not kept."""
+    return counts.sum(axis=tuple(a for a in range(3) if a != axis))
 
 
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
