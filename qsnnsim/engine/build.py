@@ -235,38 +235,54 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             by_core.setdefault((pop_index[proj.source], s.core, s.pass_index), []).append((s, proj))
     proj_order = {p.name: i for i, p in enumerate(wl.projections)}
     memo: dict = {}
+    shared: dict = {}
     for (src_i, core_id, pass_i), pairs in sorted(by_core.items()):
         src = pops[src_i]
         n_src = src.n_neurons
-        total = np.zeros(n_src, np.int64)
-        targets = []
         ordered = sorted(pairs, key=lambda sp: (sp[0].index, proj_order[sp[1].name]))
+        keys = [_pair_key(proj, s, wl.population(s.population), base_of[(s.index, proj.name)] % banks)
+                for s, proj in ordered]
+        targets = tuple((s.index, pop_index[s.population], _update_action(proj, src, wl)) for s, proj in ordered)
+        # Cores holding equal slices of a layer (the usual case) see identical tables: share them.
+        table_key = tuple(keys) if all(k is not None for k in keys) else None
+        if table_key is not None and table_key in shared:
+            cost, stats = shared[table_key]
+            tables[(src_i, core_id, pass_i)] = CostTable(cost=cost, targets=targets, stats=stats)
+            continue
+        total = np.zeros(n_src, np.int64)
         # The kernels fill each pair's counts in place, at the width the train gathers read.
         stats = np.empty((len(ordered), 3, n_src), np.int32)
-        for k, (s, proj) in enumerate(ordered):
-            tgt = wl.population(s.population)
-            n_rows, row_bits = _rows(proj, src, s)
-            rw = _row_words(row_bits, arch) if n_rows else 0
-            base = base_of[(s.index, proj.name)]
-            full_planes = s.neuron_start == s.channel_start * tgt.plane_size and \
-                s.neuron_stop == s.channel_stop * tgt.plane_size
-            # A conv pair over whole channel planes costs the same per source neuron for every
-            # slice with as many channels and the same bank alignment: compute it once.
-            key = (proj.name, s.n_channels, base % banks) if proj.kind == "conv2d" and full_planes else None
+        for k, ((s, proj), key) in enumerate(zip(ordered, keys)):
             if key is not None and key in memo:
                 cycles, counts = memo[key]
                 stats[k] = counts
             else:
+                tgt = wl.population(s.population)
+                n_rows, row_bits = _rows(proj, src, s)
+                rw = _row_words(row_bits, arch) if n_rows else 0
                 cycles = np.zeros(n_src, np.int64)
                 stats[k] = 0
-                _pair_costs(proj, src, tgt, s, base, rw, arch, cycles, stats[k, 0], stats[k, 1], stats[k, 2])
+                _pair_costs(proj, src, tgt, s, base_of[(s.index, proj.name)], rw, arch, cycles,
+                            stats[k, 0], stats[k, 1], stats[k, 2])
                 if key is not None:
                     memo[key] = (cycles, stats[k])
             total += cycles
-            targets.append((s.index, pop_index[s.population], _update_action(proj, src, wl)))
-        tables[(src_i, core_id, pass_i)] = CostTable(cost=np.maximum(total, 1), targets=tuple(targets),
-                                                     stats=stats)
+        cost = np.maximum(total, 1)
+        if table_key is not None:
+            shared[table_key] = (cost, stats)
+        tables[(src_i, core_id, pass_i)] = CostTable(cost=cost, targets=targets, stats=stats)
     return tables
+
+
+def _pair_key(proj: Projection, s: Slice, tgt: Population, bank_offset: int) -> tuple | None:
+    """What a conv pair's per-neuron costs depend on, when it covers whole channel planes.
+
+    Such a pair costs the same per source neuron for every slice with as many channels and
+    the same bank alignment of its rows; other pairs get no key and are computed each time.
+    """
+    full_planes = (s.neuron_start == s.channel_start * tgt.plane_size
+                   and s.neuron_stop == s.channel_stop * tgt.plane_size)
+    return (proj.name, s.n_channels, bank_offset) if proj.kind == "conv2d" and full_planes else None
 
 
 def _pair_costs(proj: Projection, src: Population, tgt: Population, s: Slice, base: int, rw: int,
