@@ -26,7 +26,10 @@ from qsnnsim.mapping import Mapping
 from qsnnsim.workload import Workload
 
 _NEVER = 1 << 40
+# Plain ints for the hot path: numpy indexes with an IntEnum member far more slowly than with an int.
 _WEIGHT_READ, _ACC_READ, _ACC_WRITE = int(Action.WEIGHT_SRAM_READ), int(Action.ACC_SRAM_READ), int(Action.ACC_SRAM_WRITE)
+_LINK_WAIT, _EJECTION_STALL, _INTEGRATE_BUSY = int(Unit.LINK_WAIT), int(Unit.EJECTION_STALL), int(Unit.INTEGRATE_BUSY)
+_NO_RECORD = np.empty((0, 2), np.int64)
 
 
 @dataclass(frozen=True)
@@ -305,7 +308,7 @@ class _PassRun:
         train.grants.append(grant)
         link = train.links[i]
         if grant > eligible:
-            self.unit_cycles[link.router_core, train.source_pop, train.t, Unit.LINK_WAIT] += grant - eligible
+            self.unit_cycles[link.router_core, train.source_pop, train.t, _LINK_WAIT] += grant - eligible
             self.wait_log.append((link.router_core, eligible + self.offset, grant + self.offset, train.n_packets))
         delay = (1 + self.R) if i == 0 else (self.L + self.R)
         train.links[i + 1].offer(train, train.order_key, grant + delay)
@@ -314,18 +317,18 @@ class _PassRun:
     def _grant_eject(self, train: _Train, grant: int, eligible: int) -> int:
         train.grants.append(grant)
         if grant > eligible:
-            self.unit_cycles[train.dest, train.source_pop, train.t, Unit.LINK_WAIT] += grant - eligible
+            self.unit_cycles[train.dest, train.source_pop, train.t, _LINK_WAIT] += grant - eligible
             self.wait_log.append((train.dest, eligible + self.offset, grant + self.offset, train.n_packets))
         table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
         cu = self.cores[train.dest]
         sums = np.empty((len(table.targets), 3), np.int64)
-        record = np.empty((train.n_packets if self.record_packets else 0, 2), np.int64)
+        record = np.empty((train.n_packets, 2), np.int64) if self.record_packets else _NO_RECORD
         delivery, marker_start, stall, busy = noc.eject_and_count(
             grant, train.spikes, table.cost, table.stats, cu.ring, cu.integrate_state, sums, record)
-        cycles = self.unit_cycles[train.dest, train.source_pop, train.t]
-        cycles[Unit.EJECTION_STALL] += stall
-        cycles[Unit.INTEGRATE_BUSY] += busy
         t = train.t
+        cycles = self.unit_cycles[train.dest, train.source_pop, t]
+        cycles[_EJECTION_STALL] += stall
+        cycles[_INTEGRATE_BUSY] += busy
         counts = self.counts[train.dest]
         for (_slice_id, pop, action), (n_words, n_upd, n_acc) in zip(table.targets, sums.tolist()):
             row = counts[pop, t]
