@@ -49,7 +49,6 @@ def torch_forward_fn(wl):
     import torch
     import torch.nn.functional as F
 
-    pops = {p.name: p for p in wl.populations}
     params = {}
     for proj in wl.projections:
         scale = torch.tensor(proj.mult.astype(np.float32) / (2.0 ** proj.shift.astype(np.float32)))
