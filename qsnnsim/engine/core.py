@@ -4,8 +4,8 @@ docs/timing-model.md §4-§5. A :class:`CoreUnit` owns, for one pass, the readin
 slices (markers received, own previous fire, credits from destinations), starts the next
 fire of the pass's fixed service order (docs/timing-model.md §2b) at priority DECIDE once it
 is ready, and holds the integrate unit's state (spike-buffer ring,
-issue cycle). Neuron arithmetic is not done here: the pass calls the kernels through
-``fire_fn`` and ``eject_fn``.
+issue cycle). Neuron arithmetic is not done here: ``start_fire`` hands the fire to the
+pass, which calls the kernels.
 """
 
 from __future__ import annotations

@@ -135,6 +135,7 @@ class PassTopology:
     dests: dict              # source key -> destination slices in this pass
     host_sources: list       # what the host sends in this pass: HOST_SOURCE, earlier-pass slices
     host_dests: list         # slices that receive a host train
+    host_train_cores: dict   # host source -> destination cores of its trains, increasing
     marker_targets: dict     # (source key, destination core) -> the slices there a marker completes
     order: PassOrder
 
@@ -167,7 +168,8 @@ def pass_topology(plan: Plan, pass_index: int) -> PassTopology:
         for d in targets:
             marker_targets.setdefault((src, plan.slices[d].core), []).append(d)
     return PassTopology(here=here, sources=sources, same_pass_dests=same_pass_dests, dests=dests,
-                        host_sources=host_sources, host_dests=host_dests, marker_targets=marker_targets,
+                        host_sources=host_sources, host_dests=host_dests, host_train_cores=host_train_cores,
+                        marker_targets=marker_targets,
                         order=order)
 
 
@@ -196,29 +198,20 @@ class _PassRun:
         self.env = simpy.Environment()
         self.T = state.T
         self.end = 0
-        self.here = topology.here
-        self.sources = topology.sources
-        self.same_pass_dests = topology.same_pass_dests
-        self.host_sources = topology.host_sources
-        self.host_dests = topology.host_dests
+        self.top = topology
         self.order = topology.order
-        self.topology_dests = topology.dests
-        self.marker_targets = topology.marker_targets
         # units
         self.cores: dict[int, CoreUnit] = {}
-        for s in self.here:
+        for s in self.top.here:
             if s.core not in self.cores:
                 self.cores[s.core] = CoreUnit(self.env, s.core, self.order.soma_sequence[s.core],
                                               arch.core.spike_buffer_packets, self._start_fire)
-            self.cores[s.core].readiness[s.index] = Readiness(len(self.sources[s.index]))
+            self.cores[s.core].readiness[s.index] = Readiness(len(self.top.sources[s.index]))
         self.links: dict[tuple, LinkUnit] = {}
         self.paths: dict[tuple, tuple] = {}
         self.host = Readiness(0)
 
     # ----------------------------------------------------------------- helpers
-    def _dests_of(self, source: int) -> list[int]:
-        return self.topology_dests[source]
-
     def _link(self, name: tuple) -> LinkUnit:
         link = self.links.get(name)
         if link is None:
@@ -245,7 +238,7 @@ class _PassRun:
 
     # ----------------------------------------------------------------- host
     def _host_ready_check(self) -> None:
-        if not self.host_sources or self.host.next_t >= self.T:
+        if not self.top.host_sources or self.host.next_t >= self.T:
             return
         if self.host.missing == 0:
             call_at(self.env, max(self.env.now, self.host.ready), self._host_emit, DECIDE)
@@ -254,16 +247,15 @@ class _PassRun:
         t = self.host.next_t
         now = self.env.now
         io = self.plan.io_core
-        n_dest_slices = len(self.host_dests)
+        n_dest_slices = len(self.top.host_dests)
         if t + 1 < self.T:
             self.host.reset(t + 1, 1 + n_dest_slices)
             self.host.satisfy(t + 1, now)
         else:
             self.host.reset(self.T, _NEVER)
-        for src in self.host_sources:
+        for src in self.top.host_sources:
             spikes, pop = self._source_spikes(src, t)
-            dests = self._dests_of(src)
-            for core in sorted({self.plan.slices[d].core for d in dests}):
+            for core in self.top.host_train_cores[src]:
                 self._launch(src, pop, t, core, spikes, io, self.order.host_level[t], from_host=True)
             if src != HOST_SOURCE:
                 # the host reads the boundary slice's spike bitmap of this timestep back in
@@ -341,7 +333,7 @@ class _PassRun:
         self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o,
                                              packets)
         done = marker_start + 1 + self.P_int
-        targets = self.marker_targets[(train.key[1], train.dest)]
+        targets = self.top.marker_targets[(train.key[1], train.dest)]
         call_at(self.env, done, lambda: self._marker_done(targets, t, done), NORMAL)
         return delivery + 1
 
@@ -362,9 +354,9 @@ class _PassRun:
         r = cu.readiness[sid]
         t = r.next_t
         end = now + sl.fire_cycles
-        n_dests = len(self.same_pass_dests[sid])
+        n_dests = len(self.top.same_pass_dests[sid])
         if t + 1 < self.T:
-            r.reset(t + 1, len(self.sources[sid]) + 1 + n_dests)
+            r.reset(t + 1, len(self.top.sources[sid]) + 1 + n_dests)
             r.satisfy(t + 1, end)
         else:
             r.reset(self.T, _NEVER)
@@ -374,12 +366,12 @@ class _PassRun:
         self.end = max(self.end, end)
         # credits: a source may send t + 1 once this slice has consumed t
         if t + 1 < self.T:
-            for src in self.sources[sid]:
+            for src in self.top.sources[sid]:
                 if src == HOST_SOURCE or plan.slices[src].pass_index < self.p:
                     continue
                 lat = plan.hops(plan.slices[src].core, sl.core) * (self.R + self.L)
                 self._satisfy(src, t + 1, end + lat)
-            if sid in self.host_dests:
+            if sid in self.top.host_dests:
                 lat = plan.hops(sl.core, plan.io_core) * (self.R + self.L)
                 if self.host.satisfy(t + 1, end + lat):
                     self._host_ready_check()

@@ -69,32 +69,24 @@ def eject_train(grant, costs, ring, state, record):
 
 
 @jit
-def eject_spike_train(grant, spikes, cost, ring, state, record):
-    """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after them).
-
-    ``cost`` int64 (n_src,) is the integrate cost of a packet per source neuron; the marker costs 1.
-    """
-    n = spikes.shape[0]
-    costs = np.empty(n + 1, dtype=np.int64)
-    for i in range(n):
-        costs[i] = cost[spikes[i]]
-    costs[n] = 1
-    return eject_train(grant, costs, ring, state, record)
-
-
-@jit
 def eject_and_count(grant, spikes, cost, stats, ring, state, sums, record):
-    """:func:`eject_spike_train`, and the train's counts per target slice in the same call.
+    """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after
+    them), and the train's counts per target slice in the same call.
 
-    ``stats`` int32 (n_targets, 3, n_src) holds, per source neuron, the weight words, updates
+    ``cost`` int64 (n_src,) is the integrate cost of a packet per source neuron; ``stats`` int32 (n_targets, 3, n_src) holds, per source neuron, the weight words, updates
     and accumulator words its packet causes in each target slice; ``sums`` int64
     (n_targets, 3) receives their totals over the train's spikes.
     """
+    n = spikes.shape[0]
     for k in range(stats.shape[0]):
         for q in range(3):
             row = stats[k, q]
             total = 0
-            for i in range(spikes.shape[0]):
+            for i in range(n):
                 total += row[spikes[i]]
             sums[k, q] = total
-    return eject_spike_train(grant, spikes, cost, ring, state, record)
+    costs = np.empty(n + 1, dtype=np.int64)
+    for i in range(n):
+        costs[i] = cost[spikes[i]]
+    costs[n] = 1  # the marker
+    return eject_train(grant, costs, ring, state, record)
