@@ -71,6 +71,8 @@ class CostTable:
     targets: tuple           # (slice index, target population index, action) per target slice; action
                              # is what counts the updates (an add, or a MAC for an analog source)
     stats: np.ndarray        # int32 (n_targets, 3, n_src): weight words, updates, accumulator words
+    target_pops: np.ndarray  # int64 (n_targets,): the targets' population indices (the kernel counts
+    target_actions: np.ndarray  # int64 (n_targets,): and their update actions, as plain arrays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,15 +245,18 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
         keys = [_pair_key(proj, s, wl.population(s.population), base_of[(s.index, proj.name)] % banks)
                 for s, proj in ordered]
         targets = tuple((s.index, pop_index[s.population], _update_action(proj, src, wl)) for s, proj in ordered)
+        target_pops = np.array([pop for _, pop, _ in targets], np.int64)
+        target_actions = np.array([int(action) for _, _, action in targets], np.int64)
         # Cores holding equal slices of a layer (the usual case) see identical tables: share them.
         table_key = tuple(keys) if all(k is not None for k in keys) else None
         if table_key is not None and table_key in shared:
             cost, stats = shared[table_key]
-            tables[(src_i, core_id, pass_i)] = CostTable(cost=cost, targets=targets, stats=stats)
+            tables[(src_i, core_id, pass_i)] = CostTable(cost, targets, stats, target_pops, target_actions)
             continue
-        total = np.zeros(n_src, np.int64)
-        # The kernels fill each pair's counts in place, at the width the train gathers read.
+        # The kernels fill each pair's counts in place, at the width the train gathers read
+        # (every entry written: no zeroing of these MB-sized arrays).
         stats = np.empty((len(ordered), 3, n_src), np.int32)
+        total = None
         for k, ((s, proj), key) in enumerate(zip(ordered, keys)):
             if key is not None and key in memo:
                 cycles, counts = memo[key]
@@ -260,17 +265,19 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
                 tgt = wl.population(s.population)
                 n_rows, row_bits = _rows(proj, src, s)
                 rw = _row_words(row_bits, arch) if n_rows else 0
-                cycles = np.zeros(n_src, np.int64)
-                stats[k] = 0
+                cycles = np.empty(n_src, np.int64)
                 _pair_costs(proj, src, tgt, s, base_of[(s.index, proj.name)], rw, arch, cycles,
                             stats[k, 0], stats[k, 1], stats[k, 2])
                 if key is not None:
                     memo[key] = (cycles, stats[k])
-            total += cycles
-        cost = np.maximum(total, 1)
+            if total is None:
+                total = np.maximum(cycles, 1) if len(ordered) == 1 else cycles.copy()
+            else:
+                total += cycles
+        cost = total if len(ordered) == 1 else np.maximum(total, 1, out=total)
         if table_key is not None:
             shared[table_key] = (cost, stats)
-        tables[(src_i, core_id, pass_i)] = CostTable(cost=cost, targets=targets, stats=stats)
+        tables[(src_i, core_id, pass_i)] = CostTable(cost, targets, stats, target_pops, target_actions)
     return tables
 
 

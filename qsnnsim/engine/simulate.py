@@ -27,7 +27,7 @@ from qsnnsim.workload import Workload
 
 _NEVER = 1 << 40
 # Plain ints for the hot path: numpy indexes with an IntEnum member far more slowly than with an int.
-_WEIGHT_READ, _ACC_READ, _ACC_WRITE = int(Action.WEIGHT_SRAM_READ), int(Action.ACC_SRAM_READ), int(Action.ACC_SRAM_WRITE)
+_COUNT_COLUMNS = np.array([Action.WEIGHT_SRAM_READ, Action.ACC_SRAM_READ, Action.ACC_SRAM_WRITE], np.int64)
 _LINK_WAIT, _EJECTION_STALL, _INTEGRATE_BUSY = int(Unit.LINK_WAIT), int(Unit.EJECTION_STALL), int(Unit.INTEGRATE_BUSY)
 _NO_RECORD = np.empty((0, 2), np.int64)
 
@@ -313,21 +313,14 @@ class _PassRun:
             self.wait_log.append((train.dest, eligible + self.offset, grant + self.offset, train.n_packets))
         table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
         cu = self.cores[train.dest]
-        sums = np.empty((len(table.targets), 3), np.int64)
+        t = train.t
         record = np.empty((train.n_packets, 2), np.int64) if self.record_packets else _NO_RECORD
         delivery, marker_start, stall, busy = noc.eject_and_count(
-            grant, train.spikes, table.cost, table.stats, cu.ring, cu.integrate_state, sums, record)
-        t = train.t
+            grant, train.spikes, table.cost, table.stats, table.target_pops, table.target_actions,
+            self.counts[train.dest], t, _COUNT_COLUMNS, cu.ring, cu.integrate_state, record)
         cycles = self.unit_cycles[train.dest, train.source_pop, t]
         cycles[_EJECTION_STALL] += stall
         cycles[_INTEGRATE_BUSY] += busy
-        counts = self.counts[train.dest]
-        for (_slice_id, pop, action), (n_words, n_upd, n_acc) in zip(table.targets, sums.tolist()):
-            row = counts[pop, t]
-            row[_WEIGHT_READ] += n_words
-            row[_ACC_READ] += n_acc
-            row[_ACC_WRITE] += n_acc
-            row[action] += n_upd
         o = self.offset
         packets = tuple((u + o, start + o) for u, start in record.tolist()) if self.record_packets else None
         self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o,
@@ -360,8 +353,8 @@ class _PassRun:
             r.satisfy(t + 1, end)
         else:
             r.reset(self.T, _NEVER)
-        spikes = self._compute(sl, t)
-        call_at(self.env, end, lambda: self._end_fire(sid, t, spikes), NORMAL)
+        fired = self._compute(sl, t)
+        call_at(self.env, end, lambda: self._end_fire(sid, t, fired), NORMAL)
         self.fires[(sid, t)] = (now + self.offset, end + self.offset)
         self.end = max(self.end, end)
         # credits: a source may send t + 1 once this slice has consumed t
@@ -378,15 +371,15 @@ class _PassRun:
         self.unit_cycles[sl.core, sl.pop, t, Unit.SOMA_BUSY] += sl.fire_cycles
         return sl.fire_cycles
 
-    def _end_fire(self, sid: int, t: int, spikes: np.ndarray) -> None:
+    def _end_fire(self, sid: int, t: int, fired: np.ndarray) -> None:
         sl = self.plan.slices[sid]
-        idx = np.flatnonzero(spikes) + sl.neuron_start
         for core in sl.dest_cores:
-            self._launch(sid, sl.pop, t, core, idx, sl.core, self.order.fire_level[(sid, t)])
+            self._launch(sid, sl.pop, t, core, fired, sl.core, self.order.fire_level[(sid, t)])
         self.cores[sl.core].schedule_decision(self.env.now)
 
     def _compute(self, sl, t: int) -> np.ndarray:
-        """The slice's integer update at t (kernels), with its counters; returns its spikes."""
+        """The slice's integer update at t (kernels), with its counters; returns the population
+        indices of the neurons that fired (the packets of its trains)."""
         plan, state, wl = self.plan, self.state, self.plan.workload
         pop = wl.populations[sl.pop]
         n = sl.n_neurons
@@ -417,8 +410,8 @@ class _PassRun:
             )
         acc_lo = np.array([inc.acc_lo for inc in sl.incoming], np.int64)
         acc_hi = np.array([inc.acc_hi for inc in sl.incoming], np.int64)
-        spikes, sats = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, state.membranes[sl.index],
-                                        sl.threshold, sl.bias, sl.plane, sl.first, pop)
+        spikes, sats, fired = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, state.membranes[sl.index],
+                                               sl.threshold, sl.bias, sl.plane, sl.first, pop, sl.neuron_start)
         if pop.kind == "lif":
             state.values[sl.pop][t, sl.neuron_start:sl.neuron_stop] = spikes
         state.fired[sl.pop, t] += 1
@@ -432,12 +425,12 @@ class _PassRun:
         self._count(c, p, t, Action.SCALE_MULT, n * len(sl.incoming))
         if pop.kind == "lif":
             self._count(c, p, t, Action.COMPARE, n)
-            self._count(c, p, t, Action.SPIKE, int(spikes.sum()))
+            self._count(c, p, t, Action.SPIKE, len(fired))
         for k, inc in enumerate(sl.incoming):
             if sats[k]:
                 self._count(c, p, t, Action.ACCUMULATOR_SATURATION, sats[k])
                 state.saturations[wl.projections[inc.projection].name][t] += int(sats[k])
-        return spikes
+        return fired
 
 
 def _peak_waiting(wait_log: list, n_routers: int) -> tuple:

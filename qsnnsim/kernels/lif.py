@@ -33,7 +33,7 @@ def rshift(x, shift, rounding):
 
 @jit
 def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, first, decay_mult, decay_shift,
-                 rounding, fire_ge, soft_reset, q, is_readout, spikes, saturations):
+                 rounding, fire_ge, soft_reset, q, is_readout, spikes, saturations, spike_index, index_base):
     """Update a slice's neurons for one timestep, in place.
 
     Parameters
@@ -49,11 +49,16 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
     fire_ge, soft_reset, is_readout : bool flags of the population.
     spikes : uint8 (n,) output, 1 where the neuron fired.
     saturations : int64 (n_proj,) incremented by the number of clamped sums.
+    spike_index : int64 (n,) output: its first ``n_fired`` entries are ``index_base + i`` for
+        each neuron i that fired, in order (the spike train's packets, no second pass).
+
+    Returns ``n_fired``.
     """
     n_proj, n = acc.shape
     # Walk channels and positions together: a division per neuron would cost more than the update.
     c = 0
     pos = first
+    n_fired = 0
     for i in range(n):
         if pos == plane:
             c += 1
@@ -86,3 +91,7 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
         h = min(max(h, -q), q)
         m[i] = h
         spikes[i] = fired
+        # Written unconditionally, advanced by the flag: stays branch-free.
+        spike_index[n_fired] = index_base + i
+        n_fired += fired
+    return n_fired

@@ -69,22 +69,35 @@ def eject_train(grant, costs, ring, state, record):
 
 
 @jit
-def eject_and_count(grant, spikes, cost, stats, ring, state, sums, record):
+def eject_and_count(grant, spikes, cost, stats, target_pops, target_actions, counts, t, count_columns,
+                    ring, state, record):
     """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after
-    them), and the train's counts per target slice in the same call.
+    them), and the train's counts per target slice added in the same call.
 
-    ``cost`` int64 (n_src,) is the integrate cost of a packet per source neuron; ``stats`` int32 (n_targets, 3, n_src) holds, per source neuron, the weight words, updates
-    and accumulator words its packet causes in each target slice; ``sums`` int64
-    (n_targets, 3) receives their totals over the train's spikes.
+    ``cost`` int64 (n_src,) is the integrate cost of a packet per source neuron; ``stats``
+    int32 (n_targets, 3, n_src) holds, per source neuron, the weight words, updates and
+    accumulator words its packet causes in each target slice. Their totals over the train's
+    spikes are added to ``counts`` int64 (n_pops, T, n_actions) of the core at timestep ``t``:
+    target k's updates under action ``target_actions[k]`` of population ``target_pops[k]``,
+    its weight words, accumulator reads and accumulator writes under the three actions
+    ``count_columns`` int64 (3,) names.
     """
     n = spikes.shape[0]
     for k in range(stats.shape[0]):
-        for q in range(3):
-            row = stats[k, q]
-            total = 0
-            for i in range(n):
-                total += row[spikes[i]]
-            sums[k, q] = total
+        words_row, updates_row, acc_row = stats[k, 0], stats[k, 1], stats[k, 2]
+        words = 0
+        updates = 0
+        acc_words = 0
+        for i in range(n):
+            j = spikes[i]
+            words += words_row[j]
+            updates += updates_row[j]
+            acc_words += acc_row[j]
+        pop = target_pops[k]
+        counts[pop, t, count_columns[0]] += words
+        counts[pop, t, target_actions[k]] += updates
+        counts[pop, t, count_columns[1]] += acc_words
+        counts[pop, t, count_columns[2]] += acc_words
     costs = np.empty(n + 1, dtype=np.int64)
     for i in range(n):
         costs[i] = cost[spikes[i]]

@@ -60,8 +60,9 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
 
 
 def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, plane: int, first: int,
-               population) -> tuple[np.ndarray, np.ndarray]:
-    """Run the fire kernel on a slice; returns (spikes uint8 (n,), saturations int64 (n_proj,)).
+               population, index_base: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run the fire kernel on a slice; returns (spikes uint8 (n,), saturations int64 (n_proj,),
+    fired int64: ``index_base`` + the index of each neuron that fired, ascending).
 
     ``mult``/``shift`` (n_proj, n_channels) and ``threshold``/``bias`` (n_channels,) are per slice
     channel; neuron i of the slice is in slice channel ``(first + i) // plane``.
@@ -69,11 +70,13 @@ def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, pla
     n = membranes.shape[0]
     spikes = np.empty(n, np.uint8)
     saturations = np.zeros(acc.shape[0], np.int64)
-    lif.fire_neurons(
+    spike_index = np.empty(n, np.int64)
+    n_fired = lif.fire_neurons(
         acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, plane, first,
         population.decay_mult, population.decay_shift,
         lif.ROUND_TOWARD_ZERO if population.rounding == "toward_zero" else lif.ROUND_FLOOR,
         population.fire_cmp == "ge", population.reset == "soft",
         (1 << (population.membrane_bits - 1)) - 1, population.kind == "readout", spikes, saturations,
+        spike_index, index_base,
     )
-    return spikes, saturations
+    return spikes, saturations, spike_index[:n_fired]

@@ -69,10 +69,11 @@ def test_fire_kernel_equals_golden_neuron_update(data):
     mult = np.ascontiguousarray(np.stack(mults))
     shift = np.ascontiguousarray(np.stack(shifts))
     m = m0.copy()
-    spikes, sats = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64),
-                                    pop.bias.astype(np.int64), pop.plane_size, 0, pop)
+    spikes, sats, fired = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64),
+                                           pop.bias.astype(np.int64), pop.plane_size, 0, pop, 5)
     assert np.array_equal(m, g_m.reshape(-1))
     assert np.array_equal(spikes.astype(bool), g_spikes.reshape(-1))
+    assert np.array_equal(fired, 5 + np.flatnonzero(g_spikes.reshape(-1)))
     assert sats.tolist() == gold_sats
 
 
