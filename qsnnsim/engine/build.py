@@ -85,7 +85,7 @@ class Plan:
     slices: tuple
     cost_tables: dict        # (source population index, core, pass) -> CostTable
     packed_weights: dict     # projection index -> uint64 array (popcount forms)
-    int_weights: dict        # projection index -> int64 array (event forms)
+    int_weights: dict        # projection index -> int64 array (event forms; conv: (C_in, kH, kW, C_out))
     n_cores: int
     io_core: int
     analog_value_bits: int
@@ -167,6 +167,9 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
             packed[i] = _pack_plus(proj.weights.transpose(0, 2, 3, 1))  # (C_out, kH, kW, words)
         elif form == "linear_popcount":
             packed[i] = _pack_plus(proj.weights)
+        elif form == "conv_events":
+            # output channel last: the event kernel's inner loop runs over contiguous weights
+            ints[i] = np.ascontiguousarray(proj.weights.astype(np.int64).transpose(1, 2, 3, 0))
         elif proj.weights is not None:
             ints[i] = np.ascontiguousarray(proj.weights.astype(np.int64))
     slices = []

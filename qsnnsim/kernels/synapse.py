@@ -31,13 +31,20 @@ def pack_spike_planes(spikes, pad_h, pad_w):
     c_in, h, w = spikes.shape
     n_words = (c_in + 63) // 64
     out = np.zeros((h + 2 * pad_h, w + 2 * pad_w, n_words), dtype=np.uint64)
-    for c in range(c_in):
-        word = c // 64
-        bit = np.uint64(1) << np.uint64(c % 64)
+    flat = spikes.reshape(c_in, h * w)
+    plane_words = np.empty(h * w, dtype=np.uint64)
+    for word in range(n_words):
+        # A word's 64 channels are OR-ed over whole planes (contiguous, branch-free: a spike
+        # is a coin flip under WS-DR), then the plane is scattered once into the padded grid.
+        plane_words[:] = 0
+        for c in range(word * 64, min(c_in, word * 64 + 64)):
+            shift = np.uint64(c - word * 64)
+            row = flat[c]
+            for i in range(h * w):
+                plane_words[i] |= np.uint64(row[i] != 0) << shift
         for y in range(h):
             for x in range(w):
-                if spikes[c, y, x] != 0:
-                    out[y + pad_h, x + pad_w, word] |= bit
+                out[y + pad_h, x + pad_w, word] = plane_words[y * w + x]
     return out
 
 
@@ -107,31 +114,37 @@ def accumulate_linear_popcount(packed, w_plus, n_start, n_stop, acc):
 
 @jit
 def accumulate_conv_events(values, weights, c_start, c_stop, stride_h, stride_w, pad_h, pad_w, acc):
-    """conv2d, event-driven: every non-zero source value scatters into its output windows.
+    """conv2d over analog or multi-bit sources: the exact sums for output channels [c_start, c_stop).
 
-    values int64 (C_in, H, W); weights int64 (C_out, C_in, kH, kW); acc int64
-    (c_stop - c_start, out_h, out_w) is overwritten.
+    values int64 (C_in, H, W); weights int64 (C_in, kH, kW, C_out), output channel last so
+    the innermost loop runs over contiguous weights and a contiguous row of sums (it
+    vectorises); acc int64 (c_stop - c_start, out_h, out_w) is overwritten. Zero values are
+    skipped, as the hardware only receives the non-zero ones.
     """
     c_in, h, w = values.shape
-    k_h, k_w = weights.shape[2], weights.shape[3]
+    k_h, k_w = weights.shape[1], weights.shape[2]
     n_c, out_h, out_w = acc.shape
-    acc[:] = 0
-    for ci in range(c_in):
-        for y in range(h):
-            for x in range(w):
-                v = values[ci, y, x]
-                if v == 0:
-                    continue
+    sums = np.empty(n_c, dtype=np.int64)
+    for oy in range(out_h):
+        for ox in range(out_w):
+            sums[:] = 0
+            for ci in range(c_in):
                 for kh in range(k_h):
-                    oy = window_output(y, pad_h, kh, stride_h, out_h)
-                    if oy < 0:
+                    y = oy * stride_h - pad_h + kh
+                    if y < 0 or y >= h:
                         continue
                     for kw in range(k_w):
-                        ox = window_output(x, pad_w, kw, stride_w, out_w)
-                        if ox < 0:
+                        x = ox * stride_w - pad_w + kw
+                        if x < 0 or x >= w:
                             continue
-                        for co in range(c_start, c_stop):
-                            acc[co - c_start, oy, ox] += v * weights[co, ci, kh, kw]
+                        v = values[ci, y, x]
+                        if v == 0:
+                            continue
+                        row = weights[ci, kh, kw]
+                        for co in range(n_c):
+                            sums[co] += v * row[c_start + co]
+            for co in range(n_c):
+                acc[co, oy, ox] = sums[co]
 
 
 @jit
