@@ -317,12 +317,11 @@ def _pair_costs(proj: Projection, src: Population, tgt: Population, s: Slice, ba
                                     s.channel_start, s.channel_stop, s.neuron_start, s.neuron_stop,
                                     lanes, cycles, words, updates, acc_words)
     elif proj.kind == "linear":
-        sram.linear_pair_costs(n_src, src.plane_size, proj.global_sum_pool, s.n_neurons,
-                               base, rw, banks, lanes, proj.acc_bits, acc_word_bits,
+        sram.linear_pair_costs(n_src, s.n_neurons, rw, banks, lanes, proj.acc_bits, acc_word_bits,
                                cycles, words, updates, acc_words)
     else:
-        sram.identity_pair_costs(n_src, src.plane_size, s.channel_start, s.neuron_start, s.neuron_stop,
-                                 base, rw, banks, lanes, cycles, words, updates, acc_words)
+        sram.identity_pair_costs(n_src, s.neuron_start, s.neuron_stop, rw, banks, lanes,
+                                 cycles, words, updates, acc_words)
 
 
 def _update_action(proj: Projection, src: Population, wl: Workload) -> int:

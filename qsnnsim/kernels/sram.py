@@ -119,43 +119,33 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
             acc_words[first + at] = pos_acc[at]
 
 
-@jit
-def linear_pair_costs(n_src, plane_src, global_pool, n_targets, base, row_words, banks, lanes,
-                      acc_bits, acc_word_bits, cycles, words, updates, acc_words):
-    """linear pair: one row per source neuron (per source channel with a global sum-pool)."""
-    stamp = np.zeros(banks, dtype=np.int64)
-    cycle_id = 0
-    rows = np.zeros(1, dtype=np.int64)
-    for j in range(n_src):
-        row = j // plane_src if global_pool else j
-        rows[0] = base + row * row_words
-        read, cycle_id = _scan_banks(rows, 1, row_words, banks, stamp, cycle_id)
-        cycles[j] = max(read, _ceil_div(n_targets, lanes))
-        words[j] = row_words
-        updates[j] = n_targets
-        acc_words[j] = _ceil_div(n_targets * acc_bits, acc_word_bits)
+def _one_row_cycles(row_words, banks):
+    """Cycles to read one row: its words have consecutive addresses, so they fill every bank
+    once per cycle, ``ceil(row_words / banks)`` cycles (what the bank scan of a single row
+    gives, in closed form)."""
+    return -(-row_words // banks)
 
 
-@jit
-def identity_pair_costs(n_src, plane, c_start, n_start, n_stop, base, row_words, banks, lanes,
-                        cycles, words, updates, acc_words):
-    """identity pair: source neuron n reaches target neuron n if it lies in the slice."""
-    stamp = np.zeros(banks, dtype=np.int64)
-    cycle_id = 0
-    rows = np.zeros(1, dtype=np.int64)
-    for j in range(n_src):
-        if j < n_start or j >= n_stop:
-            cycles[j] = 0
-            words[j] = 0
-            updates[j] = 0
-            acc_words[j] = 0
-            continue
-        rows[0] = base + (j // plane - c_start) * row_words
-        read, cycle_id = _scan_banks(rows, 1, row_words, banks, stamp, cycle_id)
-        cycles[j] = max(read, _ceil_div(1, lanes))
-        words[j] = row_words
-        updates[j] = 1
-        acc_words[j] = 1
+def linear_pair_costs(n_src, n_targets, row_words, banks, lanes, acc_bits, acc_word_bits,
+                      cycles, words, updates, acc_words):
+    """linear pair: one row per source neuron (per source channel with a global sum-pool).
+
+    Every row has the same length, so every packet costs the same.
+    """
+    cycles[:n_src] = max(_one_row_cycles(row_words, banks), -(-n_targets // lanes))
+    words[:n_src] = row_words
+    updates[:n_src] = n_targets
+    acc_words[:n_src] = -(-(n_targets * acc_bits) // acc_word_bits)
+
+
+def identity_pair_costs(n_src, n_start, n_stop, row_words, banks, lanes, cycles, words, updates, acc_words):
+    """identity pair: source neuron n reaches target neuron n if it lies in the slice (one row
+    per channel, one update)."""
+    for array, inside in ((cycles, max(_one_row_cycles(row_words, banks), -(-1 // lanes))),
+                          (words, row_words), (updates, 1), (acc_words, 1)):
+        array[:n_start] = 0
+        array[n_start:n_stop] = inside
+        array[n_stop:n_src] = 0
 
 
 @jit
