@@ -1,7 +1,8 @@
 """Engine build: Mapping + ArchSpec + Workload -> typed, contiguous per-slice and per-core arrays.
 
 The one place the engine chooses dtypes (int64 state and counts, uint64 packed 1-bit
-weights, uint8 spikes) and precomputes what the hot path looks up: each slice's fire cost
+weights, uint8 spikes; the per-neuron cost tables as narrow as their bounds allow, as they
+are the largest arrays of a run) and precomputes what the hot path looks up: each slice's fire cost
 and scale vectors, each projection's packed weights, and for every (source population,
 destination core) the integrate cost of a packet from each source neuron
 (docs/timing-model.md §4). Built once per run, shared by all samples.
@@ -67,10 +68,11 @@ class SlicePlan:
 class CostTable:
     """Integrate cost at one core of a packet from each neuron of one source population."""
 
-    cost: np.ndarray         # int64 (n_src,): max(1, sum of pair cycles)
+    cost: np.ndarray         # int32 (n_src,): max(1, sum of pair cycles)
     targets: tuple           # (slice index, target population index, action) per target slice; action
                              # is what counts the updates (an add, or a MAC for an analog source)
-    stats: np.ndarray        # int32 (n_targets, 3, n_src): weight words, updates, accumulator words
+    stats: np.ndarray        # uint16, or int32 past its range (n_targets, 3, n_src): weight words,
+                             # updates, accumulator words
     target_pops: np.ndarray  # int64 (n_targets,): the targets' population indices (the kernel counts
     target_actions: np.ndarray  # int64 (n_targets,): and their update actions, as plain arrays)
 
@@ -258,7 +260,8 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             continue
         # The kernels fill each pair's counts in place, at the width the train gathers read
         # (every entry written: no zeroing of these MB-sized arrays).
-        stats = np.empty((len(ordered), 3, n_src), np.int32)
+        bound = max(_stat_bound(proj, src, s, arch) for s, proj in ordered)
+        stats = np.empty((len(ordered), 3, n_src), np.uint16 if bound <= np.iinfo(np.uint16).max else np.int32)
         total = None
         for k, ((s, proj), key) in enumerate(zip(ordered, keys)):
             if key is not None and key in memo:
@@ -268,7 +271,8 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
                 tgt = wl.population(s.population)
                 n_rows, row_bits = _rows(proj, src, s)
                 rw = _row_words(row_bits, arch) if n_rows else 0
-                cycles = np.empty(n_src, np.int64)
+                # a packet's cycles are at most its words plus its updates: int32 holds them
+                cycles = np.empty(n_src, np.int32)
                 _pair_costs(proj, src, tgt, s, base_of[(s.index, proj.name)], rw, arch, cycles,
                             stats[k, 0], stats[k, 1], stats[k, 2])
                 if key is not None:
@@ -329,6 +333,20 @@ def _update_action(proj: Projection, src: Population, wl: Workload) -> int:
     if src.kind == "input" and wl.input_kind == "analog":
         return int(Action.MAC8 if proj.weight_bits <= 8 else Action.MAC16)
     return int(Action.SYNAPTIC_ADD)
+
+
+def _stat_bound(proj: Projection, src: Population, s: Slice, arch: ArchSpec) -> int:
+    """An upper bound of the weight words, updates and accumulator words one packet causes in a pair."""
+    n_rows, row_bits = _rows(proj, src, s)
+    row_words = _row_words(row_bits, arch) if n_rows else 0
+    acc_word_bits = arch.core.acc_sram.word_bits
+    if proj.kind in ("conv2d", "sumpool2d"):
+        window = proj.kernel[0] * proj.kernel[1]
+        per_row = max(row_words, s.n_channels, -(-s.n_channels * max(proj.acc_bits, 1) // acc_word_bits))
+        return window * per_row
+    if proj.kind == "linear":
+        return max(row_words, s.n_neurons, -(-s.n_neurons * proj.acc_bits // acc_word_bits))
+    return max(row_words, 1)
 
 
 def _rows(proj: Projection, src: Population, s: Slice) -> tuple[int, int]:
