@@ -435,16 +435,17 @@ class _PassRun:
 
 def _peak_waiting(wait_log: list, n_routers: int) -> tuple:
     """Peak packets of trains waiting at each router (eligible, not yet granted)."""
-    peaks = [0] * n_routers
-    events: dict[int, list] = {}
-    for router, e, g, f in wait_log:
-        events.setdefault(router, []).extend([(e, f), (g, -f)])
-    for router, evs in events.items():
-        level = 0
-        for _, delta in sorted(evs, key=lambda x: (x[0], x[1])):
-            level += delta
-            peaks[router] = max(peaks[router], level)
-    return tuple(peaks)
+    peaks = np.zeros(n_routers, np.int64)
+    if wait_log:
+        router, eligible, granted, packets = np.array(wait_log, np.int64).T
+        routers = np.concatenate([router, router])
+        times = np.concatenate([eligible, granted])
+        deltas = np.concatenate([packets, -packets])
+        # Per router in time order, a grant before an arrival in the same cycle. Every router's
+        # deltas sum to zero, so one running sum over the sorted events is each router's level.
+        order = np.lexsort((deltas, times, routers))
+        np.maximum.at(peaks, routers[order], np.cumsum(deltas[order]))
+    return tuple(int(p) for p in peaks)
 
 
 def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,

@@ -6,9 +6,12 @@ import os
 
 import numpy as np
 from engine_helpers import run_engine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qsnnsim.arch import load_arch
 from qsnnsim.counters import Counters, Unit
+from qsnnsim.engine.simulate import _peak_waiting
 from qsnnsim.workload import load_workload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -52,3 +55,21 @@ def test_idle_is_latency_less_busy_and_survives_a_round_trip():
     assert (idle["integrate_idle_cycles"] >= 0).all() and (idle["soma_idle_cycles"] >= 0).all()
     back = Counters.from_dict(c.to_dict())
     assert np.array_equal(back.unit_cycles, c.unit_cycles) and np.array_equal(back.actions, c.actions)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 10), st.integers(1, 9)),
+                max_size=40))
+def test_peak_waiting_is_the_highest_level_of_an_event_walk(log):
+    """The vectorised peak equals walking each router's arrivals (+f) and grants (-f) in time
+    order, a grant first within a cycle."""
+    wait_log = [(r, e, e + d, f) for r, e, d, f in log]
+    expected = [0] * 4
+    for router in range(4):
+        events = sorted([(e, f) for r, e, _, f in wait_log if r == router]
+                        + [(g, -f) for r, _, g, f in wait_log if r == router])
+        level = 0
+        for _, delta in events:
+            level += delta
+            expected[router] = max(expected[router], level)
+    assert _peak_waiting(wait_log, 4) == tuple(expected)
