@@ -18,7 +18,7 @@ import numpy as np
 from qsnnsim.arch import ArchSpec
 from qsnnsim.counters import Action
 from qsnnsim.errors import MappingError
-from qsnnsim.kernels import sram
+from qsnnsim.kernels import sram, synapse
 from qsnnsim.mapping import Mapping, Slice, check_packet_fits
 from qsnnsim.workload import Population, Projection, Workload
 
@@ -113,15 +113,11 @@ def _form(proj: Projection, src: Population, wl: Workload) -> str:
 def _pack_plus(codes: np.ndarray) -> np.ndarray:
     """Pack {-1,+1} codes along the last axis into uint64 words, bit set for +1.
 
-    Bit i of word w is input w * 64 + i (little-endian bit and byte order), as the spike
-    packing kernels of kernels/synapse.py expect.
+    Bit i of word w is input w * 64 + i, as the spike packing kernels of kernels/synapse.py
+    expect.
     """
-    n = codes.shape[-1]
-    n_words = (n + 63) // 64
-    bits = np.zeros(codes.shape[:-1] + (n_words * 64,), dtype=bool)
-    bits[..., :n] = codes > 0
-    packed = np.packbits(bits, axis=-1, bitorder="little")
-    return np.ascontiguousarray(packed).view("<u8")
+    rows = np.ascontiguousarray(codes).reshape(-1, codes.shape[-1])
+    return synapse.pack_plus_rows(rows).reshape(codes.shape[:-1] + (-1,))
 
 
 def _fire_cycles(s: Slice, arch: ArchSpec) -> int:

@@ -99,6 +99,26 @@ def pack_spike_vector(spikes):
 
 
 @jit
+def pack_plus_rows(codes):
+    """Pack the rows of a 2-D {-1, +1} weight-code array into uint64 words, bit set for +1.
+
+    Bit ``i % 64`` of word ``i // 64`` of a row is code ``i``: the layout of
+    :func:`pack_spike_planes` and :func:`pack_spike_vector`, so a popcount of their AND
+    counts the +1 weights a spike meets.
+    """
+    n_rows, n = codes.shape
+    n_words = (n + 63) // 64
+    out = np.empty((n_rows, n_words), dtype=np.uint64)
+    for r in range(n_rows):
+        for w in range(n_words):
+            word = np.uint64(0)
+            for b in range(min(64, n - w * 64)):
+                word |= np.uint64(codes[r, w * 64 + b] > 0) << np.uint64(b)
+            out[r, w] = word
+    return out
+
+
+@jit
 def accumulate_linear_popcount(packed, w_plus, n_start, n_stop, acc):
     """Binary linear by popcount for target neurons [n_start, n_stop); acc int64 (n_stop - n_start,)."""
     n_words = packed.shape[0]

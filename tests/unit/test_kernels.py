@@ -186,3 +186,14 @@ def test_conv_packet_costs_equal_a_plain_bank_scan(data):
                 j = (ci * h + y) * w + x
                 assert out[0][j] == max(cycles, -(-upd // lanes))
                 assert (out[1][j], out[2][j], out[3][j]) == (len(rows) * rw, upd, acc_words)
+
+
+def test_pack_plus_rows_matches_numpy_packbits():
+    """The packing kernel puts code i at bit i % 64 of word i // 64 (little-endian packbits)."""
+    rng = np.random.default_rng(3)
+    for n in (1, 63, 64, 65, 200):
+        codes = rng.choice(np.array([-1, 1], np.int16), size=(5, n))
+        bits = np.zeros((5, -(-n // 64) * 64), bool)
+        bits[:, :n] = codes > 0
+        expected = np.packbits(bits, axis=-1, bitorder="little").view("<u8")
+        assert np.array_equal(synapse.pack_plus_rows(codes), expected)
