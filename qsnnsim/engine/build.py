@@ -68,13 +68,12 @@ class SlicePlan:
 class CostTable:
     """Integrate cost at one core of a packet from each neuron of one source population."""
 
-    cost: np.ndarray         # int32 (n_src,): max(1, sum of pair cycles)
-    targets: tuple           # (slice index, target population index, action) per target slice; action
-                             # is what counts the updates (an add, or a MAC for an analog source)
-    stats: np.ndarray        # uint16, or int32 past its range (n_targets, 3, n_src): weight words,
-                             # updates, accumulator words
-    target_pops: np.ndarray  # int64 (n_targets,): the targets' population indices (the kernel counts
-    target_actions: np.ndarray  # int64 (n_targets,): and their update actions, as plain arrays)
+    cost: np.ndarray            # int32 (n_src,): max(1, sum of pair cycles)
+    stats: np.ndarray           # uint16, or int32 past its range (n_targets, 3, n_src): weight words,
+                                # updates, accumulator words; one target per (slice, projection) pair
+    target_pops: np.ndarray     # int64 (n_targets,): each target's population index
+    target_actions: np.ndarray  # int64 (n_targets,): what counts its updates (an add, or a MAC for
+                                # an analog source)
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,14 +244,13 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
         ordered = sorted(pairs, key=lambda sp: (sp[0].index, proj_order[sp[1].name]))
         keys = [_pair_key(proj, s, wl.population(s.population), base_of[(s.index, proj.name)] % banks)
                 for s, proj in ordered]
-        targets = tuple((s.index, pop_index[s.population], _update_action(proj, src, wl)) for s, proj in ordered)
-        target_pops = np.array([pop for _, pop, _ in targets], np.int64)
-        target_actions = np.array([int(action) for _, _, action in targets], np.int64)
+        target_pops = np.array([pop_index[s.population] for s, _ in ordered], np.int64)
+        target_actions = np.array([_update_action(proj, src, wl) for _, proj in ordered], np.int64)
         # Cores holding equal slices of a layer (the usual case) see identical tables: share them.
         table_key = tuple(keys) if all(k is not None for k in keys) else None
         if table_key is not None and table_key in shared:
             cost, stats = shared[table_key]
-            tables[(src_i, core_id, pass_i)] = CostTable(cost, targets, stats, target_pops, target_actions)
+            tables[(src_i, core_id, pass_i)] = CostTable(cost, stats, target_pops, target_actions)
             continue
         # The kernels fill each pair's counts in place, at the width the train gathers read
         # (every entry written: no zeroing of these MB-sized arrays).
@@ -274,13 +272,13 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
                 if key is not None:
                     memo[key] = (cycles, stats[k])
             if total is None:
-                total = np.maximum(cycles, 1) if len(ordered) == 1 else cycles.copy()
+                total = cycles.copy()
             else:
                 total += cycles
-        cost = total if len(ordered) == 1 else np.maximum(total, 1, out=total)
+        cost = np.maximum(total, 1, out=total)
         if table_key is not None:
             shared[table_key] = (cost, stats)
-        tables[(src_i, core_id, pass_i)] = CostTable(cost, targets, stats, target_pops, target_actions)
+        tables[(src_i, core_id, pass_i)] = CostTable(cost, stats, target_pops, target_actions)
     return tables
 
 

@@ -74,8 +74,8 @@ def eject_and_count(grant, spikes, cost, stats, target_pops, target_actions, cou
     """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after
     them), and the train's counts per target slice added in the same call.
 
-    ``cost`` int64 (n_src,) is the integrate cost of a packet per source neuron; ``stats``
-    int32 (n_targets, 3, n_src) holds, per source neuron, the weight words, updates and
+    ``cost`` (n_src,) is the integrate cost of a packet per source neuron; ``stats``
+    (n_targets, 3, n_src) holds, per source neuron, the weight words, updates and
     accumulator words its packet causes in each target slice. Their totals over the train's
     spikes are added to ``counts`` int64 (n_pops, T, n_actions) of the core at timestep ``t``:
     target k's updates under action ``target_actions[k]`` of population ``target_pops[k]``,

@@ -119,29 +119,24 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
             acc_words[first + at] = pos_acc[at]
 
 
-def _one_row_cycles(row_words, banks):
-    """Cycles to read one row: its words have consecutive addresses, so they fill every bank
-    once per cycle, ``ceil(row_words / banks)`` cycles (what the bank scan of a single row
-    gives, in closed form)."""
-    return -(-row_words // banks)
-
-
 def linear_pair_costs(n_src, n_targets, row_words, banks, lanes, acc_bits, acc_word_bits,
                       cycles, words, updates, acc_words):
     """linear pair: one row per source neuron (per source channel with a global sum-pool).
 
-    Every row has the same length, so every packet costs the same.
+    A row's words have consecutive addresses, so they fill every bank once per cycle:
+    ``ceil(row_words / banks)`` read cycles, what the bank scan of a single row gives. Every
+    row has the same length, so every packet costs the same.
     """
-    cycles[:n_src] = max(_one_row_cycles(row_words, banks), -(-n_targets // lanes))
+    cycles[:n_src] = max(_ceil_div(row_words, banks), _ceil_div(n_targets, lanes))
     words[:n_src] = row_words
     updates[:n_src] = n_targets
-    acc_words[:n_src] = -(-(n_targets * acc_bits) // acc_word_bits)
+    acc_words[:n_src] = _ceil_div(n_targets * acc_bits, acc_word_bits)
 
 
 def identity_pair_costs(n_src, n_start, n_stop, row_words, banks, lanes, cycles, words, updates, acc_words):
-    """identity pair: source neuron n reaches target neuron n if it lies in the slice (one row
-    per channel, one update)."""
-    for array, inside in ((cycles, max(_one_row_cycles(row_words, banks), -(-1 // lanes))),
+    """identity pair: source neuron n reaches target neuron n if it lies in the slice: one row
+    of consecutive words (read as in :func:`linear_pair_costs`), one update."""
+    for array, inside in ((cycles, max(_ceil_div(row_words, banks), _ceil_div(1, lanes))),
                           (words, row_words), (updates, 1), (acc_words, 1)):
         array[:n_start] = 0
         array[n_start:n_stop] = inside

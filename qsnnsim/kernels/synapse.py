@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from qsnnsim.kernels._jit import jit, popcount64
-from qsnnsim.kernels.window import window_output
 
 
 @jit
