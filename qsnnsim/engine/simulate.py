@@ -58,7 +58,8 @@ class SampleResult:
     latency_us: float
     counters: Counters
     spikes: dict                 # population name -> bool (T, *shape), lif populations
-    membranes: dict              # population name -> int64 final membranes (shape), lif and readout
+    membranes: dict              # population name -> final membranes (shape): int64 readout, lif in the
+                                 # narrowest signed int holding its membrane_bits (what its SRAM word holds)
     fires: dict                  # (slice, t) -> (start, end)
     trains: dict                 # (pass, source, t, dest core) -> TrainTiming
     pass_starts: tuple
@@ -104,6 +105,12 @@ class _Train:
         self.grants = []
 
 
+def _membrane_dtype(pop) -> type:
+    if pop.kind == "readout":
+        return np.int64  # the full-width register, which wraps (kernels/lif.py)
+    return np.int8 if pop.membrane_bits <= 8 else np.int16
+
+
 class _SampleState:
     """The functional state of one sample (spikes, membranes), shared by all passes."""
 
@@ -116,7 +123,11 @@ class _SampleState:
                 self.values[i] = np.ascontiguousarray(wl.sample_input(sample).reshape(self.T, -1))
             elif pop.kind == "lif":
                 self.values[i] = np.zeros((self.T, pop.n_neurons), np.uint8)
-        self.membranes = {s.index: np.zeros(s.n_neurons, np.int64) for s in plan.slices}
+        # One array per population (a slice updates its own range of it), so the result needs no
+        # gathering; a lif membrane is clamped to membrane_bits <= 16, so it is stored as narrow
+        # as its SRAM word: a quarter or an eighth of the memory the fire kernel streams.
+        self.membranes = {i: np.zeros(pop.n_neurons, _membrane_dtype(pop))
+                          for i, pop in enumerate(wl.populations) if pop.kind != "input"}
         self.fired = np.zeros((len(wl.populations), self.T), np.int64)
         self.n_slices = np.zeros(len(wl.populations), np.int64)
         for s in plan.slices:
@@ -240,6 +251,12 @@ class _PassRun:
             for sid in sorted(cu.readiness):
                 if cu.readiness[sid].next_t < self.T:
                     raise RuntimeError(f"deadlock: slice {sid} stopped before timestep {cu.readiness[sid].next_t}")
+        # The units call back into this pass (bound methods): drop them, so the pass, its plan
+        # and its arrays are freed when the sample ends rather than at some later cycle
+        # collection, whose timing would decide when tens of MB go back to the allocator.
+        self.cores.clear()
+        self.links.clear()
+        self.paths.clear()
         return self.end
 
     # ----------------------------------------------------------------- host
@@ -421,7 +438,7 @@ class _PassRun:
                 state.input_sums[(sl.index, k)] = acc[k]
         acc_lo = np.array([inc.acc_lo for inc in sl.incoming], np.int64)
         acc_hi = np.array([inc.acc_hi for inc in sl.incoming], np.int64)
-        spikes, sats, fired = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, state.membranes[sl.index],
+        spikes, sats, fired = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, state.membranes[sl.pop][sl.neuron_start:sl.neuron_stop],
                                                sl.threshold, sl.bias, sl.plane, sl.first, pop, sl.neuron_start)
         if pop.kind == "lif":
             state.values[sl.pop][t, sl.neuron_start:sl.neuron_stop] = spikes
@@ -503,17 +520,11 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
         run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log, link_flits,
                        topologies[p], record_packets)
         end = offset + run.run()
-    out = wl.readout_population
-    out_i = next(i for i, q in enumerate(wl.populations) if q is out)
-    out_slices = sorted((s for s in plan.slices if s.pop == out_i), key=lambda s: s.neuron_start)
-    readout = np.concatenate([state.membranes[s.index] for s in out_slices])
+    out_i = next(i for i, q in enumerate(wl.populations) if q is wl.readout_population)
+    readout = state.membranes[out_i].copy()
     spikes = {p.name: state.values[i].astype(bool).reshape((T,) + p.shape)
               for i, p in enumerate(wl.populations) if p.kind == "lif"}
-    membranes = {}
-    for i, pop in enumerate(wl.populations):
-        if pop.kind != "input":
-            parts = sorted((s for s in plan.slices if s.pop == i), key=lambda s: s.neuron_start)
-            membranes[pop.name] = np.concatenate([state.membranes[s.index] for s in parts]).reshape(pop.shape)
+    membranes = {wl.populations[i].name: m.reshape(wl.populations[i].shape) for i, m in state.membranes.items()}
     counters = Counters(actions=counts, unit_cycles=unit_cycles, latency_cycles=end,
                         population_names=tuple(p.name for p in wl.populations))
     label = None if wl.labels is None else int(wl.labels[sample])

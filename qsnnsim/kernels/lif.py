@@ -19,6 +19,7 @@ from qsnnsim.kernels._jit import jit
 
 ROUND_FLOOR = 0
 ROUND_TOWARD_ZERO = 1
+_CHUNK = 256  # neurons per pass of the fire kernel's inner loops: 2 KiB of int64 sums, in L1
 
 
 @jit
@@ -41,7 +42,8 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
     acc : int64 (n_proj, n) exact synaptic sums per incoming projection.
     acc_lo, acc_hi : int64 (n_proj,) the signed ``acc_bits`` range of each projection.
     mult, shift : int64 (n_proj, n_channels) each projection's scale for the slice's channels.
-    m : int64 (n,) membranes (updated).
+    m : (n,) membranes (updated): int64 for a readout; a lif's may be narrower, since it is
+        clamped to [-q, q] before it is stored (the kernel computes in int64 either way).
     threshold, bias : int64 (n_channels,) for the slice's channels.
     plane, first : neuron i of the slice is in slice channel ``(first + i) // plane`` (``first``
         is the slice's offset inside its first channel's plane).
@@ -55,43 +57,61 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
     Returns ``n_fired``.
     """
     n_proj, n = acc.shape
-    # Walk channels and positions together: a division per neuron would cost more than the update.
+    # Channel by channel (a channel's scale, bias and threshold are then constants), a chunk
+    # of neurons at a time: the scaled sums of every projection are added into a small buffer
+    # that stays in L1, then the membranes are updated. Every inner loop is straight-line
+    # integer code over contiguous arrays, which LLVM vectorises (a neuron-at-a-time loop with
+    # a projection loop inside measured 5x slower).
+    current = np.empty(_CHUNK, np.int64)
+    lo = 0
     c = 0
-    pos = first
-    n_fired = 0
-    for i in range(n):
-        if pos == plane:
-            c += 1
-            pos = 0
-        pos += 1
-        current = 0
-        for p in range(n_proj):
-            a = acc[p, i]
-            # One clamp of the exact sum: the hardware accumulator saturates, and the
-            # result must not depend on the order spikes arrived in.
-            if a < acc_lo[p]:
-                a = acc_lo[p]
-                saturations[p] += 1
-            elif a > acc_hi[p]:
-                a = acc_hi[p]
-                saturations[p] += 1
-            current += rshift(a * mult[p, c], shift[p, c], rounding)
-        h = rshift(m[i] * decay_mult, decay_shift, rounding) + current + bias[c]
-        if is_readout:
-            m[i] = h
-            spikes[i] = 0
-            continue
+    while lo < n:
+        channel_stop = min(n, lo + plane - (first if c == 0 else 0))
+        b = bias[c]
         theta = threshold[c]
-        # Branch-free compare and reset: under WS-DR a neuron fires about half the time, a coin
-        # flip no branch predictor can learn. On integers h >= theta is h > theta - 1 (theta is
-        # a 32-bit code, so theta - 1 cannot wrap); a hard reset subtracts h itself.
-        fired = np.int64(h > (theta - 1 if fire_ge else theta))
-        h = h - fired * (theta if soft_reset else h)
-        # The membrane SRAM word holds b bits: saturate to [-q, q].
-        h = min(max(h, -q), q)
-        m[i] = h
-        spikes[i] = fired
-        # Written unconditionally, advanced by the flag: stays branch-free.
-        spike_index[n_fired] = index_base + i
-        n_fired += fired
+        # On integers h >= theta is h > theta - 1 (theta is a 32-bit code: no wrap).
+        above = theta - 1 if fire_ge else theta
+        for start in range(lo, channel_stop, _CHUNK):
+            stop = min(channel_stop, start + _CHUNK)
+            cur = current[:stop - start]
+            cur[:] = 0
+            for p in range(n_proj):
+                a_lo = acc_lo[p]
+                a_hi = acc_hi[p]
+                scale = mult[p, c]
+                scale_shift = shift[p, c]
+                row = acc[p, start:stop]
+                clamped = 0
+                for i in range(stop - start):
+                    # One clamp of the exact sum: the hardware accumulator saturates, and the
+                    # result must not depend on the order spikes arrived in.
+                    a = row[i]
+                    x = min(max(a, a_lo), a_hi)
+                    clamped += a != x
+                    cur[i] += rshift(x * scale, scale_shift, rounding)
+                saturations[p] += clamped
+            mem = m[start:stop]
+            out = spikes[start:stop]
+            if is_readout:
+                for i in range(stop - start):
+                    mem[i] = rshift(np.int64(mem[i]) * decay_mult, decay_shift, rounding) + cur[i] + b
+                    out[i] = 0
+                continue
+            for i in range(stop - start):
+                h = rshift(np.int64(mem[i]) * decay_mult, decay_shift, rounding) + cur[i] + b
+                # Branch-free compare and reset: under WS-DR a neuron fires about half the
+                # time, a coin flip no branch predictor can learn; a hard reset subtracts h.
+                fired = np.int64(h > above)
+                h = h - fired * (theta if soft_reset else h)
+                # The membrane SRAM word holds b bits: saturate to [-q, q].
+                mem[i] = min(max(h, -q), q)
+                out[i] = fired
+        lo = channel_stop
+        c += 1
+    n_fired = np.int64(0)  # int64 + uint8 stays int64 (also without the JIT, under NumPy 2 rules)
+    if not is_readout:
+        for i in range(n):
+            # Written unconditionally, advanced by the flag: stays branch-free.
+            spike_index[n_fired] = index_base + i
+            n_fired += spikes[i]
     return n_fired

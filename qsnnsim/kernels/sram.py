@@ -58,30 +58,37 @@ def _gcd(a, b):
 def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w,
                     c_start, c_stop, n_start, n_stop, base, row_words, banks, lanes, acc_bits, acc_word_bits,
                     cycles, words, updates, acc_words):
-    """conv2d (slice, projection) pair: fills int64 (c_in * in_h * in_w,) arrays per source neuron.
+    """conv2d (slice, projection) pair: fills the (c_in * in_h * in_w,) arrays per source neuron.
 
-    Which rows a spike reads depends on its position only; where those rows sit in the banks
-    repeats every ``banks / gcd(kH * kW * row_words, banks)`` source channels, so the bank scan
-    runs for one period of channels per position and is copied to the rest.
+    Which rows a spike reads depends on its position only, and only through the set of kernel
+    offsets whose output lands in the slice (a handful of sets: interior, edges, corners);
+    where those rows sit in the banks repeats every ``banks / gcd(kH * kW * row_words, banks)``
+    source channels. So the bank scan runs once per (channel of one period, offset set) and
+    is looked up for the rest.
     """
     plane = out_h * out_w
+    n_offsets = k_h * k_w
     stamp = np.zeros(banks, dtype=np.int64)
     cycle_id = 0
-    rows = np.zeros(k_h * k_w, dtype=np.int64)
-    channel_stride = k_h * k_w * row_words
+    rows = np.zeros(n_offsets, dtype=np.int64)
+    channel_stride = n_offsets * row_words
     period = banks // _gcd(channel_stride % banks if channel_stride % banks else banks, banks)
     if period > c_in:
         period = c_in
     in_plane = in_h * in_w
-    # What a spike reads and updates depends on its position only: compute it per position,
-    # then write channel by channel so the per-neuron arrays are filled contiguously.
-    offsets = np.zeros((in_plane, k_h * k_w), dtype=np.int64)
+    # Per position: the bit set of kernel offsets (kh * kW + kw) it reads, its updates and
+    # accumulator words; the offset sets are numbered in order of first appearance.
+    pos_set = np.zeros(in_plane, dtype=np.int64)
     pos_rows = np.zeros(in_plane, dtype=np.int64)
     pos_upd = np.zeros(in_plane, dtype=np.int64)
     pos_acc = np.zeros(in_plane, dtype=np.int64)
+    set_masks = np.zeros((in_plane, n_offsets), dtype=np.bool_)
+    n_sets = 0
+    mask = np.zeros(n_offsets, dtype=np.bool_)
     for y in range(in_h):
         for x in range(in_w):
             at = y * in_w + x
+            mask[:] = False
             n_rows = 0
             for kh in range(k_h):
                 oy = window_output(y, p_h, kh, s_h, out_h)
@@ -98,21 +105,40 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
                         continue
                     pos_upd[at] += c_hi - c_lo
                     pos_acc[at] += _ceil_div((c_hi - c_lo) * acc_bits, acc_word_bits)
-                    offsets[at, n_rows] = (kh * k_w + kw) * row_words
+                    mask[kh * k_w + kw] = True
                     n_rows += 1
             pos_rows[at] = n_rows
+            found = -1
+            for k in range(n_sets):
+                same = True
+                for o in range(n_offsets):
+                    if set_masks[k, o] != mask[o]:
+                        same = False
+                        break
+                if same:
+                    found = k
+                    break
+            if found < 0:
+                found = n_sets
+                set_masks[found, :] = mask
+                n_sets += 1
+            pos_set[at] = found
+    set_cycles = np.zeros(n_sets, dtype=np.int64)
     for ci in range(c_in):
         first = ci * in_plane
         if ci >= period:
             src = (ci % period) * in_plane
             cycles[first:first + in_plane] = cycles[src:src + in_plane]
         else:
+            for k in range(n_sets):
+                n_rows = 0
+                for o in range(n_offsets):
+                    if set_masks[k, o]:
+                        rows[n_rows] = base + ci * channel_stride + o * row_words
+                        n_rows += 1
+                set_cycles[k], cycle_id = _scan_banks(rows, n_rows, row_words, banks, stamp, cycle_id)
             for at in range(in_plane):
-                n_rows = pos_rows[at]
-                for r in range(n_rows):
-                    rows[r] = base + ci * channel_stride + offsets[at, r]
-                read, cycle_id = _scan_banks(rows, n_rows, row_words, banks, stamp, cycle_id)
-                cycles[first + at] = max(read, _ceil_div(pos_upd[at], lanes))
+                cycles[first + at] = max(set_cycles[pos_set[at]], _ceil_div(pos_upd[at], lanes))
         for at in range(in_plane):
             words[first + at] = pos_rows[at] * row_words
             updates[first + at] = pos_upd[at]

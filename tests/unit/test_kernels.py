@@ -22,7 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def populations(draw):
     kind = draw(st.sampled_from(["lif", "lif", "readout"]))
     c = draw(st.integers(1, 4))
-    plane = draw(st.integers(1, 5))
+    # small planes, and planes that cross the fire kernel's 256-neuron chunks
+    plane = draw(st.one_of(st.integers(1, 5), st.sampled_from([255, 256, 257, 600])))
     bits = draw(st.integers(2, 16))
     q = (1 << (bits - 1)) - 1
     int32 = st.integers(-(1 << 31), (1 << 31) - 1)
@@ -62,19 +63,30 @@ def test_fire_kernel_equals_golden_neuron_update(data):
             mult, shift = mults[k], shifts[k]
         current += golden.scaled_input(clamped.reshape(pop.shape), _P, pop.rounding)
     g_spikes, g_m = golden.neuron_update(pop, m0.reshape(pop.shape).copy(), current)
-    # kernel
-    acc = np.stack(accs)
+    # kernel, on a slice [n0, n1) that may start and end inside a channel's plane, with the
+    # membranes as the engine stores them (a lif's as narrow as its bits)
+    plane = pop.plane_size
+    n0 = data.draw(st.integers(0, n - 1))
+    n1 = data.draw(st.integers(n0 + 1, n))
+    c0, c1 = n0 // plane, -(-n1 // plane)
+    acc = np.stack(accs)[:, n0:n1]
     lo = np.array([-(1 << (b - 1)) for b in acc_bits], np.int64)
     hi = np.array([(1 << (b - 1)) - 1 for b in acc_bits], np.int64)
-    mult = np.ascontiguousarray(np.stack(mults))
-    shift = np.ascontiguousarray(np.stack(shifts))
-    m = m0.copy()
-    spikes, sats, fired = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64),
-                                           pop.bias.astype(np.int64), pop.plane_size, 0, pop, 5)
-    assert np.array_equal(m, g_m.reshape(-1))
-    assert np.array_equal(spikes.astype(bool), g_spikes.reshape(-1))
-    assert np.array_equal(fired, 5 + np.flatnonzero(g_spikes.reshape(-1)))
-    assert sats.tolist() == gold_sats
+    mult = np.ascontiguousarray(np.stack(mults)[:, c0:c1])
+    shift = np.ascontiguousarray(np.stack(shifts)[:, c0:c1])
+    dtype = np.int64 if pop.kind == "readout" else (np.int8 if pop.membrane_bits <= 8 else np.int16)
+    m = m0[n0:n1].astype(dtype)
+    gold_m = g_m.reshape(-1)[n0:n1]
+    gold_spikes = g_spikes.reshape(-1)[n0:n1]
+    clamped = [golden.saturate(a[n0:n1], b)[1] for a, b in zip(accs, acc_bits)]
+    spikes, sats, fired = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64)[c0:c1],
+                                           pop.bias.astype(np.int64)[c0:c1], plane, n0 - c0 * plane, pop, 5)
+    assert np.array_equal(m, gold_m)
+    assert np.array_equal(spikes.astype(bool), gold_spikes)
+    assert np.array_equal(fired, 5 + np.flatnonzero(gold_spikes))
+    assert sats.tolist() == clamped
+    if (n0, n1) == (0, n):
+        assert sats.tolist() == gold_sats
 
 
 def test_rshift_toward_zero_edges():
