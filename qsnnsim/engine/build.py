@@ -110,13 +110,17 @@ def _form(proj: Projection, src: Population, wl: Workload) -> str:
 
 
 def _pack_plus(codes: np.ndarray) -> np.ndarray:
-    """Pack {-1,+1} codes along the last axis into uint64 words, bit set for +1.
+    """Pack 1-bit weight codes into uint64 words along the source axis, bit set for +1.
 
-    Bit i of word w is input w * 64 + i, as the spike packing kernels of kernels/synapse.py
-    expect.
+    conv2d (C_out, C_in, kH, kW) -> (C_out, kH, kW, words); linear (n_out, n_in) -> (n_out,
+    words). Bit i of word w is source input w * 64 + i, as the spike packing kernels of
+    kernels/synapse.py expect.
     """
-    rows = np.ascontiguousarray(codes).reshape(-1, codes.shape[-1])
-    return synapse.pack_plus_rows(rows).reshape(codes.shape[:-1] + (-1,))
+    codes = np.ascontiguousarray(codes)
+    if codes.ndim == 4:
+        c_out, c_in, k_h, k_w = codes.shape
+        return synapse.pack_plus(codes.reshape(c_out, c_in, k_h * k_w)).reshape(c_out, k_h, k_w, -1)
+    return synapse.pack_plus(codes[:, :, None]).reshape(codes.shape[0], -1)
 
 
 def _fire_cycles(s: Slice, arch: ArchSpec) -> int:
@@ -161,7 +165,7 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
     for i, proj in enumerate(wl.projections):
         form = _form(proj, pops[pop_index[proj.source]], wl)
         if form == "conv_popcount":
-            packed[i] = _pack_plus(proj.weights.transpose(0, 2, 3, 1))  # (C_out, kH, kW, words)
+            packed[i] = _pack_plus(proj.weights)  # (C_out, kH, kW, words)
         elif form == "linear_popcount":
             packed[i] = _pack_plus(proj.weights)
         elif form == "conv_events":

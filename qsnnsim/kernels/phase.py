@@ -55,7 +55,7 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
             values = values.reshape(source_shape[0], -1).sum(axis=1)
         synapse.accumulate_linear_events(values, weights, neuron_start, neuron_stop, acc)
     else:  # identity
-        synapse.accumulate_identity(source.astype(np.int64), weights, plane, neuron_start, neuron_stop, acc)
+        synapse.accumulate_identity(source, weights, plane, neuron_start, neuron_stop, acc)
     return acc
 
 

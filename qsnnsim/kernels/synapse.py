@@ -98,22 +98,25 @@ def pack_spike_vector(spikes):
 
 
 @jit
-def pack_plus_rows(codes):
-    """Pack the rows of a 2-D {-1, +1} weight-code array into uint64 words, bit set for +1.
+def pack_plus(codes):
+    """Pack {-1, +1} weight codes (A, n, B) along their middle axis: (A, B, ceil(n / 64)) uint64.
 
-    Bit ``i % 64`` of word ``i // 64`` of a row is code ``i``: the layout of
-    :func:`pack_spike_planes` and :func:`pack_spike_vector`, so a popcount of their AND
-    counts the +1 weights a spike meets.
+    Bit ``i % 64`` of word ``i // 64`` of ``out[a, b]`` is set where ``codes[a, i, b]`` is +1:
+    the layout of :func:`pack_spike_planes` and :func:`pack_spike_vector`, so a popcount of
+    their AND counts the +1 weights a spike meets. A conv2d's (C_out, C_in, kH, kW) codes are
+    (C_out, C_in, kH * kW) here and pack to (C_out, kH * kW, words) without a transposed copy.
     """
-    n_rows, n = codes.shape
+    n_a, n, n_b = codes.shape
     n_words = (n + 63) // 64
-    out = np.empty((n_rows, n_words), dtype=np.uint64)
-    for r in range(n_rows):
-        for w in range(n_words):
-            word = np.uint64(0)
-            for b in range(min(64, n - w * 64)):
-                word |= np.uint64(codes[r, w * 64 + b] > 0) << np.uint64(b)
-            out[r, w] = word
+    out = np.empty((n_a, n_b, n_words), dtype=np.uint64)
+    for a in range(n_a):
+        for b in range(n_b):
+            for w in range(n_words):
+                # a word is built in a register (the strided reads stay in one (n, B) block, in L1)
+                word = np.uint64(0)
+                for i in range(min(64, n - w * 64)):
+                    word |= np.uint64(codes[a, w * 64 + i, b] > 0) << np.uint64(i)
+                out[a, b, w] = word
     return out
 
 
@@ -200,6 +203,16 @@ def accumulate_sumpool(values, k_h, k_w, stride_h, stride_w, pad_h, pad_w, c_sta
 
 @jit
 def accumulate_identity(values, codes, plane, n_start, n_stop, acc):
-    """identity: target neuron n gets codes[n // plane] * value[n]; acc int64 (n_stop - n_start,)."""
+    """identity: target neuron n gets codes[n // plane] * value[n]; acc int64 (n_stop - n_start,).
+
+    ``values`` may be the uint8 spikes themselves (no widened copy); the channel is walked,
+    not divided for.
+    """
+    c = n_start // plane
+    pos = n_start - c * plane
     for n in range(n_start, n_stop):
-        acc[n - n_start] = codes[n // plane] * values[n]
+        acc[n - n_start] = codes[c] * np.int64(values[n])
+        pos += 1
+        if pos == plane:
+            pos = 0
+            c += 1

@@ -118,7 +118,7 @@ def test_popcount_conv_equals_golden_im2col(data):
                                                                           (pad,) * 2)
     from qsnnsim.engine.build import _pack_plus
 
-    packed_w = _pack_plus(codes.transpose(0, 2, 3, 1))
+    packed_w = _pack_plus(codes)
     packed_s = synapse.pack_spike_planes(spikes, pad, pad)
     acc = np.empty((c_out, out_h, out_w), np.int64)
     synapse.accumulate_conv_popcount(packed_s, packed_w, 0, c_out, stride, stride, out_h, out_w, acc)
@@ -200,12 +200,14 @@ def test_conv_packet_costs_equal_a_plain_bank_scan(data):
                 assert (out[1][j], out[2][j], out[3][j]) == (len(rows) * rw, upd, acc_words)
 
 
-def test_pack_plus_rows_matches_numpy_packbits():
-    """The packing kernel puts code i at bit i % 64 of word i // 64 (little-endian packbits)."""
+def test_pack_plus_matches_numpy_packbits():
+    """The packing kernel puts code i of the middle axis at bit i % 64 of word i // 64
+    (little-endian packbits), for linear (B = 1) and conv-like (B = kH * kW) codes."""
     rng = np.random.default_rng(3)
     for n in (1, 63, 64, 65, 200):
-        codes = rng.choice(np.array([-1, 1], np.int16), size=(5, n))
-        bits = np.zeros((5, -(-n // 64) * 64), bool)
-        bits[:, :n] = codes > 0
-        expected = np.packbits(bits, axis=-1, bitorder="little").view("<u8")
-        assert np.array_equal(synapse.pack_plus_rows(codes), expected)
+        for n_b in (1, 9):
+            codes = rng.choice(np.array([-1, 1], np.int16), size=(5, n, n_b))
+            bits = np.zeros((5, n_b, -(-n // 64) * 64), bool)
+            bits[:, :, :n] = codes.transpose(0, 2, 1) > 0
+            expected = np.packbits(bits, axis=-1, bitorder="little").view("<u8")
+            assert np.array_equal(synapse.pack_plus(codes), expected)
