@@ -429,10 +429,10 @@ class _PassRun:
                               if inc.form == "conv_popcount" else synapse.pack_spike_vector(values))
                     if complete:
                         state.pack_cache[key] = packed
-            acc[k] = phase.projection_sums(
+            phase.projection_sums(
                 inc.form, values, src.shape, pop.shape, weights, proj.kernel, proj.stride, proj.padding,
                 proj.global_sum_pool, sl.channel_start, sl.channel_stop, sl.neuron_start, sl.neuron_stop,
-                packed_source=packed,
+                packed_source=packed, out=acc[k],
             )
             if src.kind == "input":
                 state.input_sums[(sl.index, k)] = acc[k]
