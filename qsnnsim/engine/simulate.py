@@ -58,8 +58,8 @@ class SampleResult:
     latency_us: float
     counters: Counters
     spikes: dict                 # population name -> bool (T, *shape), lif populations
-    membranes: dict              # population name -> final membranes (shape): int64 readout, lif in the
-                                 # narrowest signed int holding its membrane_bits (what its SRAM word holds)
+    membranes: dict              # population name -> final membranes (shape): int64 readout, int16 lif
+                                 # (membrane_bits <= 16); values equal the golden model's int64 ones
     fires: dict                  # (slice, t) -> (start, end)
     trains: dict                 # (pass, source, t, dest core) -> TrainTiming
     pass_starts: tuple
@@ -108,7 +108,9 @@ class _Train:
 def _membrane_dtype(pop) -> type:
     if pop.kind == "readout":
         return np.int64  # the full-width register, which wraps (kernels/lif.py)
-    return np.int8 if pop.membrane_bits <= 8 else np.int16
+    # A lif membrane is clamped to its membrane_bits <= 16 before it is stored. One narrow
+    # width for all (not int8 for 8 bits) keeps the fire kernel to two compiled variants.
+    return np.int16
 
 
 class _SampleState:
@@ -124,8 +126,8 @@ class _SampleState:
             elif pop.kind == "lif":
                 self.values[i] = np.zeros((self.T, pop.n_neurons), np.uint8)
         # One array per population (a slice updates its own range of it), so the result needs no
-        # gathering; a lif membrane is clamped to membrane_bits <= 16, so it is stored as narrow
-        # as its SRAM word: a quarter or an eighth of the memory the fire kernel streams.
+        # gathering; a lif membrane is clamped to membrane_bits <= 16, so int16 holds it: a
+        # quarter of the memory the fire kernel streams.
         self.membranes = {i: np.zeros(pop.n_neurons, _membrane_dtype(pop))
                           for i, pop in enumerate(wl.populations) if pop.kind != "input"}
         self.fired = np.zeros((len(wl.populations), self.T), np.int64)

@@ -20,6 +20,7 @@ from qsnnsim.kernels._jit import jit
 ROUND_FLOOR = 0
 ROUND_TOWARD_ZERO = 1
 _CHUNK = 256  # neurons per pass of the fire kernel's inner loops: 2 KiB of int64 sums, in L1
+_MIN_PLANE_CHUNKED = 8  # below, the per-channel loop overhead outweighs vectorising (measured)
 
 
 @jit
@@ -30,6 +31,32 @@ def rshift(x, shift, rounding):
         # without negating, which would overflow at -2^63.
         return (x + ((x >> 63) & ((1 << shift) - 1))) >> shift
     return x >> shift
+
+
+@jit
+def scaled_input(a, a_lo, a_hi, scale, scale_shift, rounding):
+    """One projection's contribution to a neuron: (rshift(clamp(a) * scale, scale_shift), clamped 0/1).
+
+    One clamp of the exact sum: the hardware accumulator saturates, and the result must not
+    depend on the order spikes arrived in.
+    """
+    x = min(max(a, a_lo), a_hi)
+    return rshift(x * scale, scale_shift, rounding), np.int64(a != x)
+
+
+@jit
+def membrane_update(m, current, bias, theta, decay_mult, decay_shift, rounding, fire_ge, soft_reset, q, is_readout):
+    """One neuron's timestep: (new membrane, fired 0/1); ``m`` may be a narrow int, widened first."""
+    h = rshift(np.int64(m) * decay_mult, decay_shift, rounding) + current + bias
+    if is_readout:
+        return h, np.int64(0)
+    # Branch-free compare and reset: under WS-DR a neuron fires about half the time, a coin
+    # flip no branch predictor can learn. On integers h >= theta is h > theta - 1 (theta is a
+    # 32-bit code: no wrap); a hard reset subtracts h itself.
+    fired = np.int64(h > (theta - 1 if fire_ge else theta))
+    h = h - fired * (theta if soft_reset else h)
+    # The membrane SRAM word holds b bits: saturate to [-q, q].
+    return min(max(h, -q), q), fired
 
 
 @jit
@@ -52,66 +79,69 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
     spikes : uint8 (n,) output, 1 where the neuron fired.
     saturations : int64 (n_proj,) incremented by the number of clamped sums.
     spike_index : int64 (n,) output: its first ``n_fired`` entries are ``index_base + i`` for
-        each neuron i that fired, in order (the spike train's packets, no second pass).
+        each neuron i that fired, in order (the spike train's packets).
 
     Returns ``n_fired``.
     """
     n_proj, n = acc.shape
-    # Channel by channel (a channel's scale, bias and threshold are then constants), a chunk
-    # of neurons at a time: the scaled sums of every projection are added into a small buffer
-    # that stays in L1, then the membranes are updated. Every inner loop is straight-line
-    # integer code over contiguous arrays, which LLVM vectorises (a neuron-at-a-time loop with
-    # a projection loop inside measured 5x slower).
-    current = np.empty(_CHUNK, np.int64)
-    lo = 0
-    c = 0
-    while lo < n:
-        channel_stop = min(n, lo + plane - (first if c == 0 else 0))
-        b = bias[c]
-        theta = threshold[c]
-        # On integers h >= theta is h > theta - 1 (theta is a 32-bit code: no wrap).
-        above = theta - 1 if fire_ge else theta
-        for start in range(lo, channel_stop, _CHUNK):
-            stop = min(channel_stop, start + _CHUNK)
-            cur = current[:stop - start]
-            cur[:] = 0
+    if plane < _MIN_PLANE_CHUNKED:
+        # Small planes (a linear layer's are 1 neuron): neuron by neuron, walking the channel
+        # (a division per neuron would cost more than the update).
+        c = 0
+        pos = first
+        for i in range(n):
+            if pos == plane:
+                c += 1
+                pos = 0
+            pos += 1
+            current = 0
             for p in range(n_proj):
-                a_lo = acc_lo[p]
-                a_hi = acc_hi[p]
-                scale = mult[p, c]
-                scale_shift = shift[p, c]
-                row = acc[p, start:stop]
-                clamped = 0
-                for i in range(stop - start):
-                    # One clamp of the exact sum: the hardware accumulator saturates, and the
-                    # result must not depend on the order spikes arrived in.
-                    a = row[i]
-                    x = min(max(a, a_lo), a_hi)
-                    clamped += a != x
-                    cur[i] += rshift(x * scale, scale_shift, rounding)
+                value, clamped = scaled_input(acc[p, i], acc_lo[p], acc_hi[p], mult[p, c], shift[p, c], rounding)
+                current += value
                 saturations[p] += clamped
-            mem = m[start:stop]
-            out = spikes[start:stop]
-            if is_readout:
+            m[i], spikes[i] = membrane_update(m[i], current, bias[c], threshold[c], decay_mult, decay_shift,
+                                              rounding, fire_ge, soft_reset, q, is_readout)
+    else:
+        # Channel by channel (a channel's scale, bias and threshold are then constants), a
+        # chunk of neurons at a time: the scaled sums of every projection are added into a
+        # small buffer that stays in L1, then the membranes are updated. Every inner loop is
+        # straight-line integer code over contiguous arrays, which LLVM vectorises (5x faster
+        # than the neuron loop on wide planes; slower on planes of a few neurons).
+        buffer = np.empty(_CHUNK, np.int64)
+        lo = 0
+        c = 0
+        while lo < n:
+            channel_stop = min(n, lo + plane - (first if c == 0 else 0))
+            b = bias[c]
+            theta = threshold[c]
+            for start in range(lo, channel_stop, _CHUNK):
+                stop = min(channel_stop, start + _CHUNK)
+                cur = buffer[:stop - start]
+                cur[:] = 0
+                for p in range(n_proj):
+                    a_lo = acc_lo[p]
+                    a_hi = acc_hi[p]
+                    scale = mult[p, c]
+                    scale_shift = shift[p, c]
+                    row = acc[p, start:stop]
+                    n_clamped = 0
+                    for i in range(stop - start):
+                        value, clamped = scaled_input(row[i], a_lo, a_hi, scale, scale_shift, rounding)
+                        cur[i] += value
+                        n_clamped += clamped
+                    saturations[p] += n_clamped
+                mem = m[start:stop]
+                out = spikes[start:stop]
                 for i in range(stop - start):
-                    mem[i] = rshift(np.int64(mem[i]) * decay_mult, decay_shift, rounding) + cur[i] + b
-                    out[i] = 0
-                continue
-            for i in range(stop - start):
-                h = rshift(np.int64(mem[i]) * decay_mult, decay_shift, rounding) + cur[i] + b
-                # Branch-free compare and reset: under WS-DR a neuron fires about half the
-                # time, a coin flip no branch predictor can learn; a hard reset subtracts h.
-                fired = np.int64(h > above)
-                h = h - fired * (theta if soft_reset else h)
-                # The membrane SRAM word holds b bits: saturate to [-q, q].
-                mem[i] = min(max(h, -q), q)
-                out[i] = fired
-        lo = channel_stop
-        c += 1
+                    mem[i], out[i] = membrane_update(mem[i], cur[i], b, theta, decay_mult, decay_shift, rounding,
+                                                     fire_ge, soft_reset, q, is_readout)
+            lo = channel_stop
+            c += 1
     n_fired = np.int64(0)  # int64 + uint8 stays int64 (also without the JIT, under NumPy 2 rules)
     if not is_readout:
         for i in range(n):
-            # Written unconditionally, advanced by the flag: stays branch-free.
+            # Written unconditionally, advanced by the flag: stays branch-free (a second pass
+            # over the spike bytes, cheaper than a branch per neuron).
             spike_index[n_fired] = index_base + i
             n_fired += spikes[i]
     return n_fired
