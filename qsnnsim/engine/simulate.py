@@ -348,8 +348,8 @@ class _PassRun:
         cycles[_INTEGRATE_BUSY] += busy
         o = self.offset
         packets = tuple((u + o, start + o) for u, start in record.tolist()) if self.record_packets else None
-        self.trains[train.key] = TrainTiming(tuple(g + o for g in train.grants), delivery + o, marker_start + o,
-                                             packets)
+        grants = tuple(train.grants) if o == 0 else tuple(g + o for g in train.grants)
+        self.trains[train.key] = TrainTiming(grants, delivery + o, marker_start + o, packets)
         done = marker_start + 1 + self.P_int
         targets = self.top.marker_targets[(train.key[1], train.dest)]
         call_at(self.env, done, lambda: self._marker_done(targets, t, done), NORMAL)
