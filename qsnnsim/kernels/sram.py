@@ -88,7 +88,8 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
     for y in range(in_h):
         for x in range(in_w):
             at = y * in_w + x
-            mask[:] = False
+            for o in range(n_offsets):
+                mask[o] = False
             n_rows = 0
             for kh in range(k_h):
                 oy = window_output(y, p_h, kh, s_h, out_h)
@@ -120,15 +121,19 @@ def conv_pair_costs(c_in, in_h, in_w, out_h, out_w, k_h, k_w, s_h, s_w, p_h, p_w
                     break
             if found < 0:
                 found = n_sets
-                set_masks[found, :] = mask
+                for o in range(n_offsets):
+                    set_masks[found, o] = mask[o]
                 n_sets += 1
             pos_set[at] = found
     set_cycles = np.zeros(n_sets, dtype=np.int64)
     for ci in range(c_in):
         first = ci * in_plane
         if ci >= period:
+            # element by element: a slice assignment would compile numba's shape-mismatch
+            # error path (seconds of compile time on the first run, for nothing)
             src = (ci % period) * in_plane
-            cycles[first:first + in_plane] = cycles[src:src + in_plane]
+            for at in range(in_plane):
+                cycles[first + at] = cycles[src + at]
         else:
             for k in range(n_sets):
                 n_rows = 0
