@@ -11,6 +11,7 @@ destination core) the integrate cost of a packet from each source neuron
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +161,23 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
     pops = wl.populations
     pop_index = {p.name: i for i, p in enumerate(pops)}
     proj_index = {p.name: i for i, p in enumerate(wl.projections)}
+    # The weights are packed on a second thread while this one builds the slices and the
+    # packet-cost tables: both are mostly numba kernels, which release the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        weights = pool.submit(_typed_weights, wl, pop_index)
+        slices = _slice_plans(wl, arch, mapping, pop_index, proj_index)
+        cost_tables = _cost_tables(wl, arch, mapping, pop_index)
+        packed, ints = weights.result()
+    return Plan(
+        workload=wl, arch=arch, mapping=mapping, slices=tuple(slices),
+        cost_tables=cost_tables, packed_weights=packed, int_weights=ints,
+        n_cores=mapping.n_cores, io_core=mapping.core_of_input, analog_value_bits=value_bits,
+    )
+
+
+def _typed_weights(wl: Workload, pop_index: dict) -> tuple[dict, dict]:
+    """Each projection's weights as its kernel reads them: packed 1-bit words, or int64."""
+    pops = wl.populations
     packed: dict[int, np.ndarray] = {}
     ints: dict[int, np.ndarray] = {}
     for i, proj in enumerate(wl.projections):
@@ -173,6 +191,11 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
             ints[i] = np.ascontiguousarray(proj.weights.astype(np.int64).transpose(1, 2, 3, 0))
         elif proj.weights is not None:
             ints[i] = np.ascontiguousarray(proj.weights.astype(np.int64))
+    return packed, ints
+
+
+def _slice_plans(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict, proj_index: dict) -> list:
+    """One :class:`SlicePlan` per mapped slice."""
     slices = []
     for s in mapping.slices:
         pop = wl.population(s.population)
@@ -203,11 +226,7 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
             first=s.neuron_start - s.channel_start * pop.plane_size, dest_cores=tuple(same),
             has_later_pass_dests=later,
         ))
-    return Plan(
-        workload=wl, arch=arch, mapping=mapping, slices=tuple(slices),
-        cost_tables=_cost_tables(wl, arch, mapping, pop_index), packed_weights=packed, int_weights=ints,
-        n_cores=mapping.n_cores, io_core=mapping.core_of_input, analog_value_bits=value_bits,
-    )
+    return slices
 
 
 def _row_words(bits: int, arch: ArchSpec) -> int:
