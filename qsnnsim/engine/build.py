@@ -162,7 +162,7 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
     pop_index = {p.name: i for i, p in enumerate(pops)}
     proj_index = {p.name: i for i, p in enumerate(wl.projections)}
     # The weights are packed on a second thread while this one builds the slices and the
-    # packet-cost tables: both are mostly numba kernels, which release the GIL.
+    # packet-cost tables: the packing and the cost tables are numba kernels, which release the GIL.
     with ThreadPoolExecutor(max_workers=1) as pool:
         weights = pool.submit(_typed_weights, wl, pop_index)
         slices = _slice_plans(wl, arch, mapping, pop_index, proj_index)
