@@ -440,8 +440,9 @@ class _PassRun:
                 state.input_sums[(sl.index, k)] = acc[k]
         acc_lo = np.array([inc.acc_lo for inc in sl.incoming], np.int64)
         acc_hi = np.array([inc.acc_hi for inc in sl.incoming], np.int64)
-        spikes, sats, fired = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, state.membranes[sl.pop][sl.neuron_start:sl.neuron_stop],
-                                               sl.threshold, sl.bias, sl.plane, sl.first, pop, sl.neuron_start)
+        membranes = state.membranes[sl.pop][sl.neuron_start:sl.neuron_stop]
+        spikes, sats, fired = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, membranes, sl.threshold,
+                                               sl.bias, sl.plane, sl.first, pop, sl.neuron_start)
         if pop.kind == "lif":
             state.values[sl.pop][t, sl.neuron_start:sl.neuron_stop] = spikes
         state.fired[sl.pop, t] += 1

@@ -31,7 +31,8 @@ def populations(draw):
     small = st.integers(-3 * q - 3, 3 * q + 3)
     return Population(
         name="p", kind=kind, shape=(c, plane, 1), membrane_bits=bits,
-        decay_mult=draw(st.one_of(st.integers(-4, 4), st.integers(-(1 << 16), 1 << 16))), decay_shift=draw(st.integers(0, 31)),
+        decay_mult=draw(st.one_of(st.integers(-4, 4), st.integers(-(1 << 16), 1 << 16))),
+        decay_shift=draw(st.integers(0, 31)),
         rounding=draw(st.sampled_from(["floor", "toward_zero"])), fire_cmp=draw(st.sampled_from(["gt", "ge"])),
         reset=draw(st.sampled_from(["hard", "soft"])),
         threshold=np.array(draw(st.lists(st.one_of(small, int32), min_size=c, max_size=c)), np.int32),
