@@ -350,9 +350,11 @@ class _PassRun:
         packets = tuple((u + o, start + o) for u, start in record.tolist()) if self.record_packets else None
         grants = tuple(train.grants) if o == 0 else tuple(g + o for g in train.grants)
         self.trains[train.key] = TrainTiming(grants, delivery + o, marker_start + o, packets)
+        # The marker's targets may fire from ``done`` on. That cycle is known now (the port and
+        # the integrate unit serve in a fixed order), so their readiness records it at once and
+        # their soma decides at that cycle at the earliest: no event of its own per train.
         done = marker_start + 1 + self.P_int
-        targets = self.top.marker_targets[(train.key[1], train.dest)]
-        call_at(self.env, done, lambda: self._marker_done(targets, t, done), NORMAL)
+        self._marker_done(self.top.marker_targets[(train.key[1], train.dest)], t, done)
         return delivery + 1
 
     def _marker_done(self, slice_ids, t, cycle) -> None:
