@@ -436,7 +436,7 @@ class _PassRun:
             phase.projection_sums(
                 inc.form, values, src.shape, pop.shape, weights, proj.kernel, proj.stride, proj.padding,
                 proj.global_sum_pool, sl.channel_start, sl.channel_stop, sl.neuron_start, sl.neuron_stop,
-                packed_source=packed, out=acc[k],
+                out=acc[k], packed_source=packed,
             )
             if src.kind == "input":
                 state.input_sums[(sl.index, k)] = acc[k]

@@ -15,14 +15,14 @@ from qsnnsim.kernels import lif, synapse
 def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_shape: tuple,
                     weights: np.ndarray | None, kernel, stride, padding, global_pool: bool,
                     channel_start: int, channel_stop: int, neuron_start: int, neuron_stop: int,
-                    packed_source: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+                    out: np.ndarray, packed_source: np.ndarray | None = None) -> np.ndarray:
     """Exact int64 sums of one projection for target neurons [neuron_start, neuron_stop).
 
     ``source`` is the source population's values at this timestep, flat (uint8 spikes or
     int64 analog values). For the popcount forms ``weights`` is the packed uint64 array of
     :func:`qsnnsim.engine.build._pack_plus`; ``packed_source`` may pass the source already
     packed (a cache of the caller's). ``out`` (int64, contiguous, one per target neuron)
-    receives the sums and is returned; a new array otherwise.
+    receives the sums and is returned.
     """
     plane = target_shape[1] * target_shape[2] if len(target_shape) == 3 else 1
     lo = neuron_start - channel_start * plane
@@ -32,7 +32,7 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
         _, out_h, out_w = target_shape
         # The kernels fill whole channel planes: straight into ``out`` when the slice is
         # whole planes (the usual case; no copy), else into a buffer cut to the slice.
-        whole = out is not None and lo == 0 and hi == n_c * plane
+        whole = lo == 0 and hi == n_c * plane
         acc = out.reshape(n_c, out_h, out_w) if whole else np.empty((n_c, out_h, out_w), np.int64)
         if form == "conv_popcount":
             if packed_source is None:
@@ -47,25 +47,21 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
             synapse.accumulate_sumpool(source.reshape(source_shape).astype(np.int64), kernel[0], kernel[1],
                                        stride[0], stride[1], padding[0], padding[1],
                                        channel_start, channel_stop, acc)
-        if whole:
-            return out
-        if out is None:
-            return acc.reshape(-1)[lo:hi]
-        out[:] = acc.reshape(-1)[lo:hi]
+        if not whole:
+            out[:] = acc.reshape(-1)[lo:hi]
         return out
-    acc = np.empty(neuron_stop - neuron_start, np.int64) if out is None else out
     if form == "linear_popcount":
         if packed_source is None:
             packed_source = synapse.pack_spike_vector(source)
-        synapse.accumulate_linear_popcount(packed_source, weights, neuron_start, neuron_stop, acc)
+        synapse.accumulate_linear_popcount(packed_source, weights, neuron_start, neuron_stop, out)
     elif form == "linear_events":
         values = source.astype(np.int64)
         if global_pool:
             values = values.reshape(source_shape[0], -1).sum(axis=1)
-        synapse.accumulate_linear_events(values, weights, neuron_start, neuron_stop, acc)
+        synapse.accumulate_linear_events(values, weights, neuron_start, neuron_stop, out)
     else:  # identity
-        synapse.accumulate_identity(source, weights, plane, neuron_start, neuron_stop, acc)
-    return acc
+        synapse.accumulate_identity(source, weights, plane, neuron_start, neuron_stop, out)
+    return out
 
 
 def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, plane: int, first: int,
