@@ -1,6 +1,7 @@
 """Regenerate the shipped trained digits workloads (and, on request, the WS-DR ablation).
 
-    python workloads/make_digits.py              # the five shipped digits_*.npz, ~4 min on 2 cores
+    python workloads/make_digits.py              # the six shipped digits_*.npz, ~5 min on 2 cores
+    python workloads/make_digits.py digits_truenorth.npz   # one of them
     python workloads/make_digits.py --ablation   # WS-DR on/off x membrane bits x seeds, a table
 
 Each shipped file is exactly one ``qsnnsim train`` command (listed in :data:`SHIPPED` and in
@@ -19,13 +20,19 @@ import tempfile
 from qsnnsim.train.cli import main as train_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-COMMON = ["--dataset", "digits", "--arch", "conv", "-T", "4", "--epochs", "40", "--seed", "0"]
+COMMON = ["--dataset", "digits", "--network", "conv", "-T", "4", "--epochs", "40", "--seed", "0"]
+TRUENORTH_OPTIONS = ["--width", "12", "--membrane-bits", "8", "--binary-first-last", "--input-encoding", "thermometer",
+                     "--input-levels", "8"]
 SHIPPED = {
     "digits_conv_m2.npz": ["--membrane-bits", "2"],
     "digits_conv_m4.npz": ["--membrane-bits", "4"],
     "digits_conv_m8.npz": ["--membrane-bits", "8"],
     "digits_conv_m4_nowsdr.npz": ["--membrane-bits", "4", "--no-ws-dr"],
     "digits_conv_float.npz": ["--float"],
+    # For archs/truenorth_like.yaml: every weight 1 bit and a spike input (the crossbar's
+    # axons take 1-bit events), width 12 so that conv3's 24 x 3 x 3 = 216 synapses per
+    # neuron fit the 256 axons of a core (width 16 needs 288). See workloads/README.md.
+    "digits_truenorth.npz": TRUENORTH_OPTIONS,
 }
 ABLATION_BITS = (2, 4, 8)
 ABLATION_SEEDS = (0, 1, 2)

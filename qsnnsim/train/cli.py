@@ -4,7 +4,8 @@ Options are parsed and validated before torch is imported, so a bad option costs
 Any :class:`~qsnnsim.errors.InputError` (a bad option, a model that cannot be exported)
 becomes one line on stderr, ``qsnnsim: error: ...``, and exit status 2; nothing is written.
 Progress goes to stderr (a bar on a terminal, one line per epoch otherwise); the summary
-goes to stdout.
+goes to stdout. ``--network`` names the network family; its old spelling ``--arch`` (which
+clashed with the chip file of ``qsnnsim run``) is still accepted with a one-line warning.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 
 from qsnnsim.errors import InputError
-from qsnnsim.train.config import ARCHS, DATASETS, TrainConfig, TrainError, option_error
+from qsnnsim.train.config import DATASETS, INPUT_ENCODINGS, NETWORKS, TrainConfig, TrainError, option_error
 
 BAR_WIDTH = 24
 
@@ -36,14 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="qsnnsim train",
         description=(
-            "Train a quantized spiking neural network (1-bit hidden weights, 8-bit first/last layers, "
+            "Train a quantized spiking neural network (1-bit hidden weights, 8-bit or 1-bit first/last layers, "
             "b-bit membranes; Q-SNN with WS-DR) and export it as a qsnnsim workload (.npz) whose samples "
             "are the test split."
         ),
     )
     p.add_argument("-o", "--output", required=True, help="workload file to write (.npz)")
     p.add_argument("--dataset", default=defaults.dataset, help=f"dataset: {', '.join(DATASETS)} (default %(default)s)")
-    p.add_argument("--arch", default=defaults.arch, help=f"network family: {', '.join(ARCHS)} (default %(default)s)")
+    p.add_argument("--network", default=None,
+                   help=f"network family: {', '.join(NETWORKS)} (default {defaults.network})")
+    # Deprecated spelling: "arch" is the chip (the .yaml of qsnnsim run), not the network.
+    p.add_argument("--arch", dest="arch_deprecated", metavar="NETWORK", default=None,
+                   help="deprecated spelling of --network")
     p.add_argument("-T", "--timesteps", type=int, default=defaults.timesteps, help="timesteps T (default %(default)s)")
     p.add_argument("--membrane-bits", type=int, default=defaults.membrane_bits,
                    help="hidden membrane width b, 2..16 (default %(default)s)")
@@ -60,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "post-training integer version")
     p.add_argument("--width", type=int, default=None, help="channels/units of the first layer (default: per family)")
     p.add_argument("--train-samples", type=int, default=None, help="train on this many training samples only")
+    p.add_argument("--binary-first-last", action="store_true",
+                   help="1-bit weights in the first and last layers too (every weight 1 bit, e.g. for "
+                        "archs/truenorth_like.yaml); default 8-bit")
+    p.add_argument("--input-encoding", default=defaults.input_encoding,
+                   help=f"input: {', '.join(INPUT_ENCODINGS)}; analog = int8 image at every timestep, "
+                        "thermometer = binary spike channels (default %(default)s)")
+    p.add_argument("--input-levels", type=int, default=defaults.input_levels,
+                   help="spike channels per input channel of the thermometer code (default %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     return p
 
@@ -103,21 +116,38 @@ class ProgressBar:
             self.stream.flush()
 
 
+def _network_from_args(args) -> str:
+    """``--network``, or the deprecated ``--arch`` with a one-line warning on stderr."""
+    if args.arch_deprecated is None:
+        return args.network or TrainConfig.network
+    if args.network is not None and args.network != args.arch_deprecated:
+        raise option_error("network", f"given as {args.network!r} and as --arch {args.arch_deprecated!r}",
+                           "give --network only")
+    print("qsnnsim train: warning: --arch is deprecated (the arch is the chip); use --network",
+          file=sys.stderr)
+    return args.arch_deprecated
+
+
 def _config_from_args(args) -> TrainConfig:
     return TrainConfig(
-        dataset=args.dataset, arch=args.arch, timesteps=args.timesteps, membrane_bits=args.membrane_bits,
+        dataset=args.dataset, network=_network_from_args(args), timesteps=args.timesteps,
+        membrane_bits=args.membrane_bits,
         ws_dr=args.ws_dr, spike_lambda=args.spike_lambda, epochs=args.epochs, lr=args.lr,
         batch_size=args.batch_size, seed=args.seed, float_mode=args.float_mode, width=args.width,
-        train_samples=args.train_samples,
+        train_samples=args.train_samples, binary_first_last=args.binary_first_last,
+        input_encoding=args.input_encoding, input_levels=args.input_levels,
     ).validate()
 
 
 def _summary(result, output: str) -> str:
     c = result.config
-    kind = "float SNN baseline" if c.float_mode else f"Q-SNN, 1-bit weights, {c.membrane_bits}-bit membranes"
+    weights = "1-bit weights throughout" if c.binary_first_last else "1-bit weights"
+    kind = "float SNN baseline" if c.float_mode else f"Q-SNN, {weights}, {c.membrane_bits}-bit membranes"
+    if c.input_encoding == "thermometer":
+        kind += f", {c.input_levels}-level thermometer spike input"
     integer = "integer (8-bit weights, 16-bit membranes)" if c.float_mode else "integer"
     return (
-        f"wrote {output}: {c.dataset} {c.arch} {kind}, T={c.timesteps}, WS-DR {'on' if c.ws_dr else 'off'}, "
+        f"wrote {output}: {c.dataset} {c.network} {kind}, T={c.timesteps}, WS-DR {'on' if c.ws_dr else 'off'}, "
         f"{c.epochs} epochs in {result.seconds:.0f} s\n"
         f"test accuracy: float {100 * result.accuracy_float:.2f}%, {integer} {100 * result.accuracy_quantized:.2f}% "
         f"({result.n_correct_quantized}/{len(result.dataset.y_test)})"

@@ -13,15 +13,17 @@ from dataclasses import asdict, dataclass
 from qsnnsim.errors import InputError
 
 DATASETS = ("digits",)
-ARCHS = ("mlp", "conv", "vgg", "resnet")
+NETWORKS = ("mlp", "conv", "vgg", "resnet")
+INPUT_ENCODINGS = ("analog", "thermometer")
 MEMBRANE_BITS_RANGE = (2, 16)
 TIMESTEPS_RANGE = (1, 64)
 WIDTH_RANGE = (1, 1024)
+INPUT_LEVELS_RANGE = (1, 16)
 
 # Option spelling of each field, so an error names what the user typed.
 OPTION_NAMES = {
     "dataset": "--dataset",
-    "arch": "--arch",
+    "network": "--network",
     "timesteps": "--timesteps",
     "membrane_bits": "--membrane-bits",
     "ws_dr": "--ws-dr",
@@ -33,6 +35,9 @@ OPTION_NAMES = {
     "float_mode": "--float",
     "width": "--width",
     "train_samples": "--train-samples",
+    "binary_first_last": "--binary-first-last",
+    "input_encoding": "--input-encoding",
+    "input_levels": "--input-levels",
 }
 
 
@@ -53,8 +58,9 @@ class TrainConfig:
     ----------
     dataset : str
         Dataset name (``digits``: scikit-learn's 8x8 digits).
-    arch : str
-        Network family: ``mlp``, ``conv``, ``vgg`` or ``resnet``.
+    network : str
+        Network family: ``mlp``, ``conv``, ``vgg`` or ``resnet`` (``--network``; the chip
+        is the *arch* of ``qsnnsim run``, so the family is not called that here).
     timesteps : int
         T, timesteps per sample (the analog input is repeated every step).
     membrane_bits : int
@@ -73,10 +79,20 @@ class TrainConfig:
         Channels (or units) of the first layer; ``None`` is the family's default.
     train_samples : int or None
         Train on the first N samples of the (shuffled) training split only; ``None`` = all.
+    binary_first_last : bool
+        1-bit weights in the first and last weight layers too (every weight 1 bit, for a
+        binary-crossbar chip such as ``archs/truenorth_like.yaml``); default 8-bit.
+    input_encoding : str
+        ``analog``: the int8 image, the same at every timestep (the first projection does
+        multi-bit MACs). ``thermometer``: each input channel becomes ``input_levels``
+        binary spike channels, channel k firing where ``code >= (2k+1) * 127 / (2 L)``,
+        the same frame at every timestep (a ``spikes`` input, 1-bit events only).
+    input_levels : int
+        L, spike channels per input channel of the thermometer code (1..16).
     """
 
     dataset: str = "digits"
-    arch: str = "conv"
+    network: str = "conv"
     timesteps: int = 4
     membrane_bits: int = 4
     ws_dr: bool = True
@@ -88,11 +104,16 @@ class TrainConfig:
     float_mode: bool = False
     width: int | None = None
     train_samples: int | None = None
+    binary_first_last: bool = False
+    input_encoding: str = "analog"
+    input_levels: int = 4
 
     def validate(self) -> TrainConfig:
         """Check every field; returns ``self`` or raises :class:`TrainError`."""
         _choice("dataset", self.dataset, DATASETS)
-        _choice("arch", self.arch, ARCHS)
+        _choice("network", self.network, NETWORKS)
+        _choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
+        _int("input_levels", self.input_levels, *INPUT_LEVELS_RANGE)
         _int("timesteps", self.timesteps, *TIMESTEPS_RANGE)
         _int("membrane_bits", self.membrane_bits, *MEMBRANE_BITS_RANGE)
         _int("epochs", self.epochs, 0, 100_000)
@@ -104,9 +125,12 @@ class TrainConfig:
             _int("train_samples", self.train_samples, 1, 1 << 31)
         _float("lr", self.lr, positive=True)
         _float("spike_lambda", self.spike_lambda, positive=False)
-        for name in ("ws_dr", "float_mode"):
+        for name in ("ws_dr", "float_mode", "binary_first_last"):
             if not isinstance(getattr(self, name), bool):
                 raise option_error(name, f"must be true or false (got {getattr(self, name)!r})")
+        if self.float_mode and self.binary_first_last:
+            raise option_error("binary_first_last", "cannot be combined with --float (float weights everywhere)",
+                               "drop one of the two")
         return self
 
     def to_dict(self) -> dict:

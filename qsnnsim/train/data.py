@@ -3,6 +3,10 @@
 A :class:`Dataset` holds int8 images (N, C, H, W) exactly as the workload will store them,
 so the model trains on the very values the chip sees: the float input of the model is
 ``code * input_scale``. New datasets register a loader in :data:`LOADERS`.
+
+:func:`thermometer_encode` turns a dataset's int8 images into binary spike frames (a
+``spikes`` input, for a chip whose axons take 1-bit events only); the workload stores the
+frame repeated at every timestep (:meth:`Dataset.workload_samples`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ class Dataset:
         How the split was made (goes into the workload's provenance).
     input_quantization : str
         How a raw value became an int8 code (provenance).
+    input_kind : str
+        ``analog`` (int8 codes, the same at every timestep) or ``spikes`` (0/1 frames, the
+        same frame at every timestep).
     """
 
     name: str
@@ -46,6 +53,7 @@ class Dataset:
     input_scale: float
     split: str
     input_quantization: str
+    input_kind: str = "analog"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -54,6 +62,12 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    def workload_samples(self, x: np.ndarray, timesteps: int) -> np.ndarray:
+        """``x`` (N, C, H, W) as a workload stores it: int8 codes, or uint8 (N, T, C, H, W) frames."""
+        if self.input_kind == "analog":
+            return np.asarray(x, np.int8)
+        return np.repeat(np.asarray(x, np.uint8)[:, None], timesteps, axis=1)
 
 
 def quantize_digits(pixels: np.ndarray) -> np.ndarray:
@@ -92,6 +106,48 @@ def load_digits() -> Dataset:
             f"random_state={DIGITS_SPLIT_SEED}): {idx_train.size} train / {idx_test.size} test; samples = test split"
         ),
         input_quantization="code = (pixel * 127 + 8) // 16, pixel in 0..16; model input = code / 127",
+    )
+
+
+def thermometer_thresholds(levels: int) -> np.ndarray:
+    """int64 (L,): channel k fires where ``code >= ceil((2k + 1) * 127 / (2 L))``.
+
+    The L thresholds are the midpoints of L equal bins of 0..127, so a code fires the
+    channels of every bin whose middle it reaches (a thermometer code).
+    """
+    k = np.arange(levels, dtype=np.int64)
+    return -((-(2 * k + 1) * 127) // (2 * levels))
+
+
+def thermometer_encode(dataset: Dataset, levels: int) -> Dataset:
+    """The dataset with each int8 input channel as ``levels`` binary spike channels.
+
+    Channel ``c * levels + k`` of a frame is 1 where ``code[c] >= thermometer_thresholds(levels)[k]``
+    (negative codes never fire). Integer comparisons only, so the frames do not depend on
+    float rounding. The model then sees the 0/1 frame itself (``input_scale = 1``).
+    """
+    thresholds = thermometer_thresholds(levels)
+
+    def encode(x: np.ndarray) -> np.ndarray:
+        codes = np.asarray(x, np.int64)
+        bits = codes[:, :, None] >= thresholds[None, None, :, None, None]  # (N, C, L, H, W)
+        return bits.reshape((codes.shape[0], codes.shape[1] * levels) + codes.shape[2:]).astype(np.int8)
+
+    listed = ", ".join(str(int(t)) for t in thresholds)
+    return Dataset(
+        name=dataset.name,
+        x_train=encode(dataset.x_train),
+        y_train=dataset.y_train,
+        x_test=encode(dataset.x_test),
+        y_test=dataset.y_test,
+        class_names=dataset.class_names,
+        input_scale=1.0,
+        split=dataset.split,
+        input_quantization=(
+            f"{dataset.input_quantization}; then a {levels}-level thermometer code: spike channel c*{levels}+k "
+            f"fires where code[c] >= ({listed})[k], the same frame at every timestep"
+        ),
+        input_kind="spikes",
     )
 
 

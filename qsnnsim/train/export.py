@@ -3,7 +3,8 @@
 The workload is built through :class:`qsnnsim.workload.WorkloadBuilder` from the very
 arrays the trainer's integer inference ran on, so the golden model sees the same codes,
 ``mult``, ``shift``, ``bias``, ``threshold`` and ``acc_bits``. Samples are the dataset's
-test split (int8 analog) with its labels, so ``qsnnsim run`` can measure accuracy.
+test split (int8 analog, or 0/1 spike frames (N, T, *shape) for a spike input) with its
+labels, so ``qsnnsim run`` can measure accuracy.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ def build_workload(net: IntNet, samples: np.ndarray, labels: np.ndarray | None =
     Parameters
     ----------
     net : IntNet
-        Folded network (analog input).
+        Folded network (analog or spike input, ``net.input_kind``).
     samples : np.ndarray
-        int8 (N, *input_shape).
+        int8 (N, *input_shape) for an analog input; 0/1 (N, T, *input_shape) for spikes.
     labels : np.ndarray or None
         int64 (N,) class indices.
     class_names : tuple[str, ...] or None
@@ -38,7 +39,7 @@ def build_workload(net: IntNet, samples: np.ndarray, labels: np.ndarray | None =
     Workload
         Validated by the builder (raises WorkloadError if a field is out of range).
     """
-    b = WorkloadBuilder(net.name, timesteps=net.timesteps, input_kind="analog")
+    b = WorkloadBuilder(net.name, timesteps=net.timesteps, input_kind=net.input_kind)
     for pop in net.populations:
         if pop.kind == "input":
             b.input(pop.name, pop.shape)
@@ -64,7 +65,8 @@ def build_workload(net: IntNet, samples: np.ndarray, labels: np.ndarray | None =
         else:
             b.sumpool2d(proj.source, proj.target, kernel=proj.kernel, stride=proj.stride, padding=proj.padding,
                         **scale)
-    b.set_samples(np.asarray(samples, np.int8), None if labels is None else np.asarray(labels, np.int64),
+    dtype = np.int8 if net.input_kind == "analog" else np.uint8
+    b.set_samples(np.asarray(samples, dtype), None if labels is None else np.asarray(labels, np.int64),
                   class_names)
     b.set_provenance(**(provenance or {}))
     return b.build()

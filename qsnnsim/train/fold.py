@@ -124,12 +124,14 @@ def fold_network(model: QSNN, name: str) -> IntNet:
             projs.extend(new)
         int_pops[pop.name] = ipop
         pops.append(ipop)
-    projs = [_with_acc_bits(p, int_pops[p.source]) for p in projs]
-    return IntNet(name=name, timesteps=model.timesteps, populations=tuple(pops), projections=tuple(projs))
+    projs = [_with_acc_bits(p, int_pops[p.source], model.input_kind) for p in projs]
+    return IntNet(name=name, timesteps=model.timesteps, populations=tuple(pops), projections=tuple(projs),
+                  input_kind=model.input_kind)
 
 
-def _with_acc_bits(proj: IntProjection, source: IntPopulation) -> IntProjection:
-    max_abs = INT8_INPUT_MAX_ABS if source.kind == "input" else 1
+def _with_acc_bits(proj: IntProjection, source: IntPopulation, input_kind: str) -> IntProjection:
+    # A spike input carries 0/1 like any hidden population; only int8 codes reach 128.
+    max_abs = INT8_INPUT_MAX_ABS if source.kind == "input" and input_kind == "analog" else 1
     bits = accumulator_bits(proj, source, max_abs)
     return IntProjection(proj.name, proj.kind, proj.source, proj.target, proj.weight_bits, proj.weights,
                          proj.mult, proj.shift, bits, proj.kernel, proj.stride, proj.padding, proj.global_sum_pool)

@@ -10,7 +10,7 @@ Every tensor is int64 and every operation exact: im2col by strided views, intege
 the accumulator clamped once to ``acc_bits`` (saturations counted), ``floor`` right
 shifts by integer floor division. Populations run layer by layer over all T timesteps and
 a batch of samples at once; an analog input is the same at every step, so projections from
-it are computed once and broadcast over T.
+it are computed once and broadcast over T. A spike input (N, T, *shape) runs every step.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ def _neurons(pop: IntPopulation, current: torch.Tensor, T: int) -> tuple[torch.T
 
 def _run_batch(net: IntNet, x: torch.Tensor, keep_spikes: bool):
     T = net.timesteps
-    values = {net.input_population.name: x.unsqueeze(0)}
+    # Sources are (T', B, ...): T' = 1 for a static analog input, T for spikes.
+    values = {net.input_population.name: x.unsqueeze(0) if net.input_kind == "analog" else x.transpose(0, 1)}
     spikes, saturations = {}, {}
     readout = None
     for pop in net.populations:
@@ -161,14 +162,15 @@ def torch_threads(n_threads: int):
 
 def run_integer(net: IntNet, samples, batch_size: int = 64, keep_spikes: bool = True,
                 n_threads: int = 1) -> IntegerResult:
-    """Integer inference of analog samples.
+    """Integer inference of analog or spike samples.
 
     Parameters
     ----------
     net : IntNet
         Folded network.
     samples : array-like
-        int8 (N, *input_shape) input codes.
+        int8 (N, *input_shape) input codes (analog input), or 0/1 (N, T, *input_shape)
+        frames (``net.input_kind == "spikes"``), as the workload stores them.
     batch_size : int
         Samples per batch (memory only; results do not depend on it).
     keep_spikes : bool

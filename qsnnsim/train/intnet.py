@@ -64,13 +64,18 @@ class IntProjection:
 
 @dataclass(frozen=True, eq=False)
 class IntNet:
-    """A whole integer network (populations in topological order) with an analog input."""
+    """A whole integer network (populations in topological order).
+
+    ``input_kind`` is ``analog`` (int8 samples (N, *shape), the same at every timestep) or
+    ``spikes`` (0/1 samples (N, T, *shape), as the workload stores them).
+    """
 
     name: str
     timesteps: int
     populations: tuple[IntPopulation, ...]
     projections: tuple[IntProjection, ...]
     class_names: tuple[str, ...] | None = None
+    input_kind: str = "analog"
 
     def pop(self, name: str) -> IntPopulation:
         return next(p for p in self.populations if p.name == name)
@@ -149,16 +154,14 @@ def accumulator_bits(proj: IntProjection, source: IntPopulation, max_abs_input: 
 def intnet_from_workload(wl: Workload) -> IntNet:
     """The IntNet a workload stores (for the trainer's integer inference on shipped files).
 
-    Only the neuron model the trainer exports is accepted: analog input, floor rounding,
-    strict threshold, hard reset.
+    Only the neuron model the trainer exports is accepted: analog or spike input, floor
+    rounding, strict threshold, hard reset.
 
     Raises
     ------
     TrainError
         If the workload uses a feature the trainer's integer inference does not model.
     """
-    if wl.input_kind != "analog":
-        raise TrainError(wl.name, "input_kind", f"is {wl.input_kind!r}; the trainer's inference models analog input only")
     pops = []
     for p in wl.populations:
         if p.kind != "input" and (p.rounding, p.fire_cmp, p.reset) != ("floor", "gt", "hard"):
@@ -181,4 +184,4 @@ def intnet_from_workload(wl: Workload) -> IntNet:
         for p in wl.projections
     )
     return IntNet(name=wl.name, timesteps=wl.timesteps, populations=tuple(pops), projections=projs,
-                  class_names=wl.class_names)
+                  class_names=wl.class_names, input_kind=wl.input_kind)

@@ -57,13 +57,19 @@ class QSNN(nn.Module):
     ws_dr : bool
         Standardise binary layers' latent weights (the weight half of WS-DR).
     input_scale : float
-        Float value of one int8 input code.
+        Float value of one int8 input code (1 for a spike input).
+    input_kind : str
+        ``analog`` (int8 codes) or ``spikes`` (a 0/1 frame, the same at every timestep);
+        the fold uses it to size the first accumulators.
     """
 
     def __init__(self, spec: NetSpec, timesteps: int, membrane_bits: int, float_mode: bool = False,
-                 ws_dr: bool = True, input_scale: float = 1.0):
+                 ws_dr: bool = True, input_scale: float = 1.0, input_kind: str = "analog"):
         super().__init__()
+        if input_kind not in ("analog", "spikes"):
+            raise ValueError(f"input_kind must be analog or spikes (got {input_kind!r})")
         self.spec = spec
+        self.input_kind = input_kind
         self.timesteps = int(timesteps)
         self.membrane_bits = int(membrane_bits)
         self.float_mode = bool(float_mode)
@@ -100,7 +106,8 @@ class QSNN(nn.Module):
         Parameters
         ----------
         x : torch.Tensor
-            float (B, *input_shape): int8 codes times ``input_scale``.
+            float (B, *input_shape): int8 codes times ``input_scale``, or a 0/1 spike
+            frame (the same at every timestep).
 
         Returns
         -------

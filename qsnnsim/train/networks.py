@@ -4,12 +4,14 @@ A :class:`NetSpec` is the one description shared by the torch model (:mod:`.mode
 folding into integers (:mod:`.fold`) and the exporter, so the three cannot disagree on the
 topology. Its vocabulary is the workload's (DESIGN §2): populations joined by projections.
 
-Population kinds: ``input`` (analog int8 image), ``lif`` (a Q-SNN layer: leak 0.5, hard
-reset, strict threshold), ``pool`` (2x2 max pooling of spikes, exported as a sumpool2d into
+Population kinds: ``input`` (the image: int8 codes or a binary spike frame), ``lif`` (a
+Q-SNN layer: leak 0.5, hard reset, strict threshold), ``pool`` (2x2 max pooling of spikes, exported as a sumpool2d into
 an IF population with threshold 0) and ``readout`` (the logits). Projection kinds:
 ``conv2d``, ``linear``, ``identity`` (residual shortcut) and ``maxpool``. ``weight_kind``
 says how a projection's weights are quantised in the Q-SNN: ``int8`` (first and last
-layers), ``binary`` (hidden layers) or ``none`` (identity and pooling).
+layers by default), ``binary`` (hidden layers; first and last too with
+``edge_weights="binary"``, for a chip whose synapses are all 1 bit) or ``none`` (identity
+and pooling). The family docstrings say "8-bit" for the default edge kind.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class ProjSpec:
 class NetSpec:
     """A whole network: populations in topological order and the projections between them."""
 
-    arch: str
+    network: str
     input_shape: tuple[int, ...]
     n_classes: int
     populations: tuple[PopSpec, ...]
@@ -78,8 +80,10 @@ class NetSpec:
 class _Graph:
     """Grows a NetSpec layer by layer, computing every output shape as the workload will."""
 
-    def __init__(self, arch: str, input_shape: tuple[int, ...], n_classes: int):
-        self.arch = arch
+    def __init__(self, network: str, input_shape: tuple[int, ...], n_classes: int, edge_weights: str = "int8"):
+        self.network = network
+        # Weight kind of the first and last weight layers (the hidden ones are binary).
+        self.edge = edge_weights
         self.n_classes = n_classes
         self.input_shape = tuple(input_shape)
         self.pops = [PopSpec("input", "input", self.input_shape)]
@@ -131,24 +135,24 @@ class _Graph:
         return f"{name}_out"
 
     def readout(self, source: str, global_sum_pool: bool = False) -> NetSpec:
-        """An 8-bit linear readout (no BatchNorm; a float bias) and the finished spec."""
+        """A linear readout (8-bit or binary; no BatchNorm; a float bias) and the finished spec."""
         self.pops.append(PopSpec("out", "readout", (self.n_classes,)))
-        self.projs.append(ProjSpec("fc_out", "linear", source, "out", "int8", global_sum_pool=global_sum_pool))
-        return NetSpec(self.arch, self.input_shape, self.n_classes, tuple(self.pops), tuple(self.projs))
+        self.projs.append(ProjSpec("fc_out", "linear", source, "out", self.edge, global_sum_pool=global_sum_pool))
+        return NetSpec(self.network, self.input_shape, self.n_classes, tuple(self.pops), tuple(self.projs))
 
 
-def mlp(input_shape: tuple[int, ...], n_classes: int, width: int) -> NetSpec:
+def mlp(input_shape: tuple[int, ...], n_classes: int, width: int, edge: str = "int8") -> NetSpec:
     """Two hidden layers: 8-bit fc1 (width units), binary fc2 (width units), 8-bit readout."""
-    g = _Graph("mlp", input_shape, n_classes)
-    x = g.linear("input", "fc1", width, "int8")
+    g = _Graph("mlp", input_shape, n_classes, edge)
+    x = g.linear("input", "fc1", width, edge)
     x = g.linear(x, "fc2", width, "binary")
     return g.readout(x)
 
 
-def conv(input_shape: tuple[int, ...], n_classes: int, width: int) -> NetSpec:
+def conv(input_shape: tuple[int, ...], n_classes: int, width: int, edge: str = "int8") -> NetSpec:
     """Small conv net: 8-bit conv1 (w), binary conv2 (2w), pool, binary conv3 (4w), pool, readout."""
-    g = _Graph("conv", input_shape, n_classes)
-    x = g.conv("input", "conv1", width, "int8")
+    g = _Graph("conv", input_shape, n_classes, edge)
+    x = g.conv("input", "conv1", width, edge)
     x = g.conv(x, "conv2", 2 * width, "binary")
     x = g.maxpool(x, "pool1")
     x = g.conv(x, "conv3", 4 * width, "binary")
@@ -156,10 +160,10 @@ def conv(input_shape: tuple[int, ...], n_classes: int, width: int) -> NetSpec:
     return g.readout(x)
 
 
-def vgg(input_shape: tuple[int, ...], n_classes: int, width: int) -> NetSpec:
+def vgg(input_shape: tuple[int, ...], n_classes: int, width: int, edge: str = "int8") -> NetSpec:
     """VGG-style: [w, w, M, 2w, 2w, M, 4w, M] 3x3 convs (first 8-bit, rest binary), readout."""
-    g = _Graph("vgg", input_shape, n_classes)
-    x = g.conv("input", "conv1", width, "int8")
+    g = _Graph("vgg", input_shape, n_classes, edge)
+    x = g.conv("input", "conv1", width, edge)
     x = g.conv(x, "conv2", width, "binary")
     x = g.maxpool(x, "pool1")
     x = g.conv(x, "conv3", 2 * width, "binary")
@@ -170,11 +174,11 @@ def vgg(input_shape: tuple[int, ...], n_classes: int, width: int) -> NetSpec:
     return g.readout(x)
 
 
-def resnet(input_shape: tuple[int, ...], n_classes: int, width: int) -> NetSpec:
+def resnet(input_shape: tuple[int, ...], n_classes: int, width: int, edge: str = "int8") -> NetSpec:
     """ResNet-style: 8-bit stem, three basic blocks (identity, then two 1x1-shortcut
     downsampling blocks), global sum pool into the readout."""
-    g = _Graph("resnet", input_shape, n_classes)
-    x = g.conv("input", "stem", width, "int8")
+    g = _Graph("resnet", input_shape, n_classes, edge)
+    x = g.conv("input", "stem", width, edge)
     x = g.basic_block(x, "b1", width, stride=1)
     x = g.basic_block(x, "b2", 2 * width, stride=2)
     x = g.basic_block(x, "b3", 4 * width, stride=2)
@@ -184,6 +188,13 @@ def resnet(input_shape: tuple[int, ...], n_classes: int, width: int) -> NetSpec:
 FAMILIES = {"mlp": mlp, "conv": conv, "vgg": vgg, "resnet": resnet}
 
 
-def build_netspec(arch: str, input_shape: tuple[int, ...], n_classes: int, width: int | None = None) -> NetSpec:
-    """The NetSpec of family ``arch`` for an input shape (C, H, W) and a class count."""
-    return FAMILIES[arch](tuple(input_shape), n_classes, width or DEFAULT_WIDTHS[arch])
+def build_netspec(network: str, input_shape: tuple[int, ...], n_classes: int, width: int | None = None,
+                  edge_weights: str = "int8") -> NetSpec:
+    """The NetSpec of family ``network`` for an input shape (C, H, W) and a class count.
+
+    ``edge_weights`` is the weight kind of the first and last weight layers: ``int8``
+    (the Q-SNN default) or ``binary`` (every weight 1 bit).
+    """
+    if edge_weights not in ("int8", "binary"):
+        raise ValueError(f"edge_weights must be int8 or binary (got {edge_weights!r})")
+    return FAMILIES[network](tuple(input_shape), n_classes, width or DEFAULT_WIDTHS[network], edge_weights)

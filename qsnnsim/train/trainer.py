@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from qsnnsim.train.config import OPTION_NAMES, TrainConfig
-from qsnnsim.train.data import Dataset, load_dataset
+from qsnnsim.train.data import Dataset, load_dataset, thermometer_encode
 from qsnnsim.train.export import export_workload
 from qsnnsim.train.fold import FLOAT_EXPORT_MEMBRANE_BITS, fold_network
 from qsnnsim.train.inference import IntegerResult, run_integer
@@ -92,9 +92,18 @@ def deterministic_torch(seed: int):
 
 def build_model(config: TrainConfig, dataset: Dataset) -> QSNN:
     """The untrained model a config describes (weights drawn from torch's current seed)."""
-    spec = build_netspec(config.arch, dataset.input_shape, dataset.n_classes, config.width)
+    edge = "binary" if config.binary_first_last else "int8"
+    spec = build_netspec(config.network, dataset.input_shape, dataset.n_classes, config.width, edge)
     return QSNN(spec, config.timesteps, config.membrane_bits, float_mode=config.float_mode, ws_dr=config.ws_dr,
-                input_scale=dataset.input_scale)
+                input_scale=dataset.input_scale, input_kind=dataset.input_kind)
+
+
+def prepare_dataset(config: TrainConfig, dataset: Dataset | None = None) -> Dataset:
+    """The dataset a config trains on: loaded (unless given) and input-encoded as asked."""
+    dataset = dataset if dataset is not None else load_dataset(config.dataset)
+    if config.input_encoding == "thermometer" and dataset.input_kind == "analog":
+        dataset = thermometer_encode(dataset, config.input_levels)
+    return dataset
 
 
 def model_inputs(codes: np.ndarray, scale: float) -> torch.Tensor:
@@ -179,22 +188,29 @@ def calibrate_batchnorm(model: QSNN, x_all: torch.Tensor, batch_size: int) -> No
 
 
 def workload_name(config: TrainConfig) -> str:
-    """``digits_conv_m4`` / ``digits_conv_float``: the default workload name of a run."""
+    """``digits_conv_m4`` / ``digits_conv_float`` / ``digits_conv_m4_b1_thermo4``: a run's workload name."""
     tail = "float" if config.float_mode else f"m{config.membrane_bits}"
-    return f"{config.dataset}_{config.arch}_{tail}"
+    if config.binary_first_last:
+        tail += "_b1"
+    if config.input_encoding == "thermometer":
+        tail += f"_thermo{config.input_levels}"
+    return f"{config.dataset}_{config.network}_{tail}"
 
 
 def train(config: TrainConfig, on_step: StepCallback | None = None, dataset: Dataset | None = None) -> TrainResult:
-    """Train, fold and run the integer inference on the test split (no file written)."""
+    """Train, fold and run the integer inference on the test split (no file written).
+
+    ``dataset``, if given, is the raw dataset; the config's input encoding is applied to it.
+    """
     config.validate()
-    dataset = dataset if dataset is not None else load_dataset(config.dataset)
+    dataset = prepare_dataset(config, dataset)
     start = time.perf_counter()
     with deterministic_torch(config.seed):
         model, history = train_model(config, dataset, on_step)
         seconds = time.perf_counter() - start
         accuracy_float = float((predict_float(model, dataset.x_test) == dataset.y_test).mean())
         net = fold_network(model, workload_name(config))
-        integer = run_integer(net, dataset.x_test)
+        integer = run_integer(net, dataset.workload_samples(dataset.x_test, config.timesteps))
     accuracy_quantized = float((integer.predicted.numpy() == dataset.y_test).mean())
     return TrainResult(config, dataset, model, net, integer, accuracy_float, accuracy_quantized, history, seconds)
 
@@ -203,14 +219,14 @@ def reproduce_command(config: TrainConfig, output: str) -> str:
     """The ``qsnnsim train`` command line that reproduces a run."""
     parts = ["qsnnsim", "train"]
     for name, value in config.to_dict().items():
-        if value is None:
+        if value is None or (name == "input_levels" and config.input_encoding != "thermometer"):
             continue
         option = OPTION_NAMES[name]
         if name == "ws_dr":
             parts.append("--ws-dr" if value else "--no-ws-dr")
-        elif name == "float_mode":
+        elif name in ("float_mode", "binary_first_last"):
             if value:
-                parts.append("--float")
+                parts.append(option)
         else:
             parts += [option, str(value)]
     return " ".join(parts + ["-o", output])
@@ -225,12 +241,14 @@ def provenance(result: TrainResult, output: str) -> dict:
         "dataset": ds.name,
         "split": ds.split,
         "input_quantization": ds.input_quantization,
-        "arch": c.arch,
-        "width": c.width or DEFAULT_WIDTHS[c.arch],
+        "network": c.network,
+        "width": c.width or DEFAULT_WIDTHS[c.network],
         "T": c.timesteps,
         "membrane_bits": 32 if c.float_mode else c.membrane_bits,
         "weight_bits": 32 if c.float_mode else 1,
-        "first_last_weight_bits": 32 if c.float_mode else 8,
+        "first_last_weight_bits": 32 if c.float_mode else (1 if c.binary_first_last else 8),
+        "input_encoding": (c.input_encoding if c.input_encoding == "analog"
+                           else f"{c.input_encoding}, {c.input_levels} levels"),
         "ws_dr": c.ws_dr,
         "lambda": c.spike_lambda if c.ws_dr else 0.0,
         "epochs": c.epochs,
@@ -260,5 +278,6 @@ def run_training(config: TrainConfig, output: str, on_step: StepCallback | None 
     """Train, fold, check and write the workload to ``output``; returns (result, workload)."""
     result = train(config, on_step)
     ds = result.dataset
-    wl = export_workload(output, result.net, ds.x_test, ds.y_test, ds.class_names, provenance(result, output))
+    samples = ds.workload_samples(ds.x_test, config.timesteps)
+    wl = export_workload(output, result.net, samples, ds.y_test, ds.class_names, provenance(result, output))
     return result, wl

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.torch
 @pytest.fixture(scope="module")
 def brief_conv():
     """A conv Q-SNN (4-bit membranes) trained for three epochs on 600 digits (~80% test)."""
-    config = TrainConfig(arch="conv", width=8, timesteps=3, membrane_bits=4, epochs=3, train_samples=600, lr=1e-2)
+    config = TrainConfig(network="conv", width=8, timesteps=3, membrane_bits=4, epochs=3, train_samples=600, lr=1e-2)
     return train(config)
 
 
@@ -78,6 +78,78 @@ def test_random_networks_integer_inference_equals_golden(arch, data):
     result = run_integer(net, samples)
     wl = build_workload(net, samples)
     assert_matches_golden(result, wl)
+
+
+def _spike_calibrated(model, rng, n: int):
+    """Random 0/1 frames (n, *input_shape); BatchNorm statistics re-taken on a batch of them."""
+    frames = rng.integers(0, 2, (n,) + tuple(model.spec.input_shape))
+    batch = rng.integers(0, 2, (16,) + tuple(model.spec.input_shape))
+    with torch.no_grad():
+        for bn in model.norms.values():
+            bn.momentum = 1.0
+        model.train()
+        model(torch.as_tensor(batch, dtype=torch.float32))
+        model.eval()
+        for bn in model.norms.values():
+            bn.momentum = 0.1
+    return frames
+
+
+@pytest.mark.parametrize("network", ["mlp", "conv", "vgg", "resnet"])
+@settings(max_examples=6)
+@given(seed=st.integers(0, 2**32 - 1), spikes=st.booleans(), bits=st.sampled_from([2, 4, 8]),
+       timesteps=st.integers(1, 3))
+def test_binary_first_last_networks_equal_golden(network, seed, spikes, bits, timesteps):
+    # Every weight layer 1 bit (the first one reading int8 codes or a spike frame), on random
+    # awkward weights, BatchNorms and grids: the export stays bit-exact.
+    from strategies.trained import randomize_model
+
+    from qsnnsim.train.model import QSNN
+    from qsnnsim.train.networks import build_netspec
+
+    rng = np.random.default_rng(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        c_in = 3 if spikes else 1
+        spec = build_netspec(network, (c_in, 8, 8), 4, 8 if network == "mlp" else 2, edge_weights="binary")
+        model = QSNN(spec, timesteps, bits, input_scale=1.0 if spikes else 1 / 127,
+                     input_kind="spikes" if spikes else "analog")
+        randomize_model(model, rng)
+        if spikes:
+            frames = _spike_calibrated(model, rng, 3)
+            samples = np.repeat(frames[:, None], timesteps, axis=1).astype(np.uint8)
+        else:
+            samples = rng.integers(-128, 128, (3, c_in, 8, 8)).astype(np.int8)
+        net = fold_network(model, f"binary_{network}")
+    assert {p.weight_bits for p in net.projections if p.kind in ("conv2d", "linear")} == {1}
+    first = next(p for p in net.projections if p.source == "input")
+    # A spike input never needs the int8 input's 128x headroom in the first accumulator.
+    assert first.acc_bits == max(2, int(np.abs(first.weights).reshape(len(first.weights), -1).sum(1).max()
+                                        * (1 if spikes else 128)).bit_length() + 1)
+    wl = build_workload(net, samples)
+    assert wl.input_kind == ("spikes" if spikes else "analog")
+    assert_matches_golden(run_integer(net, samples), wl)
+
+
+def test_spike_input_that_changes_over_time_equals_golden():
+    # The integer inference runs a spike input step by step (not once, as a static analog input).
+    from strategies.trained import randomize_model
+
+    from qsnnsim.train.model import QSNN
+    from qsnnsim.train.networks import build_netspec
+
+    rng = np.random.default_rng(11)
+    with torch.random.fork_rng():
+        torch.manual_seed(11)
+        model = QSNN(build_netspec("conv", (2, 8, 8), 3, 2, edge_weights="binary"), 4, 4, input_kind="spikes")
+        randomize_model(model, rng)
+        _spike_calibrated(model, rng, 1)
+        net = fold_network(model, "moving")
+    samples = rng.integers(0, 2, (2, 4, 2, 8, 8)).astype(np.uint8)
+    result = run_integer(net, samples)
+    assert_matches_golden(result, build_workload(net, samples))
+    static = run_integer(net, np.repeat(samples[:, :1], 4, axis=1))
+    assert not all(torch.equal(result.spikes[k], static.spikes[k]) for k in result.spikes)
 
 
 def test_negative_gamma_folds_into_negative_mult():

@@ -13,7 +13,7 @@ from qsnnsim.train.trainer import train
 
 pytestmark = pytest.mark.torch
 
-SMALL_MLP = TrainConfig(arch="mlp", width=64, timesteps=2, membrane_bits=4, epochs=2, train_samples=500, lr=5e-3)
+SMALL_MLP = TrainConfig(network="mlp", width=64, timesteps=2, membrane_bits=4, epochs=2, train_samples=500, lr=5e-3)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The shipped trained digits workloads: trainer integer inference == golden, recorded
-accuracies recomputed to the last sample, and the >= 90% claim for 1-bit weights with
-4-bit membranes."""
+accuracies recomputed to the last sample, the >= 90% claim for 1-bit weights with 4-bit
+membranes, and the all-1-bit spike-input network made for archs/truenorth_like.yaml."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 from strategies.trained import assert_matches_golden
 
 from qsnnsim.golden import run_golden
-from qsnnsim.train.data import load_digits
+from qsnnsim.train.data import load_digits, thermometer_encode
 from qsnnsim.train.inference import run_integer
 from qsnnsim.train.intnet import intnet_from_workload
 from qsnnsim.workload import load_workload
@@ -29,6 +29,7 @@ SHIPPED = (
     "digits_conv_m8.npz",
     "digits_conv_m4_nowsdr.npz",
     "digits_conv_float.npz",
+    "digits_truenorth.npz",
 )
 
 
@@ -60,14 +61,32 @@ def test_one_bit_weights_four_bit_membranes_reach_90_percent():
     assert {p.membrane_bits for p in wl.populations if p.kind == "lif" and p.threshold.any()} == {4}
 
 
+def test_truenorth_network_is_one_bit_throughout_with_a_spike_input():
+    wl = load_workload(WORKLOADS / "digits_truenorth.npz")
+    assert wl.input_kind == "spikes" and wl.samples.shape == (450, 4, 8, 8, 8)
+    assert {p.weight_bits for p in wl.projections if p.kind != "sumpool2d"} == {1}
+    assert {p.membrane_bits for p in wl.populations if p.kind == "lif" and p.threshold.any()} == {8}
+    # conv3 reads 24 channels x 3 x 3 = 216 synapses per neuron: within a 256-axon core.
+    conv3 = next(p for p in wl.projections if p.name == "conv3")
+    assert conv3.weights.shape == (48, 24, 3, 3)
+    prov = wl.provenance
+    assert prov["first_last_weight_bits"] == 1 and prov["accuracy_quantized"] >= 0.95
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_provenance_and_samples_describe_the_run(name):
     wl = load_workload(WORKLOADS / name)
     prov = wl.provenance
     digits = load_digits()
-    assert np.array_equal(wl.samples, digits.x_test) and np.array_equal(wl.labels, digits.y_test)
+    if name == "digits_truenorth.npz":
+        digits = thermometer_encode(digits, 8)
+        assert prov["input_encoding"] == "thermometer, 8 levels"
+    assert np.array_equal(wl.samples, digits.workload_samples(digits.x_test, wl.timesteps))
+    assert np.array_equal(wl.labels, digits.y_test)
     assert wl.class_names == digits.class_names
-    assert prov["dataset"] == "digits" and prov["arch"] == "conv" and prov["T"] == wl.timesteps
+    # Files made before `qsnnsim train --arch` became `--network` record the family as "arch".
+    network = prov.get("network", prov.get("arch"))
+    assert prov["dataset"] == "digits" and network == "conv" and prov["T"] == wl.timesteps
     assert prov["trainer"].startswith("qsnnsim.train")
     assert prov["float_baseline"] == name.endswith("_float.npz")
     assert prov["ws_dr"] == (not name.endswith("_nowsdr.npz"))
@@ -89,7 +108,8 @@ def _same_options(recorded: list[str], expected: list[str]) -> bool:
                 i += 1
         return out
 
-    rec, exp = options(recorded), options(expected)
-    aliases = {"-T": "--timesteps"}
-    exp = {aliases.get(k, k): v for k, v in exp.items()}
+    # --arch is the deprecated spelling of --network (the files made before the rename record it).
+    aliases = {"-T": "--timesteps", "--arch": "--network"}
+    rec = {aliases.get(k, k): v for k, v in options(recorded).items()}
+    exp = {aliases.get(k, k): v for k, v in options(expected).items()}
     return all(rec.get(k) == v for k, v in exp.items())
