@@ -1,25 +1,31 @@
-"""qsnnsim: a cycle-accurate simulator of a neuromorphic core array running Q-SNNs."""
+"""Build hook: ship the example archs and workloads inside the wheel.
 
-from setuptools import find_packages, setup
+Metadata lives in pyproject.toml. The repository keeps its example architectures in
+``archs/`` and workloads in ``workloads/`` (next to the scripts that regenerate them); a
+wheel copies the data files, and no script, into ``qsnnsim/_examples/`` so that
+``qsnnsim run archs/core16.yaml workloads/tiny_mlp.npz`` works outside the checkout
+(qsnnsim/examples.py resolves those names).
+"""
 
-setup(
-    name="qsnnsim",
-    version="0.1.0",
-    description="Cycle-accurate simulator of quantized spiking neural networks on a neuromorphic core array",
-    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
-    long_description_content_type="text/markdown",
-    python_requires=">=3.10",
-    packages=find_packages(include=["qsnnsim", "qsnnsim.*"]),
-    install_requires=[
-        "numpy>=1.24",
-        "numba>=0.59",
-        "simpy>=4.0",
-        "matplotlib>=3.7",
-        "pyyaml>=6.0",
-    ],
-    extras_require={
-        "train": ["torch>=2.1", "scikit-learn>=1.2"],
-        "test": ["pytest>=7", "hypothesis>=6.80", "scikit-learn>=1.2"],
-    },
-    entry_points={"console_scripts": ["qsnnsim=qsnnsim.cli:main"]},
-)
+import glob
+import os
+import shutil
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = {"archs": "*.yaml", "workloads": "*.npz"}
+
+
+class BuildWithExamples(build_py):
+    def run(self):
+        super().run()
+        for folder, pattern in EXAMPLES.items():
+            target = os.path.join(self.build_lib, "qsnnsim", "_examples", folder)
+            os.makedirs(target, exist_ok=True)
+            for path in sorted(glob.glob(os.path.join(HERE, folder, pattern))):
+                shutil.copy2(path, target)
+
+
+setup(cmdclass={"build_py": BuildWithExamples})

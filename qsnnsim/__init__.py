@@ -7,7 +7,8 @@ cuts populations into slices and places them on cores, in passes if needed;
 numba kernels/) runs samples cycle-accurately and returns outputs and counters (counters.py);
 ``estimate_energy`` (energy.py) multiplies the counters by the energy table; ``build_report``
 (report/) renders tables and plots. ``run_golden`` (golden.py) is the normative integer model
-every implementation is checked against.
+every implementation is checked against. ``run_point`` (run.py) composes all of them for one
+design point and returns a :class:`RunRecord` (plain numbers, JSON round trip, ``.report()``).
 """
 
 from qsnnsim.arch import load_arch
@@ -16,9 +17,10 @@ from qsnnsim.golden import run_golden
 from qsnnsim.mapping import map_workload
 from qsnnsim.workload import load_workload, save_workload
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "RunRecord",
     "__version__",
     "build_report",
     "compute_footprint",
@@ -27,6 +29,7 @@ __all__ = [
     "load_workload",
     "map_workload",
     "run_golden",
+    "run_point",
     "save_workload",
     "simulate",
 ]
@@ -43,6 +46,10 @@ def __getattr__(name: str):
         from qsnnsim.energy import estimate_energy
 
         return estimate_energy
+    if name in ("run_point", "RunRecord"):
+        from qsnnsim import run
+
+        return getattr(run, name)
     if name == "build_report":
         from qsnnsim.report.render import build_report
 

@@ -8,6 +8,8 @@ the bounds, the unit and a one-line description in the field's metadata, next to
 - a missing key without a default is an error;
 - scalars are type-checked strictly: a bool is not an int, a string is never coerced, a float
   field accepts an int (YAML writes ``400`` for 400.0) but not NaN or infinity;
+- integers beyond 64 bits and text with control characters or lone surrogates are refused
+  (docs/input-limits.md);
 - ranges come from the metadata; lists of ints are checked item by item and for duplicates;
 - nested dataclasses are built recursively, and every message carries the dotted field path
   (``core.weight_sram.banks``).
@@ -25,7 +27,13 @@ import math
 import typing
 from typing import Any
 
+from qsnnsim._guard import text_problem
 from qsnnsim.errors import InputError
+
+#: Magnitude bound of every integer field (a 64-bit register), before its own range.
+INT64_LIMIT = 1 << 63
+#: Characters in one free-text field (descriptions, energy sources).
+MAX_TEXT_CHARS = 4096
 
 
 def spec(
@@ -137,6 +145,11 @@ def _check_int(value: Any, error, file: str, path: str) -> int:
             f"must be an integer (got {_describe(value)})",
             "write a plain integer without quotes",
         )
+    if not -INT64_LIMIT <= value < INT64_LIMIT:
+        raise error(
+            file, path, f"is too large ({len(str(abs(value))):,} digits; at most a 64-bit integer)",
+            "write a value within the field's range",
+        )
     return value
 
 
@@ -198,7 +211,13 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
                 f"must be a number (got {_describe(value)})",
                 "write a plain number without quotes",
             )
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise error(
+                file, path, f"is too large for a number ({len(str(abs(value))):,} digits)",
+                "write a value within the field's range",
+            ) from None
         if not math.isfinite(value):
             raise error(file, path, f"must be a finite number (got {value})")
     elif tp is str:
@@ -209,6 +228,9 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
                 f"must be a string (got {_describe(value)})",
                 "quote the text",
             )
+        problem = text_problem(value.replace("\n", " ").replace("\t", " "), max_chars=MAX_TEXT_CHARS)
+        if problem:
+            raise error(file, path, problem, "use printable characters only (docs/input-limits.md)")
     elif tp is bool:
         if not isinstance(value, bool):
             raise error(file, path, f"must be true or false (got {_describe(value)})")

@@ -17,8 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 
-import yaml
-
+from qsnnsim._guard import MAX_ARCH_BYTES, check_name, load_yaml
 from qsnnsim._spec import build_spec, spec, spec_to_dict
 from qsnnsim.errors import ArchError
 
@@ -28,6 +27,10 @@ SUPPORTED_VERSIONS = (1,)
 
 #: Width of a readout neuron's state in membrane SRAM (DESIGN §2: a 64-bit register).
 READOUT_STATE_BITS = 64
+
+#: Largest energy-table value (pJ per action or uW): 1 uJ per action is 10^5 times the
+#: costliest published per-action figure; a bound keeps every energy sum far from float overflow.
+MAX_ENERGY_VALUE = 1e6
 
 _MAX_MESH_SIDE = 256
 _MAX_WORD_BITS = 4096
@@ -267,7 +270,9 @@ class EnergyEntry:
 
     value: float = field(
         metadata=spec(
-            minimum=0, doc="the value (pJ per action, or uW for leakage entries)"
+            minimum=0,
+            maximum=MAX_ENERGY_VALUE,
+            doc="the value (pJ per action, or uW for leakage entries)",
         )
     )
     source: str = field(
@@ -494,21 +499,8 @@ def arch_from_dict(data, file: str = "<arch>") -> ArchSpec:
     spec = build_spec(ArchSpec, data, file=file, error=ArchError)
     if not spec.name.strip():
         raise ArchError(file, "name", "is empty", "give the architecture a short name")
+    check_name(file, "name", spec.name, ArchError, what="the architecture name")
     return spec.validate(file)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def load_arch(path: str | os.PathLike) -> ArchSpec:
@@ -529,33 +521,11 @@ def load_arch(path: str | os.PathLike) -> ArchSpec:
         One line naming the file, the field, the problem and the fix.
     """
     file = os.fspath(path)
-    if not os.path.exists(file):
-        raise ArchError(
-            file,
-            "",
-            "no such file",
-            "check the path (shipped architectures are in archs/)",
-        )
-    if os.path.isdir(file):
-        raise ArchError(
-            file, "", "is a directory, not an architecture file", "name a .yaml file"
-        )
-    try:
-        with open(file, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        hint = "check the file is UTF-8 text"
-        if file.endswith(".npz"):
-            hint = "this looks like a workload: the architecture comes first (qsnnsim COMMAND ARCH.yaml WORKLOAD.npz)"
-        raise ArchError(file, "", f"cannot be read ({exc})", hint) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        fix = "keep one of the two" if "appears twice" in problem else "fix the indentation or quoting there"
-        raise ArchError(file, where, f"is not valid YAML ({problem})", fix) from None
+    fix_read = "check the file is UTF-8 text"
+    if file.endswith(".npz"):
+        fix_read = "this looks like a workload: the architecture comes first (qsnnsim COMMAND ARCH.yaml WORKLOAD.npz)"
+    data = load_yaml(file, max_bytes=MAX_ARCH_BYTES, error=ArchError, what="an architecture .yaml file",
+                     fix_read=fix_read)
     if data is None:
         raise ArchError(
             file,

@@ -1,145 +1,175 @@
-"""Command-line interface: `qsnnsim inspect | map | run | report | train`.
+"""Command-line interface: `qsnnsim inspect | map | run | report | examples | train`.
 
-Loads the inputs, calls the stages in flow order and prints. Any InputError becomes one
-line on stderr and exit status 2; nothing else in the package prints or exits.
+Loads the inputs, calls the stages in flow order (a run through :func:`qsnnsim.run.run_point`'s
+parts) and prints. Any InputError becomes one line on stderr and exit status 2; nothing else
+in the package prints or exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
+import threading
 import time
-
-import numpy as np
 
 from qsnnsim.errors import InputError
 
 STRATEGIES = ("balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES, without importing it
+CHECKS = ("all", "first", "none")  # qsnnsim.run.CHECKS, without importing it
+
+
+# ---------------------------------------------------------------------- feedback
+
+
+class Progress:
+    """Feedback on stderr while a run works: a spinner for steps of unknown length (the first
+    run's kernel compile, the report) and a bar with an ETA over samples. Silent unless
+    stderr is a terminal, so logs and pipes get only the summary."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.started = time.monotonic()
+        self._label = ""
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _write(self, text: str) -> None:
+        self.stream.write("\r" + text[:99].ljust(99))
+        self.stream.flush()
+
+    def spin(self, label: str) -> None:
+        """Show ``label`` with a spinner until :meth:`done` or the next bar update."""
+        if not self.enabled:
+            return
+        self.done()
+        self._label, self._stop = label, threading.Event()
+        started = time.monotonic()
+
+        def loop(stop=self._stop):
+            frames = "|/-\\"
+            k = 0
+            while not stop.wait(0.1):
+                self._write(f"{frames[k % 4]} {label} ({time.monotonic() - started:.0f} s)")
+                k += 1
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def done(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self._write("")
+            self.stream.write("\r")
+            self.stream.flush()
+
+    def __call__(self, stage: str, done: float, total: int) -> None:
+        """A :func:`qsnnsim.run.simulate_point` progress callback (``done`` may be fractional:
+        it moves with every fire inside a sample)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        finished = done >= total and stage != "simulate" or (stage == "simulate" and done >= total)
+        if not finished and now - getattr(self, "_drawn", 0.0) < 0.1:
+            return  # at most ten redraws a second
+        self._drawn = now
+        self.done()
+        if not hasattr(self, "started_samples"):
+            self.started_samples = now
+        elapsed = now - self.started_samples
+        width = 30
+        filled = int(width * done / total)
+        eta = elapsed / done * (total - done) if done > 0 else 0.0
+        verb = "simulating" if stage == "simulate" else "checking"
+        shown = f"{done:.0f}" if float(done).is_integer() else f"{done:.1f}"
+        self._write(f"{verb} [{'#' * filled}{'.' * (width - filled)}] {shown}/{total} samples"
+                    + (f", ETA {eta:.0f} s" if not finished and elapsed > 1.0 else ""))
+        if finished:
+            self.stream.write("\r" + " " * 99 + "\r")
+            self.stream.flush()
+
+
+def _kernels_compiled() -> bool:
+    """Whether numba's cache holds compiled kernels (else the first run compiles them)."""
+    import glob
+
+    import qsnnsim.kernels as kernels
+
+    folders = [os.path.join(os.path.dirname(kernels.__file__), "__pycache__")]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        folders.append(os.environ["NUMBA_CACHE_DIR"])
+    folders.append(os.path.join(os.path.expanduser("~"), ".cache", "numba"))
+    return any(glob.glob(os.path.join(f, "**", "lif.*.nbi"), recursive=True) for f in folders)
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def _resolve(path: str, kind: str) -> str:
+    """The path itself, or the shipped example it names (said once on stderr)."""
+    from qsnnsim.examples import resolve
+
+    resolved, is_example = resolve(path, kind)
+    if is_example:
+        print(f"qsnnsim: {path}: not here; using the shipped example {resolved}", file=sys.stderr)
+    return resolved
 
 
 def _cmd_inspect(args) -> int:
     from qsnnsim.report.terminal import format_workload
     from qsnnsim.workload import load_workload
 
-    wl = load_workload(args.workload)
-    print(format_workload(wl, args.workload))
+    path = _resolve(args.workload, "workloads")
+    print(format_workload(load_workload(path), path))
     return 0
 
 
 def _cmd_map(args) -> int:
-    from qsnnsim.arch import load_arch
-    from qsnnsim.footprint import compute_footprint
-    from qsnnsim.mapping import map_workload
     from qsnnsim.report.mapview import format_mapping
-    from qsnnsim.workload import load_workload
+    from qsnnsim.run import prepare_point
 
-    arch = load_arch(args.arch)
-    wl = load_workload(args.workload)
-    mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload, strategy=args.strategy)
-    print(format_mapping(mapping, compute_footprint(wl, mapping, arch), arch))
+    point = prepare_point(_resolve(args.arch, "archs"), _resolve(args.workload, "workloads"), 1, args.strategy)
+    print(format_mapping(point.mapping, point.footprint, point.arch))
     return 0
-
-
-def _progress_printer(label: str):
-    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
-    if not sys.stderr.isatty():
-        return None
-    started = time.monotonic()
-
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / total)
-        rate = (time.monotonic() - started) / done
-        print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} samples, {rate:.1f} s/sample",
-              end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-    return show
-
-
-def _parse_samples(text: str, n_available: int, workload_path: str) -> list[int]:
-    if text == "all":
-        return list(range(n_available))
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise InputError("--samples", "", f"must be a positive number or 'all' (got {text!r})", "e.g. --samples 4")
-    if n > n_available:
-        raise InputError(workload_path, "samples", f"holds {n_available} sample(s), {n} asked",
-                         f"use --samples {n_available} or --samples all")
-    return list(range(n))
 
 
 def _stem(path: str) -> str:
     """A file's name without folder and extension, safe as part of a folder name."""
-    import os
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(path))[0]) or "run"
 
 
-def _check_writable_folder(out_dir: str) -> None:
-    """Fail before simulating, in one line, if the output folder cannot be made or written."""
-    import os
-    import tempfile
-
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise InputError(out_dir, "", "is a file, not a folder", "give --out a folder for result.json and the report")
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
-    except OSError as exc:
-        raise InputError(out_dir, "", f"cannot be written ({exc.strerror or exc})",
-                         "give --out a folder you can write") from None
-
-
 def _cmd_run(args) -> int:
-    import os
+    from qsnnsim.report.folder import OutputFolder
+    from qsnnsim.report.summary import format_summary
+    from qsnnsim.run import prepare_point, simulate_point, write_outputs
 
-    from qsnnsim.arch import load_arch
-    from qsnnsim.energy import estimate_run_energy, run_energy_to_dict
-    from qsnnsim.engine.simulate import simulate
-    from qsnnsim.footprint import compute_footprint
-    from qsnnsim.golden import run_golden
-    from qsnnsim.mapping import map_workload
-    from qsnnsim.report.files import run_to_dict, write_json_atomic
-    from qsnnsim.report.render import build_report
-    from qsnnsim.report.terminal import format_run
-    from qsnnsim.workload import load_workload
-
-    arch = load_arch(args.arch)
-    wl = load_workload(args.workload)
-    samples = _parse_samples(args.samples, wl.n_samples, args.workload)
+    progress = Progress()
+    arch_path, wl_path = _resolve(args.arch, "archs"), _resolve(args.workload, "workloads")
+    point = prepare_point(arch_path, wl_path, args.samples, args.strategy)
     out_dir = args.out or os.path.join("reports", f"{_stem(args.arch)}-{_stem(args.workload)}")
-    mapping = map_workload(wl, arch, arch_path=args.arch, workload_path=args.workload, strategy=args.strategy)
-    footprint = compute_footprint(wl, mapping, arch)
-    # After the input checks (a network that cannot fit leaves no empty folder behind),
-    # before the simulation (an unwritable folder is known before the time is spent).
-    _check_writable_folder(out_dir)
-    run = simulate(wl, arch, mapping, samples=samples, progress=_progress_printer("simulating"), arch_file=args.arch)
-    checks = []
-    for result in run.samples:
-        gold = run_golden(wl, result.sample)
-        same_spikes = all(np.array_equal(gold.spikes[name], result.spikes[name]) for name in result.spikes)
-        same_membranes = all(np.array_equal(gold.membranes[name], result.membranes[name]) for name in result.membranes)
-        checks.append({
-            "predicted": gold.predicted,
-            "readout_equal": bool(np.array_equal(gold.readout, result.readout)),
-            "spikes_equal": bool(same_spikes),
-            "membranes_equal": bool(same_membranes),
-        })
-    energy = estimate_run_energy([s.counters for s in run.samples], arch)
-    result_path = os.path.join(out_dir, "result.json")
-    data = run_to_dict(run, footprint, checks, args.workload, args.arch)
-    data["energy"] = run_energy_to_dict(energy)
-    write_json_atomic(result_path, data)
-    report_path = None
-    if not args.no_report:
-        report_path = build_report(data, out_dir, result_path)[0]
-    print(format_run(run, footprint, checks, result_path, energy, report_path))
-    if not all(c["readout_equal"] and c["spikes_equal"] and c["membranes_equal"] for c in checks):
+    # After the input checks (a network that cannot fit leaves no folder behind), before the
+    # simulation (an unwritable or busy folder is known before the time is spent).
+    with OutputFolder(out_dir) as folder:
+        if not _kernels_compiled():
+            progress.spin("compiling kernels, first run only (about 10-20 s)")
+        else:
+            progress.spin("building the plan")
+        record = simulate_point(point, check=args.check, trace=args.trace, progress=progress)
+        progress.spin("writing result.json" + ("" if args.no_report else " and the report"))
+        try:
+            paths = write_outputs(record, folder, report=not args.no_report)
+        finally:
+            progress.done()
+    result_path = next(p for p in paths if p.endswith("result.json"))
+    report_path = None if args.no_report else paths[0]
+    print(format_summary(record, result_path, report_path))
+    if record.all_match is False:
         print("qsnnsim: error: the simulation differs from the golden model (a simulator bug; please report it)",
               file=sys.stderr)
         return 1
@@ -147,16 +177,56 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    import os
-
     from qsnnsim.report.files import read_result
     from qsnnsim.report.render import build_report
 
-    data = read_result(args.result)
-    out_dir = args.out or os.path.dirname(os.path.abspath(args.result))
-    paths = build_report(data, out_dir, args.result)
-    print(f"report: {paths[0]} ({len(paths)} files: report.md, figures/*.png, tables/*.csv)")
+    source = args.result
+    data = read_result(source)
+    folder = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
+    out_dir = args.out or folder
+    progress = Progress()
+    progress.spin("writing the report")
+    try:
+        paths = build_report(data, out_dir, source)
+    finally:
+        progress.done()
+    print(f"report: {paths[0]} ({len(paths)} files: report.html, report.md, figures/*.png, tables/*.csv)")
     return 0
+
+
+def _cmd_examples(args) -> int:
+    from qsnnsim.examples import list_examples
+
+    for kind, label in (("archs", "architectures"), ("workloads", "workloads")):
+        paths = list_examples(kind)
+        print(f"{label} ({os.path.dirname(paths[0]) if paths else 'none shipped'}):")
+        for path in paths:
+            print(f"  {kind}/{os.path.basename(path)}")
+    print("use them by these names, e.g. qsnnsim run archs/tiny.yaml workloads/tiny_mlp.npz")
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without abbreviations, whose errors name the nearest known flag."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        if "unrecognized arguments:" in message:
+            known = [s for a in self._actions for s in a.option_strings]
+            for word in message.split("unrecognized arguments:", 1)[1].split():
+                flag = word.split("=", 1)[0]
+                if flag.startswith("-"):
+                    near = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+                    if near:
+                        message += f" (did you mean {near[0]}?)"
+                        break
+        super().error(message)
 
 
 def _add_strategy(p: argparse.ArgumentParser) -> None:
@@ -166,13 +236,17 @@ def _add_strategy(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from qsnnsim import __version__
+
+    parser = _Parser(
         prog="qsnnsim",
         description="Cycle-accurate simulator of quantized spiking neural networks on a neuromorphic core array.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"qsnnsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser._subcommands = sub
     p = sub.add_parser("inspect", help="summarise a workload (.npz): populations, projections, weights, SOPs")
-    p.add_argument("workload", help="workload file (.npz)")
+    p.add_argument("workload", help="workload file (.npz), or a shipped example's name (qsnnsim examples)")
     p.set_defaults(func=_cmd_inspect)
     p = sub.add_parser("map", help="map a workload onto an architecture: slices per core, passes, SRAM footprint")
     p.add_argument("arch", help="architecture file (.yaml), e.g. archs/core16.yaml")
@@ -186,20 +260,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="where to write result.json and the report (default reports/<arch>-<workload>)")
     p.add_argument("--no-report", action="store_true",
-                   help="write result.json only, no report.md/report.html/figures/tables")
+                   help="write result.json only, no report.md/report.html/figures/tables (faster)")
+    p.add_argument("--check", choices=CHECKS, default="first",
+                   help="which samples are checked bit for bit against the golden model: the first (default; "
+                        "the dense golden model costs about 3x a simulated sample), all, or none")
+    p.add_argument("--trace", action="store_true",
+                   help="keep every sample's per-core counters, fires and trains in result.json (large; "
+                        "without it only the first sample's, for the timeline)")
     _add_strategy(p)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("report", help="re-render the report (Markdown, HTML, PNG, CSV) of a run from its result.json")
-    p.add_argument("result", help="a result.json written by qsnnsim run")
+    p.add_argument("result", help="a result.json written by qsnnsim run, or its run folder")
     p.add_argument("--out", default=None, metavar="DIR", help="report folder (default: the result's folder)")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("examples", help="list the architectures and workloads shipped with qsnnsim")
+    p.set_defaults(func=_cmd_examples)
     sub.add_parser("train", help="train a Q-SNN and export it as a workload (needs the train extra; see --help)",
                    add_help=False)
     return parser
 
 
+def _terminate(signum, frame):
+    # SIGTERM unwinds like Ctrl-C, so a run's staging folder and lock are released on the way out.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if threading.current_thread() is threading.main_thread():
+        import signal
+
+        signal.signal(signal.SIGTERM, _terminate)
     if argv and argv[0] == "train":
         try:
             from qsnnsim.train.cli import main as train_main
@@ -208,19 +299,47 @@ def main(argv: list[str] | None = None) -> int:
                   "`pip install torch==2.13.0 && pip install -e .[train]`", file=sys.stderr)
             return 2
         return train_main(argv[1:])
+    import errno
+
+    def silence_stdout() -> None:
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # A misspelt flag gets the subcommand's usage and the nearest of its flags.
+        target = parser._subcommands.choices.get(args.command, parser) if args.command else parser
+        target.error("unrecognized arguments: " + " ".join(extras))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except InputError as exc:
         print(f"qsnnsim: error: {exc.line()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("qsnnsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `qsnnsim inspect ... | head`: the reader has gone; exit quietly.
+        silence_stdout()
+        return 0
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):
+            raise
+        silence_stdout()
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"qsnnsim: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -122,8 +122,8 @@ class Counters:
 
     def to_dict(self) -> dict:
         return {
-            "actions": ACTION_NAMES,
-            "units": UNIT_NAMES,
+            "actions": list(ACTION_NAMES),
+            "units": list(UNIT_NAMES),
             "population_names": list(self.population_names),
             "latency_cycles": int(self.latency_cycles),
             "action_counts": self.actions.tolist(),

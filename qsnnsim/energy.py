@@ -255,31 +255,9 @@ def _components_of(counts: np.ndarray, prices: list[Fraction]) -> dict[str, Frac
     return out
 
 
-def estimate_energy(counters: Counters, arch: ArchSpec, latency_cycles: int | None = None,
-                    n_inferences: int = 1) -> EnergyBreakdown:
-    """Energy of a run from its counters and the architecture's energy table.
-
-    Parameters
-    ----------
-    counters : Counters
-        One sample's counters (or :func:`qsnnsim.counters.sum_counters` of several).
-    arch : ArchSpec
-        The architecture the counters were taken on (its energy table, SRAM sizes, mesh, clock).
-    latency_cycles : int, optional
-        Time the chip leaks for, in cycles; default ``counters.latency_cycles``.
-    n_inferences : int
-        How many samples the counters cover (for per-inference figures).
-
-    Returns
-    -------
-    EnergyBreakdown
-    """
-    if counters.n_cores != arch.n_cores:
-        raise ValueError(f"counters are of {counters.n_cores} cores, the arch has {arch.n_cores}")
-    latency = int(counters.latency_cycles if latency_cycles is None else latency_cycles)
+def _terms(totals: dict[str, int], latency: int, arch: ArchSpec) -> tuple:
+    """One :class:`EnergyTerm` per energy-table entry, in table order: counts x value, leakage x time."""
     entries = arch.energy.entries()
-    prices = _prices(arch)
-    totals = counters.totals()
     terms = []
     for action, (entry_name, component) in ACTION_ENTRIES.items():
         entry = entries[entry_name]
@@ -302,7 +280,51 @@ def estimate_energy(counters: Counters, arch: ArchSpec, latency_cycles: int | No
                                 q * Fraction(entry.value)))
     order = {name: i for i, name in enumerate(entries)}
     terms.sort(key=lambda t: order[t.entry])
+    return tuple(terms)
 
+
+def estimate_totals_energy(totals: dict[str, int], latency_cycles: int, arch: ArchSpec) -> EnergyBreakdown:
+    """One sample's energy from its action totals alone (no per-layer, core or timestep split).
+
+    Energy is linear in the counts, so this equals :func:`estimate_energy`'s terms for the
+    counters these totals sum; a result JSON keeps per-sample totals and the run's full
+    counters (docs/results-format.md). ``by_population``, ``by_core`` and ``by_timestep`` are
+    empty.
+    """
+    totals = {name: int(totals[name]) for name in ACTION_NAMES}
+    return EnergyBreakdown(
+        terms=_terms(totals, int(latency_cycles), arch), by_population={}, by_core=(), by_timestep=(),
+        latency_cycles=int(latency_cycles), clock_mhz=arch.chip.clock_mhz, leakage_power_uw=leakage_power_uw(arch),
+        n_inferences=1, counts=totals,
+    )
+
+
+def estimate_energy(counters: Counters, arch: ArchSpec, latency_cycles: int | None = None,
+                    n_inferences: int = 1) -> EnergyBreakdown:
+    """Energy of a run from its counters and the architecture's energy table.
+
+    Parameters
+    ----------
+    counters : Counters
+        One sample's counters (or :func:`qsnnsim.counters.sum_counters` of several).
+    arch : ArchSpec
+        The architecture the counters were taken on (its energy table, SRAM sizes, mesh, clock).
+    latency_cycles : int, optional
+        Time the chip leaks for, in cycles; default ``counters.latency_cycles``.
+    n_inferences : int
+        How many samples the counters cover (for per-inference figures).
+
+    Returns
+    -------
+    EnergyBreakdown
+    """
+    if counters.n_cores != arch.n_cores:
+        raise ValueError(f"counters are of {counters.n_cores} cores, the arch has {arch.n_cores}")
+    latency = int(counters.latency_cycles if latency_cycles is None else latency_cycles)
+    totals = counters.totals()
+    terms = _terms(totals, latency, arch)
+    prices = _prices(arch)
+    latency_us = Fraction(latency) / Fraction(arch.chip.clock_mhz)
     by_pop_counts = counters.by_population()
     by_population = {name: _components_of(by_pop_counts[i], prices)
                      for i, name in enumerate(counters.population_names)}
@@ -314,7 +336,7 @@ def estimate_energy(counters: Counters, arch: ArchSpec, latency_cycles: int | No
         by_core.append(comps)
     by_timestep = tuple(_components_of(row, prices) for row in counters.by_timestep())
     return EnergyBreakdown(
-        terms=tuple(terms), by_population=by_population, by_core=tuple(by_core), by_timestep=by_timestep,
+        terms=terms, by_population=by_population, by_core=tuple(by_core), by_timestep=by_timestep,
         latency_cycles=latency, clock_mhz=arch.chip.clock_mhz, leakage_power_uw=leakage_power_uw(arch),
         n_inferences=n_inferences, counts=totals,
     )
@@ -407,30 +429,15 @@ def arch_from_result(data: dict, path: str = "<result>") -> ArchSpec:
         raise ResultError(path, "arch." + exc.field if exc.field else "arch", exc.problem, exc.fix) from None
 
 
-def counters_from_sample(entry: dict, path: str = "<result>", index: int = 0) -> Counters:
-    """A sample's :class:`Counters` from its result-JSON entry, shapes checked.
-
-    Parameters
-    ----------
-    entry : dict
-        One element of the result's ``samples``.
-    path : str
-        The result file, for messages.
-    index : int
-        The entry's position in ``samples``, for messages.
-
-    Returns
-    -------
-    Counters
+def counters_from_json(data, path: str = "<result>", where: str = "counters") -> Counters:
+    """:class:`Counters` from their result-JSON object (the run's, or a traced sample's), shapes checked.
 
     Raises
     ------
     ResultError
-        Naming ``samples[index].counters...`` when the counters are missing, have other names
-        than this version's, or do not have the shapes of one run.
+        Naming ``where`` when the counters are missing, have other names than this version's,
+        or do not have the shapes of one run.
     """
-    where = f"samples[{index}].counters"
-    data = entry.get("counters") if isinstance(entry, dict) else None
     if not isinstance(data, dict):
         raise ResultError(path, where, "is missing or not an object", "re-run qsnnsim run to write it again")
     try:
@@ -448,9 +455,39 @@ def counters_from_sample(entry: dict, path: str = "<result>", index: int = 0) ->
         raise ResultError(path, where + ".unit_cycles", f"has shape {counters.unit_cycles.shape}, "
                           f"not {counters.actions.shape[:3] + ('units',)} (cores + 1, populations, timesteps, units)",
                           "re-run qsnnsim run")
-    if (counters.actions < 0).any() or counters.latency_cycles < 0:
+    if (counters.actions < 0).any() or (counters.unit_cycles < 0).any() or counters.latency_cycles < 0:
         raise ResultError(path, where, "holds negative counts", "re-run qsnnsim run")
     return counters
+
+
+def totals_from_sample(entry, path: str = "<result>", index: int = 0) -> tuple[dict, int]:
+    """A sample entry's ``action_totals`` and ``latency_cycles``, checked (non-negative int64)."""
+    where = f"samples[{index}]"
+    if not isinstance(entry, dict):
+        raise ResultError(path, where, "is not an object", "re-run qsnnsim run to write it again")
+    totals = entry.get("action_totals")
+    if not isinstance(totals, dict) or tuple(totals) != ACTION_NAMES:
+        raise ResultError(path, f"{where}.action_totals", "is missing or names other counters than this "
+                          "version's", "re-run qsnnsim run with this version of qsnnsim")
+    latency = entry.get("latency_cycles")
+    for name, value in (*totals.items(), ("latency_cycles", latency)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            field = f"{where}.latency_cycles" if name == "latency_cycles" else f"{where}.action_totals.{name}"
+            raise ResultError(path, field, "must be a non-negative integer in the int64 range",
+                              "re-run qsnnsim run to write it again")
+    return dict(totals), latency
+
+
+def run_energy_from_parts(sample_totals: list, run_counters: Counters, arch: ArchSpec) -> RunEnergy:
+    """A run's energy from each sample's (action totals, latency) and the run's summed counters.
+
+    The run's breakdown (per layer, core and timestep) comes from the summed counters; each
+    sample's from its totals (:func:`estimate_totals_energy`). The two agree exactly when
+    the counters are the samples' sum, which :func:`energy_from_result` checks.
+    """
+    samples = tuple(estimate_totals_energy(t, latency, arch) for t, latency in sample_totals)
+    run = estimate_energy(run_counters, arch, n_inferences=len(samples))
+    return RunEnergy(samples=samples, run=run)
 
 
 def energy_from_result(data: dict, path: str = "<result>") -> RunEnergy:
@@ -472,16 +509,21 @@ def energy_from_result(data: dict, path: str = "<result>") -> RunEnergy:
     samples = data.get("samples")
     if not isinstance(samples, list) or not samples:
         raise ResultError(path, "samples", "is empty or not a list", "re-run qsnnsim run")
-    counters = [counters_from_sample(s, path, i) for i, s in enumerate(samples)]
-    for i, c in enumerate(counters):
-        if c.n_cores != arch.n_cores:
-            raise ResultError(path, f"samples[{i}].counters.action_counts",
-                              f"has {c.n_cores} core rows + host, the arch has {arch.n_cores} cores",
-                              "the result was edited or comes from another arch; re-run qsnnsim run")
-        if c.actions.shape[1:] != counters[0].actions.shape[1:]:
-            raise ResultError(path, f"samples[{i}].counters.action_counts",
-                              "has a different shape from sample 0's", "re-run qsnnsim run")
-    return estimate_run_energy(counters, arch)
+    run_counters = counters_from_json(data.get("counters"), path, "counters")
+    if run_counters.n_cores != arch.n_cores:
+        raise ResultError(path, "counters.action_counts",
+                          f"has {run_counters.n_cores} core rows + host, the arch has {arch.n_cores} cores",
+                          "the result was edited or comes from another arch; re-run qsnnsim run")
+    parts = [totals_from_sample(s, path, i) for i, s in enumerate(samples)]
+    summed = run_counters.totals()
+    for name in ACTION_NAMES:
+        if sum(t[name] for t, _ in parts) != summed[name]:
+            raise ResultError(path, f"counters.action_counts ({name})", "is not the sum of the samples' "
+                              "action_totals", "the result was edited; re-run qsnnsim run")
+    if sum(latency for _, latency in parts) != run_counters.latency_cycles:
+        raise ResultError(path, "counters.latency_cycles", "is not the sum of the samples' latency_cycles",
+                          "the result was edited; re-run qsnnsim run")
+    return run_energy_from_parts(parts, run_counters, arch)
 
 
 @dataclass(frozen=True)

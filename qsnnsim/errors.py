@@ -6,6 +6,9 @@ library code raises and never prints or exits.
 
 from __future__ import annotations
 
+#: An error line is cut to this many characters (a hostile value can be megabytes long).
+MAX_LINE_CHARS = 1000
+
 
 class InputError(Exception):
     """A problem with a file the user gave us (workload, architecture, result JSON).
@@ -36,8 +39,14 @@ class InputError(Exception):
         text = ": ".join(parts) + ": " + self.problem
         if self.fix:
             text += f" ({self.fix})"
-        # One line, always: a multi-line numpy/zip message must not leak through.
-        return " ".join(text.split())
+        # One line, always: a multi-line numpy/zip message must not leak through, and text
+        # from a hostile file (escape sequences, lone surrogates) is shown escaped.
+        from qsnnsim._guard import escape_text
+
+        text = escape_text(" ".join(text.split()))
+        if len(text) > MAX_LINE_CHARS:
+            text = text[: MAX_LINE_CHARS - 3] + "..."
+        return text
 
 
 class WorkloadError(InputError):

@@ -23,10 +23,19 @@ population's rounding applies to every shift of its update. A readout population
 the same update without fire, reset or clamp in a 64-bit register that wraps like the
 hardware register (numpy int64 arithmetic).
 
-Exactness: products of integer matrices are done in float32 or float64 only when the
-bound ``fan_in * max|w| * max|x|`` is below 2^24 or 2^53, where every partial sum is an
-integer that the format represents exactly, whatever the summation order; otherwise in
-int64.
+Order of evaluation: projections have no synaptic delay (DESIGN §2) and the graph is
+acyclic, so a population's input at every timestep is known once its sources have run all
+T timesteps. The model therefore goes population by population (topological order) and
+computes each projection's ``acc_p`` for all T timesteps in one matrix product; only the
+membrane recursion ``m[n]`` walks the timesteps. The result is the same as stepping
+timestep by timestep: each timestep's numbers are computed from the same inputs.
+
+Exactness: a convolution is an im2col window matrix times the weight matrix, and a linear
+layer a matrix-vector product. They are done in float32 or float64 only when the bound
+``fan_in * max|w| * max|x|`` is below 2^24 or 2^53: then every product and every partial
+sum is an integer the format represents exactly, whatever the summation order (BLAS may
+block, reorder or fuse multiply-adds), so the float result *is* the exact integer sum.
+Otherwise the product is done in int64.
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ from qsnnsim.workload import Population, Projection, Workload, membrane_limit
 
 _FLOAT32_EXACT = 1 << 24
 _FLOAT64_EXACT = 1 << 53
+#: Largest im2col window matrix built at once (bytes); longer inputs go in chunks of timesteps.
+_WINDOW_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,45 +94,74 @@ def saturate(acc: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:
 
 
 class _Synapses:
-    """One projection prepared for repeated use: weights as a matrix in an exact dtype."""
+    """One projection prepared for repeated use: weights as a matrix in an exact dtype.
+
+    ``accumulate`` takes the source's values at every timestep, (T, *source shape), and
+    returns the exact sums ``sum_j x_j[t] w_p[j, n]`` as int64 (T, *target shape).
+    """
 
     def __init__(self, proj: Projection, source: Population, target: Population, max_abs_x: int):
         self.proj = proj
         self.source = source
         self.target = target
         self.matrix = None
+        self.dtype = np.int64
         if proj.kind in ("conv2d", "linear"):
-            w = proj.weights.astype(np.int64)
-            mat = w.reshape(w.shape[0], -1)
-            fan_in = mat.shape[1]
+            w = proj.weights
+            fan_in = w[0].size
             scale_x = max_abs_x * (source.plane_size if proj.global_sum_pool else 1)
-            bound = fan_in * int(np.abs(mat).max(initial=0)) * scale_x
+            max_abs_w = max(-int(w.min(initial=0)), int(w.max(initial=0)))
+            bound = fan_in * max_abs_w * scale_x
             if bound < _FLOAT32_EXACT:
                 self.dtype = np.float32
             elif bound < _FLOAT64_EXACT:
                 self.dtype = np.float64
-            else:
-                self.dtype = np.int64
-            self.matrix = np.ascontiguousarray(mat.astype(self.dtype))
+            self.matrix = np.ascontiguousarray(w.reshape(w.shape[0], fan_in), dtype=self.dtype)
 
     def accumulate(self, x: np.ndarray) -> np.ndarray:
-        """Exact sum of weighted inputs for every target neuron, int64 in the target's shape."""
-        proj, tgt = self.proj, self.target
+        """Exact sums for every timestep and target neuron: int64 (T, *target shape)."""
+        proj = self.proj
+        steps = x.shape[0]
+        shape = (steps,) + self.target.shape
         if proj.kind == "conv2d":
-            cols = im2col(x, proj.kernel, proj.stride, proj.padding).astype(self.dtype)
-            acc = self.matrix @ cols
-        elif proj.kind == "linear":
-            v = x.reshape(x.shape[0], -1).sum(axis=1) if proj.global_sum_pool else x.reshape(-1)
-            acc = self.matrix @ v.astype(self.dtype)
-        elif proj.kind == "identity":
-            codes = proj.weights.astype(np.int64).reshape((-1,) + (1,) * (x.ndim - 1))
-            return (x * codes).reshape(tgt.shape)
-        else:
-            cols = im2col(x[:, None], proj.kernel, proj.stride, proj.padding, per_channel=True)
-            return cols.sum(axis=1).reshape(tgt.shape)
-        if self.dtype is not np.int64:
-            acc = np.rint(acc)
-        return acc.astype(np.int64).reshape(tgt.shape)
+            # Timesteps in chunks whose window matrix stays under _WINDOW_BYTES (long spike trains).
+            chunk = max(1, _WINDOW_BYTES // (self.matrix.shape[1] * self.target.plane_size * self.matrix.itemsize))
+            acc = np.empty(shape, np.int64)
+            for t0 in range(0, steps, chunk):
+                xs = x[t0 : t0 + chunk].astype(self.dtype, copy=False)
+                part = self.matrix @ im2col_steps(xs, proj.kernel, proj.stride, proj.padding)  # (C_out, t*Ho*Wo)
+                # Float sums are exact integers (see the module docstring): the cast to int64 is exact.
+                acc[t0 : t0 + chunk] = part.reshape((shape[1], len(xs)) + shape[2:]).swapaxes(0, 1)
+            return acc
+        if proj.kind == "linear":
+            v = x.reshape(steps, x.shape[1], -1).sum(axis=2) if proj.global_sum_pool else x.reshape(steps, -1)
+            acc = self.matrix @ v.T.astype(self.dtype)                      # (n_out, T)
+            return acc.T.astype(np.int64).reshape(shape)                    # exact, as above
+        if proj.kind == "identity":
+            codes = proj.weights.astype(np.int64).reshape((1, -1) + (1,) * (x.ndim - 2))
+            return (x * codes).reshape(shape)
+        kh, kw = proj.kernel  # sumpool2d: every weight +1, each channel on its own
+        win = _windows(x.astype(np.int64), proj.kernel, proj.stride, proj.padding)  # (T, C, Ho, Wo, kH, kW)
+        return win.reshape(win.shape[:4] + (kh * kw,)).sum(axis=4).reshape(shape)
+
+
+def _windows(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
+    """Zero-padded windows of a (T, C, H, W) array: a (T, C, Ho, Wo, kH, kW) strided view."""
+    kh, kw = kernel
+    sh, sw = stride
+    ph, pw = padding
+    steps, c, h, w = x.shape
+    xp = np.zeros((steps, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph : ph + h, pw : pw + w] = x
+    return np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def im2col_steps(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
+    """Windows of a (T, C, H, W) array as one matrix: (C*kH*kW, T*Ho*Wo), rows in PyTorch's
+    weight order (c, kh, kw), columns timestep-major then row-major positions."""
+    win = _windows(x, kernel, stride, padding)                         # (T, C, Ho, Wo, kH, kW)
+    steps, c, ho, wo, kh, kw = win.shape
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, steps * ho * wo)
 
 
 def im2col(x: np.ndarray, kernel, stride, padding, per_channel: bool = False) -> np.ndarray:
@@ -130,20 +170,11 @@ def im2col(x: np.ndarray, kernel, stride, padding, per_channel: bool = False) ->
     Returns (C*kH*kW, Ho*Wo); with ``per_channel`` the input is (C, 1, H, W) and the result
     (C, kH*kW, Ho*Wo), each channel pooled on its own.
     """
-    kh, kw = kernel
-    sh, sw = stride
-    ph, pw = padding
-    if per_channel:
-        x = x[:, 0]
-    c, h, w = x.shape
-    xp = np.zeros((c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    xp[:, ph : ph + h, pw : pw + w] = x
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-    ho, wo = win.shape[1], win.shape[2]
-    win = win.transpose(0, 3, 4, 1, 2)  # (C, kH, kW, Ho, Wo)
-    if per_channel:
-        return win.reshape(c, kh * kw, ho * wo)
-    return win.reshape(c * kh * kw, ho * wo)
+    if not per_channel:
+        return im2col_steps(x[None], kernel, stride, padding)
+    win = _windows(x[None, :, 0], kernel, stride, padding)[0]          # (C, Ho, Wo, kH, kW)
+    c, ho, wo, kh, kw = win.shape
+    return win.transpose(0, 3, 4, 1, 2).reshape(c, kh * kw, ho * wo)
 
 
 def channel_view(values: np.ndarray, n_channels: int) -> np.ndarray:
@@ -193,30 +224,35 @@ def run_golden_input(workload: Workload, inputs: np.ndarray) -> GoldenResult:
     in_pop = workload.input_population
     max_abs_x = 128 if workload.input_kind == "analog" else 1
     pops = {p.name: p for p in workload.populations}
-    synapses = {}
-    for proj in workload.projections:
-        src = pops[proj.source]
-        synapses[proj.name] = _Synapses(proj, src, pops[proj.target], max_abs_x if src.kind == "input" else 1)
-    incoming = {p.name: workload.projections_into(p.name) for p in workload.populations}
-    membranes = {p.name: np.zeros(p.shape, np.int64) for p in workload.populations if p.kind != "input"}
-    spikes = {p.name: np.zeros((T,) + p.shape, bool) for p in workload.populations if p.kind == "lif"}
+    # values[name]: what a population sends at every timestep, (T, *shape): the input's
+    # values (int64), or a lif population's spikes (bool, exactly 0/1 in any product).
+    values = {in_pop.name: np.asarray(inputs, dtype=np.int64).reshape((T,) + in_pop.shape)}
+    membranes = {}
+    spikes = {}
     if workload.input_kind == "spikes":
-        spikes[in_pop.name] = np.asarray(inputs, dtype=bool).reshape((T,) + in_pop.shape)
-    saturations = {proj.name: np.zeros(T, np.int64) for proj in workload.projections}
-    for t in range(T):
-        values = {in_pop.name: np.asarray(inputs[t], dtype=np.int64)}
-        for pop in workload.populations:
-            if pop.kind == "input":
-                continue
-            current = np.zeros(pop.shape, np.int64)
-            for proj in incoming[pop.name]:
-                acc, n_sat = saturate(synapses[proj.name].accumulate(values[proj.source]), proj.acc_bits)
-                saturations[proj.name][t] += n_sat
-                current += scaled_input(acc, proj, pop.rounding)
-            spk, membranes[pop.name] = neuron_update(pop, membranes[pop.name], current)
-            if pop.kind == "lif":
-                spikes[pop.name][t] = spk
-                values[pop.name] = spk.astype(np.int64)
+        spikes[in_pop.name] = values[in_pop.name].astype(bool)
+    saturations = {}
+    for pop in workload.populations:
+        if pop.kind == "input":
+            continue
+        current = np.zeros((T,) + pop.shape, np.int64)
+        for proj in workload.projections_into(pop.name):
+            src = pops[proj.source]
+            synapses = _Synapses(proj, src, pop, max_abs_x if src.kind == "input" else 1)
+            acc_all = synapses.accumulate(values[proj.source])           # (T, *shape), exact
+            saturations[proj.name] = np.zeros(T, np.int64)
+            for t in range(T):
+                acc, saturations[proj.name][t] = saturate(acc_all[t], proj.acc_bits)
+                current[t] += scaled_input(acc, proj, pop.rounding)
+        m = np.zeros(pop.shape, np.int64)
+        fired = np.zeros((T,) + pop.shape, bool)
+        for t in range(T):
+            fired[t], m = neuron_update(pop, m, current[t])
+        membranes[pop.name] = m
+        if pop.kind == "lif":
+            spikes[pop.name] = values[pop.name] = fired
+    # Projections reported in the workload's order, as the other models do.
+    saturations = {proj.name: saturations[proj.name] for proj in workload.projections}
     out = workload.readout_population
     readout = membranes[out.name].reshape(-1).copy()
     return GoldenResult(

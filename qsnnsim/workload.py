@@ -10,6 +10,7 @@ generators, importers and the trainer's exporter, and the `.npz` reader/writer
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 import os
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from qsnnsim._atomic import atomic_write
-from qsnnsim._npz import NpzEntries, open_npz, reading_problem
+from qsnnsim._guard import MAX_NAME_CHARS, check_name, loads_json, text_problem
+from qsnnsim._npz import NpzEntries, open_npz
 from qsnnsim.errors import WorkloadError
 
 FORMAT_NAME = "qsnnsim-workload"
@@ -42,6 +44,9 @@ MULT_LIMIT = 1 << 24
 SHIFT_RANGE = (0, 31)
 MAX_PROJECTIONS_PER_TARGET = 16
 INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
+# Input limits (values and reasons in docs/input-limits.md).
+MAX_POPULATIONS, MAX_PROJECTIONS, MAX_NEURONS_PER_POPULATION = 4096, 16384, 1 << 31
+MAX_META_BYTES, MAX_META_DEPTH, MAX_PROVENANCE_BYTES = 16 << 20, 8, 64 << 10
 
 
 def weight_code_range(weight_bits: int) -> tuple[int, int]:
@@ -271,14 +276,16 @@ def _check_pair(file: str, fld: str, value: Any, lo: int) -> tuple[int, int]:
 
 def validate_population(pop: Population, file: str = "<workload>") -> Population:
     """Check one population's fields and normalise array dtypes; returns a new Population."""
+    check_name(file, "populations", pop.name, WorkloadError, "a population name")
     fld = f"populations.{pop.name}"
-    if not isinstance(pop.name, str) or not pop.name:
-        raise _err(file, "populations", f"population name must be a non-empty string (got {pop.name!r})")
     _check_choice(file, fld + ".kind", pop.kind, POPULATION_KINDS)
     shape = tuple(pop.shape)
     if len(shape) not in (1, 3) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
         raise _err(file, fld + ".shape", f"must be (C, H, W) or (N,) of positive integers (got {pop.shape!r})")
     shape = tuple(int(s) for s in shape)
+    if math.prod(shape) > MAX_NEURONS_PER_POPULATION:
+        raise _err(file, fld + ".shape", f"{shape} holds {math.prod(shape):,} neurons (at most "
+                   f"{MAX_NEURONS_PER_POPULATION:,})", "split the population")
     if pop.kind == "input":
         return Population(name=pop.name, kind="input", shape=shape)
     bits = _check_int(file, fld + ".membrane_bits", pop.membrane_bits, *MEMBRANE_BITS_RANGE)
@@ -309,6 +316,7 @@ def validate_population(pop: Population, file: str = "<workload>") -> Population
 
 def validate_projection(proj: Projection, pops: dict[str, Population], file: str = "<workload>") -> Projection:
     """Check one projection against its source and target; returns a normalised copy."""
+    check_name(file, "projections", proj.name, WorkloadError, "a projection name")
     fld = f"projections.{proj.name}"
     _check_choice(file, fld + ".kind", proj.kind, PROJECTION_KINDS)
     for end in ("source", "target"):
@@ -404,6 +412,13 @@ def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
     if not isinstance(wl.timesteps, (int, np.integer)) or isinstance(wl.timesteps, bool) or not 1 <= wl.timesteps <= 4096:
         raise _err(file, "timesteps", f"must be an integer in 1..4096 (got {wl.timesteps!r})")
     _check_choice(file, "input_kind", wl.input_kind, INPUT_KINDS)
+    if not isinstance(wl.name, str) or text_problem(wl.name, max_chars=MAX_NAME_CHARS):
+        check_name(file, "name", wl.name, WorkloadError, "the workload name")
+    for what, items, limit in (("populations", wl.populations, MAX_POPULATIONS),
+                               ("projections", wl.projections, MAX_PROJECTIONS)):
+        if len(items) > limit:
+            raise _err(file, what, f"lists {len(items):,} {what} (at most {limit:,})",
+                       "split the network, or see docs/input-limits.md")
     pops: dict[str, Population] = {}
     for pop in wl.populations:
         if pop.name in pops:
@@ -429,8 +444,9 @@ def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
                 "list populations so that every projection points forward (graphs are acyclic)",
             )
         projs.append(checked)
+    n_into = collections.Counter(p.target for p in projs)
     for pop in pops.values():
-        n_in = sum(1 for p in projs if p.target == pop.name)
+        n_in = n_into[pop.name]
         if pop.kind != "input" and n_in == 0:
             raise _err(file, f"populations.{pop.name}", "has no incoming projection", "connect it or remove it")
         if n_in > MAX_PROJECTIONS_PER_TARGET:
@@ -468,6 +484,8 @@ def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
     class_names = None
     if wl.class_names is not None:
         class_names = tuple(str(c) for c in wl.class_names)
+        for i, c in enumerate(class_names):
+            check_name(file, f"class_names[{i}]", c, WorkloadError, "a class name")
         n_out = next(p for p in pops.values() if p.kind == "readout").n_neurons
         if len(class_names) != n_out:
             raise _err(file, "class_names", f"has {len(class_names)} names for {n_out} readout neurons")
@@ -590,10 +608,9 @@ def _meta_get(meta: dict, key: str, fld: str, file: str, kind=None):
 def load_workload(path: str | os.PathLike) -> Workload:
     """Read and validate a workload ``.npz`` (never unpickles). Raises WorkloadError."""
     file = os.fspath(path)
-    npz = open_npz(file)
-    with npz:
+    with open_npz(file) as entries:
         try:
-            return _workload_from_npz(npz, file)
+            return _workload_from_npz(entries, file)
         except MemoryError:
             # Last resort: every entry's size is checked against its zip member before it is
             # read, but a workload can still be larger than this machine's free memory.
@@ -601,13 +618,12 @@ def load_workload(path: str | os.PathLike) -> Workload:
                        "free memory or load a smaller workload") from None
 
 
-def _workload_from_npz(npz, file: str) -> Workload:
-    entries = NpzEntries(npz, file)
-    raw = entries.get("meta", "meta")
-    try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise _err(file, "meta", f"is not UTF-8 JSON ({reading_problem(exc)})", "re-export the workload") from None
+def _workload_from_npz(entries: NpzEntries, file: str) -> Workload:
+    raw = entries.get("meta", "meta", entries.size_check("meta", MAX_META_BYTES))
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _err(file, "meta", f"must be UTF-8 JSON bytes (got {raw.shape} {raw.dtype})", "re-export the workload")
+    meta = loads_json(raw.tobytes(), file=file, fld="meta", error=WorkloadError, max_depth=MAX_META_DEPTH,
+                      fix="re-export the workload", label="UTF-8 JSON")
     if not isinstance(meta, dict):
         raise _err(file, "meta", "must be a JSON object")
     if meta.get("format") != FORMAT_NAME:
@@ -651,13 +667,22 @@ def _weights_check(file: str, key: str, wshape: tuple[int, ...], packed: bool):
     return check
 
 
+def _meta_list(meta: dict, key: str, file: str, limit: int) -> list:
+    items = _meta_get(meta, key, f"meta.{key}", file, list)
+    if len(items) > limit:
+        raise _err(file, f"meta.{key}", f"lists {len(items):,} {key} (at most {limit:,})",
+                   "split the network, or see docs/input-limits.md")
+    return items
+
+
 def _workload_from_meta(meta: dict, entries: NpzEntries, file: str) -> Workload:
     pops = []
-    for i, p in enumerate(_meta_get(meta, "populations", "meta.populations", file, list)):
+    for i, p in enumerate(_meta_list(meta, "populations", file, MAX_POPULATIONS)):
         fld = f"meta.populations[{i}]"
         if not isinstance(p, dict):
             raise _err(file, fld, "must be an object")
-        name = _meta_get(p, "name", fld + ".name", file, str)
+        name = check_name(file, fld + ".name", _meta_get(p, "name", fld + ".name", file, str), WorkloadError,
+                          "a population name")
         fld = f"populations.{name}"
         kind = _meta_get(p, "kind", fld + ".kind", file, str)
         shape = tuple(_meta_get(p, "shape", fld + ".shape", file, list))
@@ -679,14 +704,15 @@ def _workload_from_meta(meta: dict, entries: NpzEntries, file: str) -> Workload:
                              _vector_check(file, fld + ".bias", c)),
         ))
     # Channels of each population, to check mult and shift headers (None for a name used twice).
-    names = [pop.name for pop in pops]
-    channels = {pop.name: _n_channels(list(pop.shape)) if names.count(pop.name) == 1 else None for pop in pops}
+    uses = collections.Counter(pop.name for pop in pops)
+    channels = {pop.name: _n_channels(list(pop.shape)) if uses[pop.name] == 1 else None for pop in pops}
     projs = []
-    for i, p in enumerate(_meta_get(meta, "projections", "meta.projections", file, list)):
+    for i, p in enumerate(_meta_list(meta, "projections", file, MAX_PROJECTIONS)):
         fld = f"meta.projections[{i}]"
         if not isinstance(p, dict):
             raise _err(file, fld, "must be an object")
-        name = _meta_get(p, "name", fld + ".name", file, str)
+        name = check_name(file, fld + ".name", _meta_get(p, "name", fld + ".name", file, str), WorkloadError,
+                          "a projection name")
         fld = f"projections.{name}"
         target = p.get("target")
         c_t = channels.get(target) if isinstance(target, str) else None
@@ -701,7 +727,11 @@ def _workload_from_meta(meta: dict, entries: NpzEntries, file: str) -> Workload:
                 raise _err(file, fld + ".weights_packed", f"is {packed} for {p.get('weight_bits')!r}-bit weights; "
                            "1-bit codes are always bit-packed and wider codes never are", "re-export the workload")
             arr = entries.get(wkey, fld + ".weights", _weights_check(file, wkey, wshape, packed))
-            weights = _unpack_codes(arr, wshape) if packed else arr
+            if packed:
+                entries.reserve(wkey, 3 * math.prod(wshape))  # unpacked bits (uint8), then int16 codes
+                weights = _unpack_codes(arr, wshape)
+            else:
+                weights = arr
         projs.append(Projection(
             name=name, kind=_meta_get(p, "kind", fld + ".kind", file, str),
             source=_meta_get(p, "source", fld + ".source", file, str),
@@ -735,6 +765,8 @@ def _workload_from_meta(meta: dict, entries: NpzEntries, file: str) -> Workload:
             raise _err(file, "samples", f"shape {shape} does not match {list(sshape)} in meta", "re-export the workload")
 
     sarr = entries.get(skey, "meta.samples.entry", check_samples)
+    if spacked:
+        entries.reserve(skey, math.prod(sshape))
     samples = np.unpackbits(sarr, count=math.prod(sshape)).reshape(sshape) if spacked else sarr
     labels_key = meta.get("labels")
 
@@ -749,6 +781,10 @@ def _workload_from_meta(meta: dict, entries: NpzEntries, file: str) -> Workload:
     provenance = meta.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise _err(file, "meta.provenance", "must be a JSON object")
+    n_prov = len(json.dumps(provenance))
+    if n_prov > MAX_PROVENANCE_BYTES:
+        raise _err(file, "meta.provenance", f"is {n_prov:,} bytes of JSON (at most {MAX_PROVENANCE_BYTES:,})",
+                   "keep provenance to a short record of where the workload comes from")
     wl = Workload(
         name=str(meta.get("name", os.path.splitext(os.path.basename(file))[0])),
         timesteps=_meta_get(meta, "timesteps", "meta.timesteps", file),

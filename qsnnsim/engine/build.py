@@ -20,6 +20,7 @@ from qsnnsim.arch import ArchSpec
 from qsnnsim.counters import Action
 from qsnnsim.errors import MappingError
 from qsnnsim.kernels import sram, synapse
+from qsnnsim.kernels._jit import load_numba_target
 from qsnnsim.mapping import Mapping, Slice, check_packet_fits
 from qsnnsim.workload import Population, Projection, Workload
 
@@ -156,6 +157,7 @@ def _check_mapping(wl: Workload, arch: ArchSpec, mapping: Mapping, file: str) ->
 def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: str = "") -> Plan:
     """Prepare the per-slice and per-core arrays of a run (see module docstring)."""
     _check_mapping(workload, arch, mapping, arch_file or arch.name)
+    load_numba_target()  # before the kernels below, and before the second thread calls any
     value_bits = check_packet_fits(workload, arch, arch_file)
     wl = workload
     pops = wl.populations

@@ -197,8 +197,9 @@ class _PassRun:
 
     def __init__(self, plan: Plan, state: _SampleState, pass_index: int, offset: int, counts: np.ndarray,
                  unit_cycles: np.ndarray, fires: dict, trains: dict, wait_log: list, link_flits: dict,
-                 topology: PassTopology, record_packets: bool = False):
+                 topology: PassTopology, record_packets: bool = False, on_fire=None):
         self.plan = plan
+        self.on_fire = on_fire
         self.record_packets = record_packets
         self.state = state
         self.p = pass_index
@@ -403,6 +404,8 @@ class _PassRun:
         for core in sl.dest_cores:
             self._launch(sid, sl.pop, t, core, fired, sl.core, self.order.fire_level[(sid, t)])
         self.cores[sl.core].schedule_decision(self.env.now)
+        if self.on_fire is not None:
+            self.on_fire()
 
     def _compute(self, sl, t: int) -> np.ndarray:
         """The slice's integer update at t (kernels), with its counters; returns the population
@@ -482,13 +485,23 @@ def _peak_waiting(wait_log: list, n_routers: int) -> tuple:
 
 
 def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
-                    record_packets: bool = False) -> SampleResult:
+                    record_packets: bool = False, progress=None) -> SampleResult:
     """Run one sample (all passes) and collect its result.
 
     ``topologies`` (one :class:`PassTopology` per pass) are sample-independent; pass them to
     compute them once for many samples. ``record_packets`` keeps every packet's ejection and
     integrate start in each :class:`TrainTiming` (small runs: F pairs per train).
+    ``progress(fires_done, fires_total)``, when given, is called after every fire (a slice's
+    timestep), so a long sample can show where it is.
     """
+    on_fire = None
+    if progress is not None:
+        fires_total = len(plan.slices) * plan.workload.timesteps
+        done = [0]
+
+        def on_fire():
+            done[0] += 1
+            progress(done[0], fires_total)
     if topologies is None:
         topologies = [pass_topology(plan, p) for p in range(plan.mapping.n_passes)]
     wl, arch, mapping = plan.workload, plan.arch, plan.mapping
@@ -523,8 +536,8 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
                     counts[s.core, pop_i, 0, Action.WEIGHT_SRAM_WRITE] += s.weight_words
         starts.append(offset)
         run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log, link_flits,
-                       topologies[p], record_packets)
-        end = offset + run.run()
+                       topologies[p], record_packets, on_fire)
+        end = int(offset + run.run())  # a plain int with or without the JIT
     out_i = next(i for i, q in enumerate(wl.populations) if q is wl.readout_population)
     readout = state.membranes[out_i].copy()
     spikes = {p.name: state.values[i].astype(bool).reshape((T,) + p.shape)

@@ -18,6 +18,7 @@ import math
 import typing
 from dataclasses import MISSING, dataclass, field, fields, make_dataclass
 
+from qsnnsim._guard import escape_text
 from qsnnsim.energy import (
     COMPONENT_LABELS,
     COMPONENTS,
@@ -133,14 +134,39 @@ def aligns(cls, only: tuple | None = None) -> str:
 
 def markdown_table(rows: list, cls, only: tuple | None = None) -> str:
     """A GitHub-flavoured Markdown table (numbers right-aligned)."""
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+    def esc(text: str, align: str) -> str:
+        # Text cells may hold names from a file; formatted numbers are shown as they are.
+        return (markdown_text(text) if align == "l" else escape_text(text).replace("|", "\\|")).replace("\n", " ")
 
     heads = headers(cls, only)
     marks = ["---:" if a == "r" else ":---" for a in aligns(cls, only)]
     lines = ["| " + " | ".join(heads) + " |", "| " + " | ".join(marks) + " |"]
-    lines += ["| " + " | ".join(esc(c) for c in cells(r, only)) + " |" for r in rows]
+    al = aligns(cls, only)
+    lines += ["| " + " | ".join(esc(c, a) for c, a in zip(cells(r, only), al)) + " |" for r in rows]
     return "\n".join(lines)
+
+
+_MARKDOWN_SPECIAL = "\\`<>[]|&!"
+
+
+def markdown_text(text) -> str:
+    """``text`` shown literally in Markdown: punctuation Markdown or HTML would act on is
+    backslash-escaped, and control characters and lone surrogates are escaped as in the terminal."""
+    text = escape_text(text)
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+
+
+def csv_cell(value):
+    """A CSV cell: text that starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab,
+    carriage return) gets a leading ``'`` so no spreadsheet evaluates it; numbers stay numbers."""
+    if isinstance(value, str):
+        value = escape_text(value)
+        if value[:1] in _FORMULA_STARTS:
+            return "'" + value
+    return value
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def html_table(rows: list, cls, only: tuple | None = None) -> str:
@@ -149,7 +175,7 @@ def html_table(rows: list, cls, only: tuple | None = None) -> str:
     heads = "".join(f'<th title="{html.escape(col_docs[n])}">{html.escape(header(n))}</th>' for n in names(cls, only))
     body = []
     for r in rows:
-        tds = "".join(f'<td class="{"num" if a == "r" else "txt"}">{html.escape(c)}</td>'
+        tds = "".join(f'<td class="{"num" if a == "r" else "txt"}">{html.escape(escape_text(c))}</td>'
                       for c, a in zip(cells(r, only), aligns(cls, only)))
         body.append(f"<tr>{tds}</tr>")
     return f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -161,7 +187,7 @@ def write_csv(path: str, rows: list, cls) -> None:
         writer = csv.writer(fh)
         writer.writerow(names(cls))
         for r in rows:
-            writer.writerow(["" if getattr(r, n) is None else getattr(r, n) for n in names(cls)])
+            writer.writerow(["" if getattr(r, n) is None else csv_cell(getattr(r, n)) for n in names(cls)])
 
 
 def _parser(tp):
@@ -176,6 +202,8 @@ def _parser(tp):
             return int(text)
         if base is float:
             return float(text)
+        if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
+            return text[1:]  # undo csv_cell's guard
         return text
 
     return parse

@@ -15,11 +15,12 @@ import os
 import numpy as np
 
 from qsnnsim._atomic import atomic_write
+from qsnnsim._guard import MAX_RESULT_BYTES, load_json, loads_json
 from qsnnsim.errors import ResultError
 from qsnnsim.workload import Workload, dense_synaptic_ops
 
 RESULT_FORMAT = "qsnnsim-result"
-RESULT_VERSION = 2  # 2: unit_cycles per (core, population, timestep, unit)
+RESULT_VERSION = 3  # 3: run-level counters, per-sample totals, traces on request; 2: unit_cycles per unit
 
 
 def _plain(value):
@@ -39,6 +40,13 @@ def _plain(value):
     return value
 
 
+def is_calibrated(provenance) -> bool:
+    """True when a workload's provenance says it was calibrated, not trained (its predictions
+    mean nothing): a ``status`` saying "not trained" or "untrained"."""
+    status = provenance.get("status") if isinstance(provenance, dict) else None
+    return isinstance(status, str) and ("not trained" in status.lower() or "untrained" in status.lower())
+
+
 def workload_summary(wl: Workload, path: str = "") -> dict:
     pops = {p.name: p for p in wl.populations}
     return {
@@ -49,6 +57,7 @@ def workload_summary(wl: Workload, path: str = "") -> dict:
         "n_samples": wl.n_samples,
         "class_names": list(wl.class_names) if wl.class_names else None,
         "provenance": wl.provenance,
+        "is_calibrated": is_calibrated(wl.provenance),
         "populations": [
             {"name": p.name, "kind": p.kind, "shape": list(p.shape), "n_neurons": p.n_neurons,
              "membrane_bits": p.membrane_bits if p.kind == "lif" else None}
@@ -63,8 +72,24 @@ def workload_summary(wl: Workload, path: str = "") -> dict:
     }
 
 
-def sample_summary(sample, golden=None) -> dict:
-    """One SampleResult (and its golden-model check) as a JSON object."""
+def sample_trace(sample) -> dict:
+    """A sample's per-core counters, fires and trains (the ``trace`` of a sample entry)."""
+    return {
+        "counters": sample.counters.to_dict(),
+        "fires": [[s, t, a, b] for (s, t), (a, b) in sorted(sample.fires.items())],
+        "trains": [[p, src, t, dest, list(tt.grants), tt.delivery, tt.marker_start]
+                   for (p, src, t, dest), tt in sorted(sample.trains.items())],
+        "link_flits": [[a, b, n] for (a, b), n in sample.link_flits.items()],
+    }
+
+
+def sample_summary(sample, golden=None, trace: bool = False) -> dict:
+    """One SampleResult (and its golden-model check, None if not checked) as a JSON object.
+
+    A sample keeps its outputs, latency and action totals (enough for its energy); its
+    per-core counters, fires and trains go under ``trace`` only when asked, as they are
+    most of a result's size (docs/results-format.md).
+    """
     entry = {
         "sample": sample.sample,
         "label": sample.label,
@@ -73,56 +98,134 @@ def sample_summary(sample, golden=None) -> dict:
         "latency_cycles": sample.latency_cycles,
         "latency_us": sample.latency_us,
         "pass_starts": list(sample.pass_starts),
-        "counters": sample.counters.to_dict(),
-        "fires": [[s, t, a, b] for (s, t), (a, b) in sorted(sample.fires.items())],
+        "action_totals": sample.counters.totals(),
         "noc_wait_peak_packets": list(sample.noc_wait_peak_packets),
-        "link_flits": [[a, b, n] for (a, b), n in sample.link_flits.items()],
-        "trains": [[p, src, t, dest, list(tt.grants), tt.delivery, tt.marker_start]
-                   for (p, src, t, dest), tt in sorted(sample.trains.items())],
         "saturations": {k: v.tolist() for k, v in sample.saturations.items()},
+        "golden": golden,
     }
-    if golden is not None:
-        entry["golden"] = golden
-    return entry
+    if trace:
+        entry["trace"] = sample_trace(sample)
+    return _plain(entry)  # numpy scalars (NUMBA_DISABLE_JIT kernels return them) -> plain ints
 
 
-def run_to_dict(run, footprint, golden_checks: list, workload_path: str = "", arch_path: str = "") -> dict:
-    """The whole run as the v1 result JSON object."""
-    arch = run.arch
-    mapping = run.mapping
-    return {
-        "format": RESULT_FORMAT,
-        "version": RESULT_VERSION,
-        "workload": workload_summary(run.workload, workload_path),
-        "arch": {"path": arch_path, **arch.to_dict()},
-        "mapping": _plain(mapping),
-        "footprint": _plain(footprint),
-        "samples": [sample_summary(s, g) for s, g in zip(run.samples, golden_checks)],
-    }
+class ResultBuilder:
+    """Builds a run's result object one sample at a time, so no sample's arrays outlive it.
+
+    The run's counters and link loads are summed as samples arrive; a sample's trace is
+    kept when ``trace`` is true, and for the first sample always (the report's timeline).
+    """
+
+    def __init__(self, workload: Workload, arch, mapping, footprint, workload_path: str = "",
+                 arch_path: str = "", options: dict | None = None, trace: bool = False, run_id: str = ""):
+        self.trace = trace
+        self.samples: list[dict] = []
+        self._counters = None
+        self._link_flits: dict = {}
+        self.head = {
+            "format": RESULT_FORMAT,
+            "version": RESULT_VERSION,
+            "run_id": run_id,
+            "qsnnsim_version": _version(),
+            "options": dict(options or {}),
+            "workload": workload_summary(workload, workload_path),
+            "arch": {"path": arch_path, **arch.to_dict()},
+            "mapping": _plain(mapping),
+            "footprint": _plain(footprint),
+        }
+
+    def add(self, sample, golden: dict | None = None) -> dict:
+        from qsnnsim.counters import sum_counters
+
+        entry = sample_summary(sample, golden, trace=self.trace or not self.samples)
+        self.samples.append(entry)
+        self._counters = sample.counters if self._counters is None else sum_counters([self._counters, sample.counters])
+        for key, n in sample.link_flits.items():
+            self._link_flits[key] = self._link_flits.get(key, 0) + int(n)
+        return entry
+
+    def result(self) -> dict:
+        """The result object (without ``energy``, which the energy stage adds)."""
+        if self._counters is None:
+            raise ValueError("no samples")
+        return {**self.head, "counters": self._counters.to_dict(),
+                "link_flits": [[a, b, n] for (a, b), n in sorted(self._link_flits.items())],
+                "samples": self.samples}
+
+
+def _version() -> str:
+    from qsnnsim import __version__
+
+    return __version__
+
+
+def run_to_dict(run, footprint, golden_checks: list, workload_path: str = "", arch_path: str = "",
+                trace: bool = False) -> dict:
+    """A whole :class:`~qsnnsim.engine.simulate.RunResult` as the result JSON object."""
+    builder = ResultBuilder(run.workload, run.arch, run.mapping, footprint, workload_path, arch_path, trace=trace)
+    for s, g in zip(run.samples, golden_checks):
+        builder.add(s, g)
+    return builder.result()
+
+
+def dumps_result(data: dict) -> str:
+    """The result object as JSON text: one line per top-level key and per sample.
+
+    Compact (a 450-sample run stays a few MB) yet diffable and greppable line by line.
+    """
+    lines = []
+    for key, value in data.items():
+        if key in ("samples",) or (key == "energy" and isinstance(value, dict)):
+            inner = value if key == "samples" else value.get("samples")
+            if isinstance(inner, list):
+                body = ",\n  ".join(json.dumps(v, separators=(",", ":")) for v in inner)
+                if key == "samples":
+                    lines.append(f'"samples": [\n  {body}\n ]')
+                else:
+                    rest = {k: v for k, v in value.items() if k != "samples"}
+                    head = json.dumps(rest, separators=(",", ":"))[1:-1]
+                    lines.append(f'"energy": {{{head},\n "samples": [\n  {body}\n ]}}')
+                continue
+        lines.append(f"{json.dumps(key)}: {json.dumps(value, separators=(',', ':'))}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def write_json_atomic(path: str, data: dict) -> None:
     """Write JSON to ``path`` through a temp file in the same folder and a rename."""
     with atomic_write(path, "w", suffix=".json") as fh:
-        json.dump(data, fh, indent=1, sort_keys=False)
-        fh.write("\n")
+        fh.write(dumps_result(data))
 
 
 def read_result(path: str) -> dict:
-    """Load and check a result JSON; raises ResultError naming the problem."""
-    if not os.path.exists(path):
-        raise ResultError(path, "", "no such file", "give the result.json a run wrote")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultError(path, "", f"is not valid JSON ({exc})", "re-run qsnnsim run to write it again") from None
+    """Load and check a result JSON (or the ``result.json`` of a run folder); raises ResultError.
+
+    Read through :mod:`qsnnsim._guard`: a regular file of at most ``MAX_RESULT_BYTES``,
+    nesting and integer sizes bounded; every problem is one line.
+    """
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "result.json")):
+        path = os.path.join(path, "result.json")
+    data = load_json(path, max_bytes=MAX_RESULT_BYTES, error=ResultError, what="a result.json",
+                     fix="re-run qsnnsim run to write it again")
+    return check_result(data, path)
+
+
+def parse_result(text: str, path: str = "<result>") -> dict:
+    """Parse and check result JSON text within the same limits as :func:`read_result`."""
+    raw = text.encode("utf-8", errors="surrogatepass")
+    if len(raw) > MAX_RESULT_BYTES:
+        raise ResultError(path, "", f"is {len(raw):,} bytes, over the {MAX_RESULT_BYTES:,}-byte limit for a result",
+                          "re-run qsnnsim run to write it again")
+    return check_result(loads_json(raw, file=path, error=ResultError, fix="re-run qsnnsim run to write it again"),
+                        path)
+
+
+def check_result(data, path: str = "<result>") -> dict:
+    """A parsed result object's format, version and top-level keys; raises ResultError."""
     if not isinstance(data, dict) or data.get("format") != RESULT_FORMAT:
         raise ResultError(path, "format", f"is not a {RESULT_FORMAT} file", "give the result.json a run wrote")
     if data.get("version") != RESULT_VERSION:
         raise ResultError(path, "version", f"is {data.get('version')!r}; this qsnnsim reads version {RESULT_VERSION}",
                           "re-run qsnnsim run with this version")
-    for key in ("workload", "arch", "mapping", "footprint", "samples"):
+    for key in ("workload", "arch", "mapping", "footprint", "counters", "samples"):
         if key not in data:
             raise ResultError(path, key, "is missing", "re-run qsnnsim run to write it again")
     return data

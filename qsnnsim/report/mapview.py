@@ -6,6 +6,7 @@ Formatting only: the slices, their cores and every bit count come from
 
 from __future__ import annotations
 
+from qsnnsim._guard import escape_lines
 from qsnnsim.arch import ArchSpec
 from qsnnsim.footprint import Footprint
 from qsnnsim.mapping import Mapping
@@ -189,7 +190,7 @@ def format_mapping(mapping: Mapping, footprint: Footprint, arch: ArchSpec) -> st
 
     out.append("")
     out.append(format_footprint(footprint, arch))
-    return "\n".join(out)
+    return escape_lines("\n".join(out))
 
 
 def format_footprint(footprint: Footprint, arch: ArchSpec) -> str:
@@ -294,4 +295,4 @@ def format_footprint(footprint: Footprint, arch: ArchSpec) -> str:
         f"{f.weight_saving_percent:.1f}% smaller; membranes {fmt_bytes(f.membrane_bits)} "
         "(reported separately)"
     )
-    return "\n".join(out)
+    return escape_lines("\n".join(out))

@@ -4,23 +4,20 @@ No computation here beyond placing what is passed in (and choosing what fits: th
 cores of a timeline, the active part of a large mesh): every function takes plain lists or
 arrays with their units in the parameter names and writes one PNG, never larger than
 :data:`MAX_FIGURE_IN` whatever the mesh or network. Figures are built on a
-:class:`matplotlib.figure.Figure` with the Agg canvas directly, never through pyplot, so
-no global backend or figure state is touched (safe inside tests and other programs).
+:class:`matplotlib.figure.Figure` with the Agg canvas chosen explicitly
+(:class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`), never through pyplot, so no
+global backend or figure state is touched (safe inside tests and other programs).
+
+matplotlib is imported inside the functions that draw, not when this module is imported: it
+costs about 0.4 s, which a run without a report (``--no-report``) must not pay.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap, Normalize
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
-from matplotlib.ticker import FuncFormatter
 
 DPI = 110
 #: The largest figure, in inches: about 1980 x 1595 px at DPI, whatever the mesh or network.
@@ -32,14 +29,32 @@ COMPONENT_COLOURS = {
 }
 
 
-def _figure(width_in: float, height_in: float) -> Figure:
+def load_matplotlib() -> None:
+    """Import the parts of matplotlib the figures use (what the first figure would otherwise pay)."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
+#: zlib level of the PNGs: 1 encodes several times faster than PIL's default 6, and flat-colour
+#: charts compress about as well either way.
+PNG_COMPRESS_LEVEL = 1
+
+
+def _figure(width_in: float, height_in: float):
     """A constrained-layout figure of the asked size, clipped to :data:`MAX_FIGURE_IN`."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    # Labels are names from the user's files, shown as typed: a "$" never starts mathtext.
+    matplotlib.rcParams["text.parse_math"] = False
     return Figure(figsize=(min(width_in, MAX_FIGURE_IN[0]), min(height_in, MAX_FIGURE_IN[1])), layout="constrained")
 
 
-def _save(fig: Figure, path: str) -> str:
+def _save(fig, path: str) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return path
 
 
@@ -129,7 +144,8 @@ def plot_layers(populations: list[str], components: list[str], labels: list[str]
     ax.set_yticks(y, [_short(p) for p in populations], fontsize=8)
     ax.set_xlabel(f"dynamic energy per inference ({unit})")
     ax.set_title("Energy by layer (leakage is the chip's, not a layer's)", fontsize=10)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # an all-zero energy table draws no bar to name
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
@@ -157,6 +173,8 @@ def plot_utilisation(soma_percent: np.ndarray, integrate_percent: np.ndarray, pa
     Each map has its own colour scale (0 to a round number above its busiest core), so a soma
     busy 0.1% of the time is as visible as an integrate unit busy 40%; the title gives the peak.
     """
+    from matplotlib.colors import Normalize
+
     rows, cols = np.shape(soma_percent)
     cell = min(0.75, 6.0 / cols, 11.0 / rows)
     fig = _figure(2 * (cols * cell + 1.7), rows * cell + 1.7)
@@ -167,8 +185,9 @@ def plot_utilisation(soma_percent: np.ndarray, integrate_percent: np.ndarray, pa
         image = ax.imshow(data, cmap="viridis", norm=norm, interpolation="nearest")
         if rows * cols <= 64:
             for (r, c), v in np.ndenumerate(data):
+                # Cell labels sit inside the axes: kept out of the layout's text measuring.
                 ax.text(c, r, _pct(v), ha="center", va="center", fontsize=7,
-                        color=_text_colour(image.cmap(norm(v))))
+                        color=_text_colour(image.cmap(norm(v))), in_layout=False)
         peak = int(np.argmax(data))
         ax.set_title(f"{name} (% of latency)\npeak {_pct(data.flat[peak])} on core {peak}", fontsize=9)
         _mesh_axes(ax, rows, cols)
@@ -193,6 +212,11 @@ def plot_timeline(core_labels: list[str], fires_us: list[list[tuple]], integrate
     order given. Fires are coloured by population when at most :data:`MAX_POPULATION_COLOURS`
     fire, otherwise by the population's place in the network (a colour bar names them).
     """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Patch
+
     n_given = len(core_labels)
     keep = range(n_given)
     if n_given > MAX_TIMELINE_CORES:
@@ -207,24 +231,31 @@ def plot_timeline(core_labels: list[str], fires_us: list[list[tuple]], integrate
     firing = sorted({pop for spans in fires for _, _, pop in spans})
     by_depth = len(firing) > MAX_POPULATION_COLOURS
     if by_depth:
-        cmap = _DEPTH_COLOURS
+        cmap = _depth_colours()
         depth = Normalize(0, max(len(populations) - 1, 1))
         colour = {p: cmap(depth(p)) for p in firing}
     else:
         key = {p: p if len(populations) <= MAX_POPULATION_COLOURS else k for k, p in enumerate(firing)}
-        colour = {p: _CATEGORY_COLOURS[key[p] % len(_CATEGORY_COLOURS)] for p in firing}
+        categories = _category_colours()
+        colour = {p: categories[key[p] % len(categories)] for p in firing}
     row_in = 0.42 if n <= 16 else 0.34
     fig = _figure(11.0, row_in * n + 2.0)
     ax = fig.add_subplot()
     # Fires can be a thousandth of the run; a minimum width keeps every one visible as a tick.
     min_width = max(latency_us, 1e-9) * 3e-3
+    # Every bar of the figure in one collection (integrate bars, then fires), added without a
+    # data-limit update (the limits are set below): the picture of one broken_barh per bar,
+    # at a fraction of the artists and of the time.
+    bars, faces = [], []
     for i in range(n):
         y = n - 1 - i
-        ax.broken_barh([(a, max(b - a, min_width)) for a, b, _ in integrate[i]], (y - 0.4, 0.36),
-                       facecolors=_INTEGRATE_COLOUR, linewidth=0)
+        for a, b, _ in integrate[i]:
+            bars.append(_rectangle(a, max(b - a, min_width), y - 0.4, 0.36))
+            faces.append(_INTEGRATE_COLOUR)
         for start, end, pop in fires[i]:
-            ax.broken_barh([(start, max(end - start, min_width))], (y + 0.02, 0.38), facecolors=colour[pop],
-                           linewidth=0)
+            bars.append(_rectangle(start, max(end - start, min_width), y + 0.02, 0.38))
+            faces.append(colour[pop])
+    ax.add_collection(PolyCollection(bars, facecolors=faces, linewidths=0), autolim=False)
     if len(pass_starts_us) > 1:
         for k, start in enumerate(pass_starts_us):
             ax.axvline(start, color="black", linewidth=0.7, linestyle="--")
@@ -253,10 +284,28 @@ def plot_timeline(core_labels: list[str], fires_us: list[list[tuple]], integrate
 
 
 _INTEGRATE_COLOUR = "#9aa7b8"
-# tab10 with its grey replaced by black, so no fire colour looks like the grey integrate bars.
-_CATEGORY_COLOURS = [c if i != 7 else (0.0, 0.0, 0.0) for i, c in enumerate(colormaps["tab10"].colors)]
-# plasma without its palest yellow, which vanishes on white.
-_DEPTH_COLOURS = ListedColormap(colormaps["plasma"](np.linspace(0.0, 0.88, 256)), name="plasma_depth")
+
+
+def _rectangle(x: float, width: float, y: float, height: float) -> list[tuple]:
+    """The corners of a bar, as broken_barh draws it."""
+    return [(x, y), (x, y + height), (x + width, y + height), (x + width, y)]
+
+
+@functools.cache
+def _category_colours() -> list:
+    """tab10 with its grey replaced by black, so no fire colour looks like the grey integrate bars."""
+    from matplotlib import colormaps
+
+    return [c if i != 7 else (0.0, 0.0, 0.0) for i, c in enumerate(colormaps["tab10"].colors)]
+
+
+@functools.cache
+def _depth_colours():
+    """plasma without its palest yellow, which vanishes on white."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colormaps["plasma"](np.linspace(0.0, 0.88, 256)), name="plasma_depth")
 
 
 def plot_links(mesh_rows: int, mesh_cols: int, links: list[tuple], ejection_flits: np.ndarray,
@@ -268,6 +317,13 @@ def plot_links(mesh_rows: int, mesh_cols: int, links: list[tuple], ejection_flit
     Up to 8 cores a side, each box prints the core's number and ejected flits; when cores get
     smaller than half an inch, they are a heat map and links are lines (directions side by side).
     """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import FancyArrowPatch
+    from matplotlib.ticker import FuncFormatter
+
     ejection = np.asarray(ejection_flits, float).reshape(mesh_rows, mesh_cols)
     r0, r1, c0, c1 = 0, mesh_rows - 1, 0, mesh_cols - 1
     if max(mesh_rows, mesh_cols) > 16:
@@ -303,13 +359,16 @@ def plot_links(mesh_rows: int, mesh_cols: int, links: list[tuple], ejection_flit
         for r in range(r0, r1 + 1):
             for c in range(c0, c1 + 1):
                 v = ejection[r, c]
-                ax.add_patch(_core_box(c, r, cmap(norm(v)) if v else "#f4f4f4"))
+                ax.add_artist(_core_box(c, r, cmap(norm(v)) if v else "#f4f4f4"))
                 if cell >= 1.0:
                     ax.text(c, r, f"core {r * mesh_cols + c}\n{_compact(v)} in", ha="center", va="center",
-                            fontsize=7, color="white" if norm(v) > 0.55 else "black")
+                            fontsize=7, color="white" if norm(v) > 0.55 else "black", in_layout=False)
+        # add_artist, not add_patch: the limits are set below, so the data-limit update (a
+        # path per patch) is wasted; no shrink at the ends, which would cost a Bezier
+        # clipping per arrow end: the segments already stop short of the core boxes.
         for (start, end), (*_, flits) in zip(segments, links):
-            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10,
-                                         linewidth=0.8 + 4.0 * flits / peak, color=cmap(norm(flits))))
+            ax.add_artist(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, shrinkA=0, shrinkB=0,
+                                          linewidth=0.8 + 4.0 * flits / peak, color=cmap(norm(flits))))
     ax.set_xlim(c0 - 0.6, c1 + 0.6)
     ax.set_ylim(r1 + 0.6, r0 - 0.6)
     ax.set_aspect("equal")
@@ -323,6 +382,8 @@ def plot_links(mesh_rows: int, mesh_cols: int, links: list[tuple], ejection_flit
 
 
 def _core_box(c: int, r: int, colour):
+    from matplotlib.patches import FancyBboxPatch
+
     return FancyBboxPatch((c - 0.28, r - 0.28), 0.56, 0.56, boxstyle="round,pad=0.02", facecolor=colour,
                           edgecolor="black", linewidth=0.6)
 
@@ -341,6 +402,10 @@ def plot_sram(passes: list[tuple], path: str, mesh_shape: tuple[int, int] | None
     Cores holding no slice in a pass are grey; each map's title gives its fullest core, and the
     values are printed in the cells when there is room.
     """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     cmap = colormaps["YlOrRd"].with_extremes(bad=_NO_SLICE_COLOUR)
     norm = Normalize(0, 100)
     if mesh_shape is not None and len(passes) <= MAX_MESH_PASSES:
@@ -401,7 +466,8 @@ def _sram_map(ax, grid: np.ndarray, cmap, norm, annotate: bool, aspect: str = "e
     if annotate:
         for (r, c), v in np.ndenumerate(grid):
             if not np.isnan(v):
-                ax.text(c, r, _pct(v), ha="center", va="center", fontsize=7, color=_text_colour(cmap(norm(v))))
+                ax.text(c, r, _pct(v), ha="center", va="center", fontsize=7, color=_text_colour(cmap(norm(v))),
+                        in_layout=False)
 
 
 def _ticks(values: list) -> tuple[list[int], list[str]]:
@@ -471,4 +537,21 @@ def plot_model_size(labels: list[str], size_mb: list[float], path: str) -> str:
     ax.set_xlim(0, max(float(size.max(initial=0.0)) * 1.3, 1e-6))
     ax.set_title("Model size: quantized vs float32", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_distributions(latency_us: list[float], energy_uj: list[float], path: str) -> str:
+    """Histograms of per-sample latency (us) and energy per inference (uJ), side by side."""
+    fig = _figure(9.0, 3.2)
+    for ax, values, label in zip(fig.subplots(1, 2), (latency_us, energy_uj),
+                                 ("latency (us)", "energy per inference (uJ)")):
+        values = np.asarray(values, float)
+        ax.hist(values, bins=min(30, max(5, int(math.sqrt(values.size)))), color="#4e79a7", edgecolor="black",
+                linewidth=0.4)
+        ax.axvline(float(values.mean()), color="#e15759", linewidth=1.2, label=f"mean {values.mean():.4g}")
+        ax.set_xlabel(label)
+        ax.set_ylabel("samples")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"Distributions over {len(latency_us)} samples", fontsize=10)
     return _save(fig, path)

@@ -19,8 +19,6 @@ import html
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -34,16 +32,21 @@ from qsnnsim.energy import (
     PAPER_LEAVES_OUT,
     RunEnergy,
     arch_from_result,
-    counters_from_sample,
-    estimate_run_energy,
+    counters_from_json,
+    energy_from_result,
 )
+from qsnnsim._guard import escape_text, text_problem
 from qsnnsim.errors import InputError, ResultError
 from qsnnsim.mapping import Slice
 from qsnnsim.report import columns as col
-from qsnnsim.report import plots
+from qsnnsim.report import plots  # imports matplotlib only when a figure is drawn
+from qsnnsim.report.parallel import share_figures
+from qsnnsim.report.folder import OutputFolder, new_run_id
 
 #: Per-sample figures (timelines) are drawn for at most this many samples.
 MAX_SAMPLE_FIGURES = 8
+#: Up to this many samples the page lists one row each; beyond, distributions (rows in the CSV).
+MAX_SAMPLE_ROWS = 16
 _UJ = 10**6  # pJ per uJ
 _FIX = "re-run qsnnsim run to write it again"
 
@@ -73,6 +76,23 @@ class _Reader:
             names = kind.__name__ if isinstance(kind, type) else "number"
             self.fail(f"{where}.{key}".lstrip("."), f"must be a {names} (got {type(value).__name__})")
         return value
+
+    def texts(self, obj, where: str) -> None:
+        """Refuse any string (or key) under ``obj`` holding a control character or a lone
+        surrogate: such text would corrupt the terminal, report.md or a figure."""
+        stack = [(obj, where)]
+        while stack:
+            item, at = stack.pop()
+            if isinstance(item, str):
+                problem = text_problem(item.replace("\n", " ").replace("\t", " "), max_chars=None)
+                if problem:
+                    self.fail(at, problem, "re-run qsnnsim run with a clean workload and arch")
+            elif isinstance(item, dict):
+                for k, v in item.items():
+                    stack.append((k, at))
+                    stack.append((v, f"{at}.{k}"))
+            elif isinstance(item, list):
+                stack.extend((v, f"{at}[{i}]") for i, v in enumerate(item))
 
     def rows(self, obj, key, where: str, width: int) -> list:
         """A list of lists whose first ``width`` items are integers."""
@@ -109,6 +129,8 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     if not isinstance(data, dict):
         rd.fail("", "is not a JSON object", "give the result.json a run wrote")
     wl = rd.get(data, "workload", "", dict)
+    rd.texts(wl, "workload")
+    rd.texts(data.get("arch"), "arch")
     arch = arch_from_result(data, path)
     mapping = rd.get(data, "mapping", "", dict)
     footprint = rd.get(data, "footprint", "", dict)
@@ -137,14 +159,13 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
             rd.fail(f"{where}.population", f"{s['population']!r} is not a population of the workload")
         if not 0 <= slices[-1].core < arch.n_cores:
             rd.fail(f"{where}.core", f"{slices[-1].core} is not a core of the {arch.n_cores}")
-    counters = [counters_from_sample(s, path, i) for i, s in enumerate(samples)]
-    for i, c in enumerate(counters):
-        if list(c.population_names) != pop_names:
-            rd.fail(f"samples[{i}].counters.population_names", "differ from workload.populations")
-        if c.n_cores != arch.n_cores or c.actions.shape[2] != T:
-            rd.fail(f"samples[{i}].counters.action_counts", f"has shape {c.actions.shape}, expected "
-                    f"({arch.n_cores + 1}, {len(pop_names)}, {T}, actions)")
-    energy = estimate_run_energy(counters, arch)
+    energy = energy_from_result(data, path)
+    counters = counters_from_json(data["counters"], path, "counters")
+    if list(counters.population_names) != pop_names:
+        rd.fail("counters.population_names", "differ from workload.populations")
+    if counters.actions.shape[2] != T:
+        rd.fail("counters.action_counts", f"has shape {counters.actions.shape}, expected "
+                f"({arch.n_cores + 1}, {len(pop_names)}, {T}, actions)")
     n = len(samples)
     name = f"{rd.get(wl, 'name', 'workload', str)} on {arch.name}"
     m = _Model(title=f"qsnnsim report: {name}", facts=[], energy=energy, n=n)
@@ -169,29 +190,47 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     passes = rd.get(mapping, "n_passes", "mapping", int)
     wl_path = wl.get("path") or "(not recorded)"
     arch_path = data["arch"].get("path") or "(not recorded)"
-    checked = [r.matches_golden for r in sample_rows]
+    checked = [r for r in sample_rows if r.matches_golden != "-"]
+    if not checked:
+        golden_fact = "Golden-model check: not run (`--check none`)."
+    elif all(r.matches_golden == "yes" for r in checked):
+        golden_fact = (f"Golden-model check: {len(checked)} of {n} sample(s) checked, every one bit-exact"
+                       + ("." if len(checked) == n else " (`--check first`; `--check all` checks every sample)."))
+    else:
+        golden_fact = "Golden-model check: NOT bit-exact: " + ", ".join(
+            f"sample {r.sample}" for r in checked if r.matches_golden != "yes")
+    labelled = [r for r in sample_rows if r.label != "-"]
+    m.notes["accuracy"] = None
+    if labelled:
+        correct = sum(1 for r in labelled if r.label == r.predicted)
+        m.notes["accuracy"] = (correct, len(labelled))
+    provenance = wl.get("provenance") if isinstance(wl.get("provenance"), dict) else {}
+    m.notes["provenance"] = [(str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+                             for k, v in sorted(provenance.items())]
     m.facts = [
         (f"Workload `{wl['name']}` ({wl_path}): T = {T} timesteps, {wl.get('input_kind', '?')} input, "
         f"{len(pop_names)} populations; {n} of {wl.get('n_samples', '?')} sample(s) simulated."),
         (f"Architecture `{arch.name}` ({arch_path}): {arch.chip.mesh_rows}x{arch.chip.mesh_cols} mesh, "
         f"clock {arch.chip.clock_mhz:g} MHz; mapped in {passes} pass(es) "
         f"({mapping.get('strategy', '?')} strategy), {len(slices)} slices."),
-        "Golden-model check: " + ("every sample bit-exact" if all(c == "yes" for c in checked)
-                                  else "NOT bit-exact: " + ", ".join(f"sample {r.sample}: {r.matches_golden}"
-                                                                     for r in sample_rows)),
-        "Provenance: " + (json.dumps(wl["provenance"], sort_keys=True) if wl.get("provenance") else "(none)"),
+        golden_fact,
     ]
-    _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, footprint)
+    if m.notes["accuracy"]:
+        correct, total = m.notes["accuracy"]
+        m.facts.append(f"Accuracy: {correct}/{total} = {100.0 * correct / total:.2f}% of the labelled samples.")
+    if wl.get("is_calibrated") is True:
+        m.facts.append("This workload is calibrated, not trained: its predictions mean nothing (see provenance).")
+    _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, footprint)
     return m
 
 
 def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, samples) -> None:
     n = m.n
     run = energy.run
-    actions = np.sum([c.actions for c in counters], axis=0)     # summed over samples
+    actions = counters.actions                                  # summed over samples
     spikes_pt = actions[..., int(Action.SPIKE)].sum(axis=0)       # (pop, t)
     sops_pt = sum(actions[..., int(a)].sum(axis=0) for a in (Action.SYNAPTIC_ADD, Action.MAC8, Action.MAC16))
-    unit_by_pop = np.sum([c.unit_cycles_by_population() for c in counters], axis=0)  # (pop, unit)
+    unit_by_pop = counters.unit_cycles_by_population()  # (pop, unit), summed over samples
     layer_rows = []
     for i, (p, name) in enumerate(zip(pops, pop_names)):
         kind = rd.get(p, "kind", f"workload.populations[{i}]", str)
@@ -210,7 +249,7 @@ def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, 
                         *[float(comps[c]) / n / _UJ for c in DYNAMIC_COMPONENTS],
                         float(sum(comps.values())) / n / _UJ)
         for t, comps in enumerate(run.by_timestep)]
-    unit_cycles = np.sum([c.unit_cycles_by_core() for c in counters], axis=0)
+    unit_cycles = counters.unit_cycles_by_core()
     latency = run.latency_cycles
     core_rows = []
     for core in range(arch.n_cores + 1):
@@ -288,7 +327,7 @@ def _memory_tables(m, rd, fp, slices, arch) -> None:
                               ("LIF membranes, float32", num("n_lif_neurons") * 32 / 8e6)])
 
 
-def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> None:
+def _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, fp) -> None:
     n = m.n
     comp_rows = m.tables["components.csv"][:len(COMPONENTS)]   # without the total row
     labels = [COMPONENT_LABELS[c] for c in COMPONENTS]
@@ -303,7 +342,9 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
     figs.append(("paper_estimate.png", "The simulator's figure beside the paper-style estimate",
                  lambda p: plots.plot_comparison(list(COMPONENTS), labels, mean_comps, paper_uj, p)))
     layers = [r for r in m.tables["layers.csv"] if r.total_uj > 0]
-    matrix = np.array([[getattr(r, f"{c}_uj") for c in DYNAMIC_COMPONENTS] for r in layers])
+    # (layers, components) even when no layer has dynamic energy (an all-zero energy table)
+    matrix = np.array([[getattr(r, f"{c}_uj") for c in DYNAMIC_COMPONENTS] for r in layers],
+                      dtype=float).reshape(len(layers), len(DYNAMIC_COMPONENTS))
     figs.append(("energy_layers.png", "Dynamic energy per inference by layer, stacked by component",
                  lambda p: plots.plot_layers([r.population for r in layers], list(DYNAMIC_COMPONENTS),
                                              labels[:-1], matrix, p)))
@@ -318,11 +359,10 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
     figs.append(("core_utilisation.png", ("Busy time of every core's soma and integrate unit, % of the latency "
                  "(summed over samples)"), lambda p: plots.plot_utilisation(soma, integ, p)))
     link_sum: dict = {}
-    for i, s in enumerate(samples):
-        for a, b, flits in rd.rows(s, "link_flits", f"samples[{i}]", 3):
-            if not (0 <= a < arch.n_cores and 0 <= b < arch.n_cores):
-                rd.fail(f"samples[{i}].link_flits", f"names core {a} or {b}, not one of {arch.n_cores}")
-            link_sum[(a, b)] = link_sum.get((a, b), 0) + flits
+    for a, b, flits in rd.rows(data, "link_flits", "", 3):
+        if not (0 <= a < arch.n_cores and 0 <= b < arch.n_cores):
+            rd.fail("link_flits", f"names core {a} or {b}, not one of {arch.n_cores}")
+        link_sum[(a, b)] = link_sum.get((a, b), 0) + flits
     ejection = np.zeros(arch.n_cores)
     links = []
     for (a, b), flits in sorted(link_sum.items()):
@@ -337,11 +377,14 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
     pop_index = {name: i for i, name in enumerate(pop_names)}
     input_index = next((i for i, p in enumerate(pops) if p.get("kind") == "input"), 0)
     drawn = set()
-    for i, s in enumerate(samples[:MAX_SAMPLE_FIGURES]):
+    traced = [(i, s) for i, s in enumerate(samples) if isinstance(s, dict) and s.get("trace") is not None]
+    for i, entry in traced[:MAX_SAMPLE_FIGURES]:
         where = f"samples[{i}]"
-        if rd.get(s, "sample", where, int) in drawn:
+        if rd.get(entry, "sample", where, int) in drawn:
             continue
-        drawn.add(s["sample"])
+        drawn.add(entry["sample"])
+        s = rd.get(entry, "trace", where, dict)
+        where += ".trace"
         fires = [[] for _ in range(arch.n_cores)]
         integ_spans = [[] for _ in range(arch.n_cores)]
         to_us = 1.0 / arch.chip.clock_mhz
@@ -350,7 +393,8 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
                 rd.fail(f"{where}.fires[{k}]", f"names slice {sl}, the mapping has {len(slices)}")
             fires[slices[sl].core].append((start * to_us, end * to_us, pop_index[slices[sl].population]))
         for k, tr in enumerate(rd.rows(s, "trains", where, 4)):
-            if len(tr) < 7 or not isinstance(tr[4], list) or not tr[4]:
+            if (len(tr) < 7 or not isinstance(tr[4], list) or not tr[4]
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in (*tr[4], tr[5], tr[6]))):
                 rd.fail(f"{where}.trains[{k}]", "must be [pass, source, t, dest, grants, delivery, marker_start]")
             src, dest = tr[1], tr[3]
             if not 0 <= dest < arch.n_cores or src >= len(slices):
@@ -361,11 +405,11 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
             integ_spans[dest].append(((tr[4][-1] + 1) * to_us, (tr[6] + 1) * to_us, pop))
         used = [c for c in range(arch.n_cores) if fires[c] or integ_spans[c]]
         latency_us = energy.samples[i].latency_cycles * to_us
-        starts = rd.get(s, "pass_starts", where, list)
+        starts = rd.get(entry, "pass_starts", f"samples[{i}]", list)
         if not all(isinstance(c, int) and not isinstance(c, bool) for c in starts):
-            rd.fail(f"{where}.pass_starts", "must be a list of integers")
+            rd.fail(f"samples[{i}].pass_starts", "must be a list of integers")
         starts_us = tuple(c * to_us for c in starts)
-        sample_id = rd.get(s, "sample", where, int)
+        sample_id = entry["sample"]
         figs.append((f"timeline_sample{sample_id}.png",
                      (f"Sample {sample_id}: busy phases of the used cores, the {plots.MAX_TIMELINE_CORES} busiest "
                       "at most (fire above, integrate below)"),
@@ -382,9 +426,16 @@ def _figures(m, rd, energy, samples, slices, arch, pop_names, pops, T, fp) -> No
     if per_pass:
         figs.append(("sram_per_core.png", "SRAM used per core (cores holding slices), % of each SRAM's capacity",
                      lambda p: plots.plot_sram(per_pass, p, shape)))
+    if n > MAX_SAMPLE_ROWS:
+        latency = [r.latency_us for r in m.tables["samples.csv"]]
+        energy_uj = [r.energy_uj for r in m.tables["samples.csv"]]
+        figs.append(("sample_distributions.png", f"Latency and energy per inference over the {n} samples",
+                     lambda p: plots.plot_distributions(latency, energy_uj, p)))
     sizes = m.notes["model_size"]
     figs.append(("model_size.png", "Model size: quantized weights and membranes vs float32",
                  lambda p: plots.plot_model_size([k for k, _ in sizes], [v for _, v in sizes], p)))
+    # Drawn on two processes where that is safe (the list, names and captions are unchanged).
+    figs[:] = share_figures(figs)
 
 
 # --------------------------------------------------------------------------- documents
@@ -395,7 +446,7 @@ def _blocks(m: _Model) -> list[tuple]:
     ("table", rows, cls, only) | ("fig", file, caption)."""
     t = m.tables
     s0 = m.energy.run
-    out = [("h", 1, m.title), ("list", m.facts)]
+    out = [("h", 1, m.title), ("list", m.facts), ("toc",)]
     per = m.tables["statistics.csv"]
     energy_row = per[2]
     out += [("h", 2, "Summary"),
@@ -403,8 +454,15 @@ def _blocks(m: _Model) -> list[tuple]:
                   f"{float(s0.leakage_power_uw) / 1000:.4g} mW. All figures are per inference unless a table says "
                   "otherwise; the statistics are over samples (p95: numpy's linear interpolation).")),
             ("table", per, col.StatRow, None if m.n > 1 else ("quantity", "unit", "mean")),
-            ("h", 2, "Samples"), ("table", t["samples.csv"], col.SampleRow, None),
-            ("table", t["sample_energy.csv"], col.SampleEnergyRow, None),
+            ("h", 2, "Samples")]
+    if m.n <= MAX_SAMPLE_ROWS:
+        out += [("table", t["samples.csv"], col.SampleRow, None),
+                ("table", t["sample_energy.csv"], col.SampleEnergyRow, None)]
+    else:
+        out += [("p", (f"{m.n} samples: the page shows their distributions (the Summary's statistics and the "
+                       "figure below); `tables/samples.csv` and `tables/sample_energy.csv` have one row per "
+                       "sample.")), ("fig", "sample_distributions.png")]
+    out += [
             ("h", 2, "Energy"),
             ("p", ("Energy = every counter x its energy-table entry + leakage power x simulated latency, nothing "
                   "else (docs/energy-model.md). Totals are exact sums of their parts. The uJ columns are per "
@@ -434,8 +492,9 @@ def _blocks(m: _Model) -> list[tuple]:
             ("table", t["cores.csv"], col.CoreRow, None),
             ("fig", "core_utilisation.png"), ("fig", "noc_links.png")]
     out += [("fig", f) for f, _, _ in m.figures if f.startswith("timeline_")]
-    if m.n > MAX_SAMPLE_FIGURES:
-        out.append(("p", f"Timelines are drawn for the first {MAX_SAMPLE_FIGURES} samples."))
+    if m.n > 1:
+        out.append(("p", "Timelines are drawn for traced samples: the first sample, or with `qsnnsim run "
+                         f"--trace` every sample (the first {MAX_SAMPLE_FIGURES} drawn)."))
     out += [("h", 2, "Mapping: slices per core"),
             ("p", f"{m.notes['idle_cores']} core slot(s) hold no slice." if m.notes["idle_cores"] else
              "Every core holds at least one slice."),
@@ -443,6 +502,8 @@ def _blocks(m: _Model) -> list[tuple]:
     out += [("fig", f) for f, _, _ in m.figures if f.startswith("sram_")]
     out += [("h", 2, "Memory footprint"), ("table", t["footprint.csv"], col.FootprintRow, None),
             ("fig", "model_size.png"),
+            ("h", 2, "Provenance"),
+            ("kv", m.notes["provenance"]) if m.notes["provenance"] else ("p", "The workload records no provenance."),
             ("h", 2, "Files"),
             ("p", "Tables as CSV (column names carry the units): " + ", ".join(f"`tables/{k}`" for k in t)
              + ". Re-render with `qsnnsim report result.json --out DIR`.")]
@@ -453,16 +514,29 @@ def _captions(m: _Model) -> dict:
     return {f: cap for f, cap, _ in m.figures}
 
 
+def _md(text: str) -> str:
+    """Report text for Markdown: names from the files may hold ``<``, ``>`` or ``&``, which a
+    Markdown viewer would take as HTML; shown as entities (code spans in backticks stay)."""
+    return escape_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_markdown(m: _Model) -> str:
     caps = _captions(m)
     parts = []
-    for b in _blocks(m):
-        if b[0] == "h":
-            parts.append("#" * b[1] + " " + b[2])
+    blocks = _blocks(m)
+    for b in blocks:
+        if b[0] == "toc":
+            parts.append("Contents: " + " · ".join(f"[{h[2]}](#{_anchor(h[2])})" for h in blocks
+                                                   if h[0] == "h" and h[1] == 2))
+        elif b[0] == "kv":
+            parts.append("| key | value |\n|---|---|\n" + "\n".join(
+                f"| {col.markdown_text(k)} | {col.markdown_text(v)} |" for k, v in b[1]))
+        elif b[0] == "h":
+            parts.append("#" * b[1] + " " + _md(b[2]))
         elif b[0] == "p":
-            parts.append(b[1])
+            parts.append(_md(b[1]))
         elif b[0] == "list":
-            parts.append("\n".join(f"- {x}" for x in b[1]))
+            parts.append("\n".join(f"- {_md(x)}" for x in b[1]))
         elif b[0] == "table":
             parts.append(col.markdown_table(b[1], b[2], b[3]))
         else:
@@ -477,17 +551,30 @@ td.num{text-align:right;white-space:nowrap}figure{margin:1em 0}img{max-width:100
 figcaption{font-size:.85em;color:#555}code{background:#f4f4f4;padding:0 .2em}"""
 
 
+def _anchor(heading: str) -> str:
+    """GitHub's heading anchor: lower case, spaces to dashes, punctuation dropped."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-")
+
+
 def _inline(text: str) -> str:
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(escape_text(text)))
 
 
 def to_html(m: _Model, figure_dir: str) -> str:
     """The report as one HTML page with every figure embedded (``figure_dir`` holds the PNGs)."""
     caps = _captions(m)
     body = []
-    for b in _blocks(m):
-        if b[0] == "h":
-            body.append(f"<h{b[1]}>{_inline(b[2])}</h{b[1]}>")
+    blocks = _blocks(m)
+    for b in blocks:
+        if b[0] == "toc":
+            body.append("<nav><b>Contents</b>: " + " · ".join(
+                f'<a href="#{_anchor(h[2])}">{html.escape(h[2])}</a>' for h in blocks if h[0] == "h" and h[1] == 2)
+                + "</nav>")
+        elif b[0] == "kv":
+            body.append("<table><tr><th>key</th><th>value</th></tr>" + "".join(
+                f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in b[1]) + "</table>")
+        elif b[0] == "h":
+            body.append(f'<h{b[1]} id="{_anchor(b[2])}">{_inline(b[2])}</h{b[1]}>')
         elif b[0] == "p":
             body.append(f"<p>{_inline(b[1])}</p>")
         elif b[0] == "list":
@@ -521,38 +608,15 @@ def _write_all(m: _Model, stage: str) -> None:
         fh.write(to_html(m, fig_dir))
 
 
-_MANIFEST = ".qsnnsim-report-files"
+def write_report_files(result: dict, stage: str, source: str = "<result>") -> None:
+    """Render a result object into an empty staging folder (see :mod:`qsnnsim.report.folder`).
 
-
-def _commit(stage: str, out_dir: str, files: list[str]) -> None:
-    """Move a complete staged report into ``out_dir``.
-
-    Into an existing folder, each staged file replaces only the file of the same name, and of
-    the files a previous report wrote (listed in its manifest) only those this one no longer
-    writes are removed: anything else the folder holds (a user's own figures, a run's
-    result.json) is left alone. The two documents move last, so a reader never sees them point
-    at figures not yet in place.
+    Raises
+    ------
+    ResultError
+        The result object is incomplete or inconsistent (checked before anything is drawn).
     """
-    if not os.path.exists(out_dir):
-        os.rename(stage, out_dir)
-        return
-    manifest = os.path.join(out_dir, _MANIFEST)
-    old = []
-    if os.path.exists(manifest):
-        with open(manifest, encoding="utf-8") as fh:
-            old = [line.strip() for line in fh if line.strip()]
-    for sub in ("figures", "tables"):
-        target = os.path.join(out_dir, sub)
-        os.makedirs(target, exist_ok=True)
-        for name in sorted(os.listdir(os.path.join(stage, sub))):
-            os.replace(os.path.join(stage, sub, name), os.path.join(target, name))
-    for rel in set(old) - set(files):
-        stale = os.path.join(out_dir, rel)
-        if os.path.dirname(rel) in ("figures", "tables") and os.path.isfile(stale):
-            os.unlink(stale)
-    os.replace(os.path.join(stage, _MANIFEST), manifest)
-    for doc in ("report.md", "report.html"):
-        os.replace(os.path.join(stage, doc), os.path.join(out_dir, doc))
+    _write_all(summarise(result, source), stage)
 
 
 def build_report(result: dict, out_dir: str, source: str = "<result>") -> list[str]:
@@ -561,9 +625,10 @@ def build_report(result: dict, out_dir: str, source: str = "<result>") -> list[s
     Parameters
     ----------
     result : dict
-        A ``qsnnsim-result`` v1 object (as :func:`qsnnsim.report.files.read_result` returns).
+        A ``qsnnsim-result`` object (as :func:`qsnnsim.report.files.read_result` returns).
     out_dir : str
-        The report folder; a run's ``result.json`` in it is left alone.
+        The report folder; a run's ``result.json`` in it is left alone, and nothing outside
+        it is written or deleted (:class:`qsnnsim.report.folder.OutputFolder`).
     source : str
         Where ``result`` came from, for error messages.
 
@@ -577,28 +642,16 @@ def build_report(result: dict, out_dir: str, source: str = "<result>") -> list[s
     ResultError
         The result object is incomplete or inconsistent (nothing is written).
     InputError
-        ``out_dir`` is a file or cannot be written.
+        ``out_dir`` is a file, cannot be written, is in use by another run, or holds a link
+        in place of ``figures``/``tables``.
     """
     model = summarise(result, source)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise InputError(out_dir, "", "is a file, not a folder", "give a folder for the report")
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    try:
-        os.makedirs(parent, exist_ok=True)
-        stage = tempfile.mkdtemp(prefix=".report-", dir=parent)
-    except OSError as exc:
-        raise InputError(out_dir, "", f"cannot be written ({exc.strerror})", "choose another folder") from None
-    try:
-        _write_all(model, stage)
-        rel = ["report.html", "report.md"]
-        for sub in ("figures", "tables"):
-            rel += [f"{sub}/{f}" for f in sorted(os.listdir(os.path.join(stage, sub)))]
-        with open(os.path.join(stage, _MANIFEST), "w", encoding="utf-8") as fh:
-            fh.write("\n".join(rel) + "\n")
-        _commit(stage, out_dir, rel)
-        files = [os.path.join(out_dir, r) for r in rel]
-    except OSError as exc:
-        raise InputError(out_dir, "", f"cannot be written ({exc.strerror})", "choose another folder") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return files
+    run_id = result.get("run_id") if isinstance(result.get("run_id"), str) else None
+    with OutputFolder(out_dir) as folder:
+        try:
+            stage = folder.stage()
+            _write_all(model, stage)
+            return folder.commit(stage, run_id or new_run_id())
+        except OSError as exc:
+            raise InputError(out_dir, "", f"cannot be written ({exc.strerror or exc})", "choose another folder") \
+                from None

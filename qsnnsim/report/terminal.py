@@ -1,12 +1,15 @@
 """Terminal views: the text `qsnnsim inspect`, `map` and `run` print.
 
-Formatting only: every number shown is computed by an earlier stage and passed in.
+Formatting only: every number shown is computed by an earlier stage and passed in. Every
+line is passed through :func:`qsnnsim._guard.escape_text`, so a name from a file can never
+send an escape sequence or a lone surrogate to the terminal.
 """
 
 from __future__ import annotations
 
 import json
 
+from qsnnsim._guard import escape_lines, escape_text
 from qsnnsim.footprint import model_size
 from qsnnsim.workload import Workload, dense_synaptic_ops
 
@@ -36,7 +39,7 @@ def fmt_bytes(bits: int) -> str:
 
 def table(headers: list[str], rows: list[list], align: str | None = None) -> str:
     """A plain-text table; ``align`` is one letter per column (l or r), numbers right by default."""
-    cells = [[str(c) for c in row] for row in rows]
+    cells = [[escape_text(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     if align is None:
         align = "l" + "r" * (len(headers) - 1)
@@ -133,7 +136,7 @@ def format_workload(wl: Workload, path: str = "") -> str:
             value = wl.provenance[key]
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
             out.append(f"  {key}: {text}")
-    return "\n".join(out)
+    return escape_lines("\n".join(out))
 
 
 def format_run(run, footprint, checks: list, result_path: str, energy, report_path: str | None = None) -> str:
@@ -198,4 +201,4 @@ def format_run(run, footprint, checks: list, result_path: str, energy, report_pa
     out.append(f"result: {result_path}")
     if report_path:
         out.append(f"report: {report_path}")
-    return "\n".join(out)
+    return escape_lines("\n".join(out))

@@ -133,7 +133,8 @@ def zip_damage_files(folder) -> list[MalformedCase]:
     write("strong_encryption", directory_field(8, 0x41), "samples", "strong encryption")
     write("compression_method", directory_field(10, 99), "samples", "compression method is not supported")
     for name, key, field, problem in [("huge_samples_header", "samples", "samples", "packed spike samples need"),
-                                      ("huge_meta_header", "meta", "meta", "its .npy header claims shape")]:
+                                      ("huge_meta_header", "meta", "meta",
+                                       "is 1,000,000,000,000 bytes (at most 16,777,216)")]:
         path = os.path.join(folder, name + ".npz")
         _forged_header_npz(path, key, (10**12,))
         cases.append(MalformedCase(name, path, field, problem))
@@ -164,10 +165,13 @@ def test_inspect_damaged_zip_one_line_exit_2(zip_damage_runs, name):
     assert_one_line_exit_2(*zip_damage_runs[name])
 
 
-# Run as root, chmod 000 does not stop open(): make open() in the loader refuse instead.
-LOCKED_OPEN = ("import sys, qsnnsim._npz as w\n"
-               "def locked(file, *args, **kwargs): raise PermissionError(13, 'Permission denied', file)\n"
-               "w.open = locked\n"
+# Run as root, chmod 000 does not stop open(): make the guarded reader's os.open refuse instead.
+LOCKED_OPEN = ("import os, sys\n"
+               "real_open = os.open\n"
+               "def locked(file, *args, **kwargs):\n"
+               "    if str(file).endswith('locked.npz'): raise PermissionError(13, 'Permission denied', file)\n"
+               "    return real_open(file, *args, **kwargs)\n"
+               "os.open = locked\n"
                "from qsnnsim.cli import main\n"
                "sys.exit(main(sys.argv[1:]))")
 

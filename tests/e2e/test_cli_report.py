@@ -37,9 +37,10 @@ def test_run_writes_result_and_report(run_dir):
     for name in ("result.json", "report.md", "report.html"):
         assert os.path.isfile(os.path.join(out, name)), name
     pngs = [f for f in os.listdir(os.path.join(out, "figures")) if f.endswith(".png")]
-    assert {"energy_components.png", "timeline_sample0.png", "timeline_sample1.png", "noc_links.png"} <= set(pngs)
+    assert {"energy_components.png", "timeline_sample0.png", "noc_links.png"} <= set(pngs)
+    assert "timeline_sample1.png" not in pngs  # only the first sample is traced without --trace
     assert os.path.isfile(os.path.join(out, "tables", "energy_terms.csv"))
-    assert "energy per inference: " in stdout and " uJ mean (min " in stdout
+    assert "energy per inference: " in stdout and " uJ mean; " in stdout
     assert f"report: {os.path.join(out, 'report.html')}" in stdout
     with open(os.path.join(out, "result.json"), encoding="utf-8") as fh:
         data = json.load(fh)
@@ -110,7 +111,7 @@ def test_no_report_writes_the_result_only(tmp_path):
     out = str(tmp_path / "bare")
     proc = qsnnsim("run", ARCH, WORKLOAD, "--out", out, "--no-report")
     assert proc.returncode == 0, proc.stderr
-    assert os.listdir(out) == ["result.json"]
+    assert sorted(os.listdir(out)) == [".qsnnsim-report-files", "result.json"]
     assert "report:" not in proc.stdout
 
 
@@ -121,13 +122,15 @@ CORRUPT = {
     "other-version": ('{"format": "qsnnsim-result", "version": 9}', "version: is 9"),
     "truncated": (None, "is not valid JSON"),
     # A count edited to a float, or to a number too large for int64 (was an OverflowError traceback).
-    "huge-count": (lambda d: d["samples"][0]["counters"]["action_counts"][0][0][0].__setitem__(7, 1e308),
-                   "samples[0].counters: cannot be read (action_counts[0][0][0][7] is 1e+308, not an integer in "
+    "huge-count": (lambda d: d["counters"]["action_counts"][0][0][0].__setitem__(7, 1e308),
+                   "counters: cannot be read (action_counts[0][0][0][7] is 1e+308, not an integer in "
                    "the int64 range)"),
-    "int64-overflow": (lambda d: d["samples"][1]["counters"]["action_counts"][0][0][0].__setitem__(7, 2**64),
+    "int64-overflow": (lambda d: d["counters"]["action_counts"][0][0][0].__setitem__(7, 2**64),
                        "action_counts[0][0][0][7] is 18446744073709551616, not an integer in the int64 range"),
-    "fractional-count": (lambda d: d["samples"][0]["counters"]["unit_cycles"][0][0][0].__setitem__(1, 12.5),
-                         "samples[0].counters: cannot be read (unit_cycles[0][0][0][1] is 12.5, not an integer"),
+    "fractional-count": (lambda d: d["counters"]["unit_cycles"][0][0][0].__setitem__(1, 12.5),
+                         "counters: cannot be read (unit_cycles[0][0][0][1] is 12.5, not an integer"),
+    "edited-sample-total": (lambda d: d["samples"][1]["action_totals"].__setitem__("spike", 10**6),
+                            "counters.action_counts (spike): is not the sum of the samples' action_totals"),
 }
 
 
@@ -171,13 +174,13 @@ def test_a_corrupt_or_foreign_result_is_one_line_and_exit_2(corrupt_runs, name):
 def test_a_result_with_broken_counters_is_one_line_and_exit_2(run_dir, tmp_path):
     with open(os.path.join(run_dir[0], "result.json"), encoding="utf-8") as fh:
         data = json.load(fh)
-    data["samples"][1]["counters"]["action_counts"] = [[0]]
+    data["counters"]["action_counts"] = [[0]]
     path = tmp_path / "result.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     proc = qsnnsim("report", str(path), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        (f"qsnnsim: error: {path}: samples[1].counters.action_counts: has shape (1, 1), not (cores + 1, "
+        (f"qsnnsim: error: {path}: counters.action_counts: has shape (1, 1), not (cores + 1, "
          "populations, timesteps, actions) (re-run qsnnsim run)")]
     assert not (tmp_path / "out").exists()
 

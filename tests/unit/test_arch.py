@@ -445,7 +445,7 @@ def test_unreadable_files(tmp_path, text, field, problem):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(ArchError, match="no such file"):
         load_arch(tmp_path / "absent.yaml")
-    with pytest.raises(ArchError, match="is a directory"):
+    with pytest.raises(ArchError, match="is a folder"):
         load_arch(tmp_path)
 
 

@@ -214,23 +214,29 @@ def test_written_energies_are_whole_pj_rounded_per_term_and_sample():
 
 @pytest.mark.parametrize("edit,match", [
     (lambda d: d["arch"]["energy"].pop("mac8_pj"), r"r\.json: arch\.energy\.mac8_pj: "),
-    (lambda d: d["arch"]["chip"].update(mesh_rows=3), r"samples\[0\]\.counters\.action_counts: has 4 core rows"),
-    (lambda d: d["samples"][1]["counters"].update(action_counts=[[1, 2], [3]]),
-     r"samples\[1\]\.counters: cannot be read"),
-    (lambda d: d["samples"][0]["counters"].update(actions=["x"]), r"samples\[0\]\.counters: cannot be read"),
+    (lambda d: d["arch"]["chip"].update(mesh_rows=3), r"counters\.action_counts: has 4 core rows"),
+    (lambda d: d["counters"].update(action_counts=[[1, 2], [3]]), r"r\.json: counters: cannot be read"),
+    (lambda d: d["counters"].update(actions=["x"]), r"r\.json: counters: cannot be read"),
     (lambda d: d.update(samples=[]), r"samples: is empty"),
-    (lambda d: d["samples"][0]["counters"]["action_counts"][0][0][0].__setitem__(7, 1e308),
-     r"samples\[0\]\.counters: cannot be read \(action_counts\[0\]\[0\]\[0\]\[7\] is 1e\+308, not an integer "
+    (lambda d: d["counters"]["action_counts"][0][0][0].__setitem__(7, 1e308),
+     r"counters: cannot be read \(action_counts\[0\]\[0\]\[0\]\[7\] is 1e\+308, not an integer "
      r"in the int64 range\)"),
-    (lambda d: d["samples"][0]["counters"]["action_counts"][1][0][0].__setitem__(0, 2**63),
+    (lambda d: d["counters"]["action_counts"][1][0][0].__setitem__(0, 2**63),
      r"action_counts\[1\]\[0\]\[0\]\[0\] is 9223372036854775808, not an integer in the int64 range"),
-    (lambda d: d["samples"][1]["counters"]["action_counts"][0][0][0].__setitem__(2, 2.5),
-     r"samples\[1\]\.counters: cannot be read \(action_counts\[0\]\[0\]\[0\]\[2\] is 2\.5, "),
-    (lambda d: d["samples"][0]["counters"]["action_counts"][0][0][0].__setitem__(2, True), r"\[2\] is True, "),
-    (lambda d: d["samples"][0]["counters"]["unit_cycles"][0][0][0].__setitem__(0, 10**30),
+    (lambda d: d["counters"]["action_counts"][0][0][0].__setitem__(2, 2.5),
+     r"counters: cannot be read \(action_counts\[0\]\[0\]\[0\]\[2\] is 2\.5, "),
+    (lambda d: d["counters"]["action_counts"][0][0][0].__setitem__(2, True), r"\[2\] is True, "),
+    (lambda d: d["counters"]["unit_cycles"][0][0][0].__setitem__(0, 10**30),
      r"unit_cycles\[0\]\[0\]\[0\]\[0\] is 1000000000000000000000000000000, not an integer"),
-    (lambda d: d["samples"][0]["counters"].update(latency_cycles=1e308),
-     r"samples\[0\]\.counters: cannot be read \(latency_cycles is 1e\+308, not an integer in the int64 range\)"),
+    (lambda d: d["counters"].update(latency_cycles=1e308),
+     r"counters: cannot be read \(latency_cycles is 1e\+308, not an integer in the int64 range\)"),
+    (lambda d: d["samples"][0]["action_totals"].update(spike=-1),
+     r"samples\[0\]\.action_totals\.spike: must be a non-negative integer"),
+    (lambda d: d["samples"][0]["action_totals"].pop("spike"), r"samples\[0\]\.action_totals: is missing"),
+    (lambda d: d["samples"][1].update(latency_cycles=d["samples"][1]["latency_cycles"] + 1),
+     r"counters\.latency_cycles: is not the sum of the samples' latency_cycles"),
+    (lambda d: d["samples"][1]["action_totals"].update(spike=d["samples"][1]["action_totals"]["spike"] + 1),
+     r"counters\.action_counts \(spike\): is not the sum"),
 ])
 def test_energy_from_a_broken_result_names_the_field(edit, match):
     _run, _arch_spec, data = _tiny_result()
