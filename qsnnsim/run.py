@@ -345,10 +345,8 @@ def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahe
     wl, total = point.workload, len(point.samples)
     for k, index in enumerate(point.samples):
         look_ahead(k)
-        within = None
-        if progress is not None:
-            def within(fires_done, fires_total, k=k):
-                progress("simulate", k + fires_done / fires_total, total)
+        within = None if progress is None else (
+            lambda fires_done, fires_total, k=k: progress("simulate", k + fires_done / fires_total, total))
         result = simulate_sample(plan, index, topologies, False, within)
         if progress is not None:
             progress("simulate", k + 1, total)

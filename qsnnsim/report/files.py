@@ -14,7 +14,6 @@ import os
 
 import numpy as np
 
-from qsnnsim._atomic import atomic_write
 from qsnnsim._guard import MAX_RESULT_BYTES, load_json, loads_json
 from qsnnsim.errors import ResultError
 from qsnnsim.workload import Workload, dense_synaptic_ops
@@ -187,12 +186,6 @@ def dumps_result(data: dict) -> str:
                 continue
         lines.append(f"{json.dumps(key)}: {json.dumps(value, separators=(',', ':'))}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def write_json_atomic(path: str, data: dict) -> None:
-    """Write JSON to ``path`` through a temp file in the same folder and a rename."""
-    with atomic_write(path, "w", suffix=".json") as fh:
-        fh.write(dumps_result(data))
 
 
 def read_result(path: str) -> dict:

@@ -25,6 +25,14 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises a one-line TrainError instead of printing usage and exiting."""
 
     def error(self, message: str):
+        if "unrecognized arguments:" in message:
+            import difflib
+
+            known = [s for a in self._actions for s in a.option_strings]
+            for word in message.split("unrecognized arguments:", 1)[1].split():
+                near = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+                if word.startswith("-") and near:
+                    raise TrainError("qsnnsim train", word, "is not an option", f"did you mean {near[0]}?")
         option, _, problem = message.partition(": ")
         if option.startswith("argument "):
             option = option[len("argument ") :].split("/")[-1]
@@ -36,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     p = _Parser(
         prog="qsnnsim train",
+        allow_abbrev=False,
         description=(
             "Train a quantized spiking neural network (1-bit hidden weights, 8-bit or 1-bit first/last layers, "
             "b-bit membranes; Q-SNN with WS-DR) and export it as a qsnnsim workload (.npz) whose samples "

@@ -30,7 +30,6 @@ from qsnnsim.mapping import map_workload
 from qsnnsim.report import columns as col
 from qsnnsim.report import plots, render
 from qsnnsim.report.files import run_to_dict
-from qsnnsim.report.terminal import format_run
 from qsnnsim.workload import WorkloadBuilder
 
 
@@ -238,16 +237,6 @@ def test_inconsistent_results_name_the_field(tiny_run, edit, field):
     edit(data)
     with pytest.raises(ResultError, match=field):
         render.summarise(data, "r.json")
-
-
-def test_the_run_summary_shows_energy_and_where_the_report_is(tiny_run):
-    run, footprint, checks, energy, _ = tiny_run
-    text = format_run(run, footprint, checks, "out/result.json", energy, "out/report.html")
-    assert "energy (uJ)" in text and "latency (cycles)" in text
-    mean = float(energy.run.energy_per_inference_pj) / 1e6
-    assert f"energy per inference: {col.fmt_sig(mean)} uJ mean (min " in text
-    assert "top components: " in text and "paper-style estimate (SOPs x 0.9 pJ + MACs x 4.6 pJ)" in text
-    assert text.splitlines()[-2:] == ["result: out/result.json", "report: out/report.html"]
 
 
 def test_whiskers_tolerate_a_mean_an_ulp_outside_min_max(tmp_path):
