@@ -36,6 +36,13 @@ INT64_LIMIT = 1 << 63
 MAX_TEXT_CHARS = 4096
 
 
+
+def nearest(word: str, choices) -> str | None:
+    """The choice closest to a misspelt ``word`` (difflib, ratio >= 0.6), or None: the one rule
+    every "did you mean" in qsnnsim uses (keys, flags)."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
 def spec(
     *,
     minimum: float | None = None,
@@ -293,9 +300,9 @@ def build_spec(
                 "keys are lower_case names",
             )
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+            close = nearest(key, fields)
             if close:
-                fix = f"did you mean '{close[0]}'?"
+                fix = f"did you mean '{close}'?"
             else:
                 fix = "valid keys here: " + ", ".join(fields)
             raise error(file, _join(path, key), f"unknown key in {where}", fix)

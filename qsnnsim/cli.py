@@ -8,12 +8,12 @@ in the package prints or exits.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 import threading
 import time
 
+from qsnnsim._spec import nearest
 from qsnnsim.errors import InputError
 
 STRATEGIES = ("balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES, without importing it
@@ -221,11 +221,10 @@ class _Parser(argparse.ArgumentParser):
             known = [s for a in self._actions for s in a.option_strings]
             for word in message.split("unrecognized arguments:", 1)[1].split():
                 flag = word.split("=", 1)[0]
-                if flag.startswith("-"):
-                    near = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
-                    if near:
-                        message += f" (did you mean {near[0]}?)"
-                        break
+                near = nearest(flag, known) if flag.startswith("-") else None
+                if near:
+                    message += f" (did you mean {near}?)"
+                    break
         super().error(message)
 
 

@@ -247,8 +247,10 @@ class OutputFolder:
         try:
             with _signals_held():
                 for sub in SUBFOLDERS:
-                    if any(s == sub for s, _ in staged) or any(s == sub for s, _ in old):
+                    if any(s == sub for s, _ in staged):
                         sub_fds[sub] = self._open_subfolder(sub)
+                    elif any(s == sub for s, _ in old) and self._lstat(sub) is not None:
+                        sub_fds[sub] = self._open_subfolder(sub)  # only to remove the old files
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(MANIFEST, dir_fd=self.fd)  # no manifest while the set is changing
                 # Figures and tables first, then result.json, then the documents that point at them.

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from qsnnsim._guard import escape_text as printable
+
 #: Up to this many samples the summary prints one row each.
 MAX_SAMPLE_ROWS = 16
 WIDTH = 100
-
-
-def printable(text) -> str:
-    """``text`` with every non-printable character (and lone surrogate) escaped."""
-    text = str(text)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in text)
 
 
 def _sig(x: float) -> str:

@@ -26,13 +26,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         if "unrecognized arguments:" in message:
-            import difflib
+            from qsnnsim._spec import nearest
 
             known = [s for a in self._actions for s in a.option_strings]
             for word in message.split("unrecognized arguments:", 1)[1].split():
-                near = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
-                if word.startswith("-") and near:
-                    raise TrainError("qsnnsim train", word, "is not an option", f"did you mean {near[0]}?")
+                near = nearest(word.split("=", 1)[0], known) if word.startswith("-") else None
+                if near:
+                    raise TrainError("qsnnsim train", word, "is not an option", f"did you mean {near}?")
         option, _, problem = message.partition(": ")
         if option.startswith("argument "):
             option = option[len("argument ") :].split("/")[-1]
