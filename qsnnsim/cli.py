@@ -99,10 +99,11 @@ def _kernels_compiled() -> bool:
 
     import qsnnsim.kernels as kernels
 
-    folders = [os.path.join(os.path.dirname(kernels.__file__), "__pycache__")]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        folders.append(os.environ["NUMBA_CACHE_DIR"])
-    folders.append(os.path.join(os.path.expanduser("~"), ".cache", "numba"))
+    if os.environ.get("NUMBA_CACHE_DIR"):  # numba then caches there and only there
+        folders = [os.environ["NUMBA_CACHE_DIR"]]
+    else:  # next to the source, or the user-wide cache when the package folder is read-only
+        folders = [os.path.join(os.path.dirname(kernels.__file__), "__pycache__"),
+                   os.path.join(os.path.expanduser("~"), ".cache", "numba")]
     return any(glob.glob(os.path.join(f, "**", "lif.*.nbi"), recursive=True) for f in folders)
 
 
