@@ -75,10 +75,11 @@ def sample_trace(sample) -> dict:
     """A sample's per-core counters, fires and trains (the ``trace`` of a sample entry)."""
     return {
         "counters": sample.counters.to_dict(),
-        "fires": [[s, t, a, b] for (s, t), (a, b) in sorted(sample.fires.items())],
-        "trains": [[p, src, t, dest, list(tt.grants), tt.delivery, tt.marker_start]
-                   for (p, src, t, dest), tt in sorted(sample.trains.items())],
-        "link_flits": [[a, b, n] for (a, b), n in sample.link_flits.items()],
+        # int(): without the JIT (NUMBA_DISABLE_JIT=1) the kernels hand back numpy integers.
+        "fires": [[int(s), int(t), int(a), int(b)] for (s, t), (a, b) in sorted(sample.fires.items())],
+        "trains": [[int(p), int(src), int(t), int(dest), [int(g) for g in tt.grants], int(tt.delivery),
+                    int(tt.marker_start)] for (p, src, t, dest), tt in sorted(sample.trains.items())],
+        "link_flits": [[int(a), int(b), int(n)] for (a, b), n in sample.link_flits.items()],
     }
 
 
@@ -90,21 +91,21 @@ def sample_summary(sample, golden=None, trace: bool = False) -> dict:
     most of a result's size (docs/results-format.md).
     """
     entry = {
-        "sample": sample.sample,
+        "sample": int(sample.sample),
         "label": sample.label,
         "predicted": sample.predicted,
         "readout": sample.readout.tolist(),
-        "latency_cycles": sample.latency_cycles,
-        "latency_us": sample.latency_us,
-        "pass_starts": list(sample.pass_starts),
+        "latency_cycles": int(sample.latency_cycles),
+        "latency_us": float(sample.latency_us),
+        "pass_starts": [int(c) for c in sample.pass_starts],
         "action_totals": sample.counters.totals(),
-        "noc_wait_peak_packets": list(sample.noc_wait_peak_packets),
+        "noc_wait_peak_packets": [int(n) for n in sample.noc_wait_peak_packets],
         "saturations": {k: v.tolist() for k, v in sample.saturations.items()},
         "golden": golden,
     }
     if trace:
         entry["trace"] = sample_trace(sample)
-    return _plain(entry)  # numpy scalars (NUMBA_DISABLE_JIT kernels return them) -> plain ints
+    return entry
 
 
 class ResultBuilder:
