@@ -145,6 +145,26 @@ def text_problem(text: str, *, max_chars: int | None = MAX_NAME_CHARS) -> str:
     return ""
 
 
+def text_tree_problem(obj: Any, where: str) -> tuple[str, str] | None:
+    """The first string (or key) under ``obj`` (dicts and lists, walked without recursion)
+    holding a control character or a lone surrogate, as ``(field, problem)``; None if none.
+    Tabs and newlines are allowed (free text such as provenance notes)."""
+    stack = [(obj, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item.replace("\n", " ").replace("\t", " "), max_chars=None)
+            if problem:
+                return at, problem
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                stack.append((k, at))
+                stack.append((v, f"{at}.{k}"))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(item))
+    return None
+
+
 def check_name(file: str, fld: str, value: Any, error: type[InputError], what: str = "name") -> str:
     """``value`` if it is a non-empty printable string of at most MAX_NAME_CHARS characters."""
     if not isinstance(value, str) or not value:

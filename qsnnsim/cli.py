@@ -37,7 +37,10 @@ class Progress:
         self._thread = None
 
     def _write(self, text: str) -> None:
-        self.stream.write("\r" + text[:99].ljust(99))
+        import shutil
+
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)  # never wrap: one line redrawn
+        self.stream.write("\r" + text[:width].ljust(width))
         self.stream.flush()
 
     def spin(self, label: str) -> None:
@@ -83,13 +86,16 @@ class Progress:
         elapsed = now - self.started_samples
         width = 30
         filled = int(width * done / total)
-        eta = elapsed / done * (total - done) if done > 0 else 0.0
+        # An ETA only once a tenth of the work (or a whole sample) is done: the first fires
+        # of a run include numba's start-up and would promise hours.
+        eta = elapsed / done * (total - done) if done >= min(1.0, 0.1 * total) else None
         verb = "simulating" if stage == "simulate" else "checking"
         shown = f"{done:.0f}" if float(done).is_integer() else f"{done:.1f}"
         self._write(f"{verb} [{'#' * filled}{'.' * (width - filled)}] {shown}/{total} samples"
-                    + (f", ETA {eta:.0f} s" if not finished and elapsed > 1.0 else ""))
+                    + (f", ETA {eta:.0f} s" if eta is not None and not finished and elapsed > 1.0 else ""))
         if finished:
-            self.stream.write("\r" + " " * 99 + "\r")
+            self._write("")
+            self.stream.write("\r")
             self.stream.flush()
 
 
@@ -116,7 +122,7 @@ def _resolve(path: str, kind: str) -> str:
 
     resolved, is_example = resolve(path, kind)
     if is_example:
-        print(f"qsnnsim: {path}: not here; using the shipped example {resolved}", file=sys.stderr)
+        print(f"qsnnsim: {path}: not in this folder; using the shipped example", file=sys.stderr)
     return resolved
 
 
@@ -153,6 +159,8 @@ def _cmd_run(args) -> int:
     progress = Progress()
     arch_path, wl_path = _resolve(args.arch, "archs"), _resolve(args.workload, "workloads")
     point = prepare_point(arch_path, wl_path, args.samples, args.strategy)
+    if args.out is not None and not args.out.strip():
+        raise InputError("--out", "", "is empty", "give a folder, or leave --out out for reports/<arch>-<workload>")
     out_dir = args.out or os.path.join("reports", f"{_stem(args.arch)}-{_stem(args.workload)}")
     # After the input checks (a network that cannot fit leaves no folder behind), before the
     # simulation (an unwritable or busy folder is known before the time is spent).
@@ -205,6 +213,48 @@ def _cmd_examples(args) -> int:
             print(f"  {kind}/{os.path.basename(path)}")
     print("use them by these names, e.g. qsnnsim run archs/tiny.yaml workloads/tiny_mlp.npz")
     return 0
+
+
+def _cmd_sweep(args) -> int:
+    from qsnnsim.sweep.executors import EXECUTORS
+
+    def refuse(problem: str, fix: str) -> InputError:
+        return InputError("qsnnsim sweep", "", problem, fix)
+
+    if args.report is not None:
+        if args.sweep_file is not None or args.out is not None:
+            raise refuse("--report DIR re-renders a finished sweep's page and takes no sweep file or --out",
+                         "qsnnsim sweep --report DIR")
+        from qsnnsim.sweep.runner import report_sweep
+
+        summary = report_sweep(args.report)
+        print(f"sweep: {summary.n_points} points ({summary.n_ok} ok, {summary.n_failed} failed, "
+              f"{summary.n_error} error, {summary.n_pending} pending) -> {', '.join(summary.paths)}")
+        return 0
+    if args.sweep_file is None or args.out is None:
+        raise refuse("needs a sweep file and --out DIR (or --report DIR)",
+                     "qsnnsim sweep SWEEP.yaml --out DIR (docs/sweeps.md)")
+    executor = args.executor or ("dask" if args.scheduler else "processes")
+    if args.scheduler and executor != "dask":
+        raise refuse(f"--scheduler needs --executor dask (got --executor {executor})", "drop one of the two")
+    if executor not in EXECUTORS:
+        raise refuse(f"--executor must be one of {', '.join(EXECUTORS)}", "e.g. --executor processes")
+    if args.workers is not None and args.workers < 1:
+        raise refuse(f"--workers must be at least 1 (got {args.workers})", "e.g. --workers 2")
+    from qsnnsim.sweep.runner import run_sweep
+    from qsnnsim.sweep.spec import load_sweep
+
+    progress = Progress()
+    progress.spin("checking the sweep file and every point's arch")
+    try:
+        spec = load_sweep(args.sweep_file)  # every check before the folder is touched: a bad file writes nothing
+    finally:
+        progress.done()
+    summary = run_sweep(spec, args.out, executor=executor, workers=args.workers, scheduler=args.scheduler)
+    print(f"sweep: {summary.n_points} points ({summary.n_run} run now, {summary.n_skipped} found done; "
+          f"{summary.n_ok} ok, {summary.n_failed} failed, {summary.n_error} error) in {summary.elapsed_s:.1f} s "
+          f"-> {', '.join(summary.paths)}")
+    return 1 if summary.n_error else 0
 
 
 # ---------------------------------------------------------------------- parser
@@ -273,6 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("result", help="a result.json written by qsnnsim run, or its run folder")
     p.add_argument("--out", default=None, metavar="DIR", help="report folder (default: the result's folder)")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("sweep", help="design-space sweep: many arch variants x workloads, one table "
+                       "(sweep.csv) and Pareto page; resumable (docs/sweeps.md)")
+    p.add_argument("sweep_file", nargs="?", default=None, metavar="SWEEP.yaml", help="the sweep file")
+    p.add_argument("--out", default=None, metavar="DIR", help="the sweep's folder (points/, sweep.csv, report.html)")
+    p.add_argument("--executor", choices=("serial", "processes", "dask"), default=None,
+                   help="serial, local processes (default) or Dask distributed (the sweep extra)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786); without it --executor dask starts a LocalCluster")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes (default: the CPUs available; ignored with --scheduler)")
+    p.add_argument("--report", default=None, metavar="DIR", help="re-render DIR's table and page from its points")
+    p.set_defaults(func=_cmd_sweep)
     p = sub.add_parser("examples", help="list the architectures and workloads shipped with qsnnsim")
     p.set_defaults(func=_cmd_examples)
     sub.add_parser("train", help="train a Q-SNN and export it as a workload (needs the train extra; see --help)",
@@ -280,9 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, unwound like Ctrl-C (staging folder and lock released), exit status 143."""
+
+
 def _terminate(signum, frame):
-    # SIGTERM unwinds like Ctrl-C, so a run's staging folder and lock are released on the way out.
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,9 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"qsnnsim: error: {exc.line()}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("qsnnsim: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        print("qsnnsim: terminated" if terminated else "qsnnsim: interrupted", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         # `qsnnsim inspect ... | head`: the reader has gone; exit quietly.
         silence_stdout()

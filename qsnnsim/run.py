@@ -219,11 +219,19 @@ def parse_samples(samples, n_available: int, workload_path: str = "<workload>") 
             raise InputError(workload_path, "samples", f"holds {n_available} sample(s), {n} asked",
                              f"use --samples {n_available} or --samples all")
         return tuple(range(n))
-    indices = tuple(int(i) for i in samples)
+    try:
+        indices = tuple(int(i) for i in samples if isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+        given = len(samples)
+    except TypeError:
+        indices, given = (), -1
+    if not indices or len(indices) != given:
+        raise InputError("samples", "", f"must be a count, 'all' or a list of sample indices (got {samples!r})",
+                         "e.g. samples=4 or samples=[0, 5, 9]")
     bad = [i for i in indices if not 0 <= i < n_available]
-    if not indices or bad:
-        raise InputError(workload_path, "samples", f"has no sample {bad[0] if bad else '(none asked)'}",
-                         f"give indices from 0 to {n_available - 1}")
+    if bad:
+        raise InputError(workload_path, "samples", f"has no sample {bad[0]}", f"give indices from 0 to {n_available - 1}")
+    if len(set(indices)) != len(indices):
+        raise InputError("samples", "", "lists a sample twice", "give each index once")
     return indices
 
 
@@ -242,6 +250,11 @@ def prepare_point(arch, workload, samples=1, strategy: str = "balanced") -> Prep
     arch_spec = arch if isinstance(arch, ArchSpec) else load_arch(arch_path)
     wl = workload if isinstance(workload, Workload) else load_workload(wl_path)
     indices = parse_samples(samples, wl.n_samples, wl_path or wl.name)
+    from qsnnsim.mapping import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        raise InputError("strategy", "", f"must be one of {', '.join(STRATEGIES)} (got {strategy!r})",
+                         "see docs/mapping.md")
     mapping = map_workload(wl, arch_spec, arch_path=arch_path, workload_path=wl_path, strategy=strategy)
     return PreparedPoint(arch_spec, wl, mapping, compute_footprint(wl, mapping, arch_spec), indices,
                          arch_path, wl_path, strategy)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from qsnnsim._atomic import atomic_write
-from qsnnsim._guard import MAX_NAME_CHARS, check_name, loads_json, text_problem
+from qsnnsim._guard import MAX_NAME_CHARS, check_name, loads_json, text_problem, text_tree_problem
 from qsnnsim._npz import NpzEntries, open_npz
 from qsnnsim.errors import WorkloadError
 
@@ -489,6 +489,9 @@ def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
         n_out = next(p for p in pops.values() if p.kind == "readout").n_neurons
         if len(class_names) != n_out:
             raise _err(file, "class_names", f"has {len(class_names)} names for {n_out} readout neurons")
+    found = text_tree_problem(dict(wl.provenance), "meta.provenance")
+    if found:
+        raise _err(file, found[0], found[1], "write provenance in printable text (docs/input-limits.md)")
     return Workload(
         name=str(wl.name), timesteps=int(wl.timesteps), input_kind=wl.input_kind,
         populations=tuple(pops.values()), projections=tuple(projs), samples=samples,

@@ -33,6 +33,7 @@ import signal
 import stat
 import tempfile
 import threading
+import weakref
 
 from qsnnsim.errors import InputError
 
@@ -76,6 +77,25 @@ def _signals_held():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+#: Folders this process holds open (and locked).
+_OPEN_FOLDERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _release_in_child() -> None:
+    # A forked child (the report's second figure process) shares the parent's open folder and
+    # with it the flock; it closes its copy, so that if the parent dies the lock dies with it
+    # instead of living on in an orphaned child.
+    for folder in list(_OPEN_FOLDERS):
+        if folder.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(folder.fd)
+            folder.fd = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_release_in_child)
 
 
 class OutputFolder:
@@ -123,6 +143,7 @@ class OutputFolder:
             self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
             raise self.fail("", f"cannot be created or opened ({exc.strerror or exc})") from None
+        _OPEN_FOLDERS.add(self)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -35,7 +35,7 @@ from qsnnsim.energy import (
     counters_from_json,
     energy_from_result,
 )
-from qsnnsim._guard import escape_text, text_problem
+from qsnnsim._guard import escape_text, text_tree_problem
 from qsnnsim.errors import InputError, ResultError
 from qsnnsim.mapping import Slice
 from qsnnsim.report import columns as col
@@ -80,19 +80,9 @@ class _Reader:
     def texts(self, obj, where: str) -> None:
         """Refuse any string (or key) under ``obj`` holding a control character or a lone
         surrogate: such text would corrupt the terminal, report.md or a figure."""
-        stack = [(obj, where)]
-        while stack:
-            item, at = stack.pop()
-            if isinstance(item, str):
-                problem = text_problem(item.replace("\n", " ").replace("\t", " "), max_chars=None)
-                if problem:
-                    self.fail(at, problem, "re-run qsnnsim run with a clean workload and arch")
-            elif isinstance(item, dict):
-                for k, v in item.items():
-                    stack.append((k, at))
-                    stack.append((v, f"{at}.{k}"))
-            elif isinstance(item, list):
-                stack.extend((v, f"{at}[{i}]") for i, v in enumerate(item))
+        found = text_tree_problem(obj, where)
+        if found:
+            self.fail(found[0], found[1], "re-run qsnnsim run with a clean workload and arch")
 
     def rows(self, obj, key, where: str, width: int) -> list:
         """A list of lists whose first ``width`` items are integers."""

@@ -18,7 +18,7 @@ WIDTH = 100
 
 
 def _sig(x: float) -> str:
-    return f"{x:.4g}"
+    return f"{x:#.4g}".rstrip(".")  # four significant digits, trailing zeros kept: 11.00, not 11
 
 
 def _row_table(record) -> list[str]:
@@ -73,7 +73,7 @@ def format_summary(record, result_path: str | None = None, report_path: str | No
     out.append(f"latency: mean {record.latency_cycles_mean:,.0f} cycles = {record.latency_us_mean:,.2f} us")
     e_uj = record.energy_per_inference_pj / 1e6
     sops = record.synaptic_ops_per_inference
-    per_sop = f", {record.energy_per_inference_pj / sops:.3g} pJ/SOP" if sops else ""
+    per_sop = f", {record.energy_per_inference_pj / sops:#.3g}".rstrip(".") + " pJ/SOP" if sops else ""
     out.append(f"energy per inference: {_sig(e_uj)} uJ mean; {sops:,.0f} SOPs{per_sop}")
     total = sum(record.energy_components_pj.values())
     top = sorted(record.energy_components_pj.items(), key=lambda kv: kv[1], reverse=True)[:3]

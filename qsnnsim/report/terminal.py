@@ -135,5 +135,5 @@ def format_workload(wl: Workload, path: str = "") -> str:
         for key in sorted(wl.provenance):
             value = wl.provenance[key]
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-            out.append(f"  {key}: {text}")
+            out.append(escape_text(f"  {key}: {text}"))  # a newline in a note stays on its line
     return escape_lines("\n".join(out))

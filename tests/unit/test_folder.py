@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -156,3 +157,27 @@ def test_a_folder_whose_parent_is_not_writable_still_works(tmp_path):
         assert (out / "report.md").read_text() == "md"
     finally:
         parent.chmod(stat.S_IRWXU)
+
+
+def test_a_forked_child_does_not_keep_the_folder_locked(tmp_path):
+    # The report draws figures in a forked child; when the parent goes (killed), the lock must
+    # go with it, not live on in the orphaned child.
+    out = str(tmp_path / "run")
+    folder = OutputFolder(out)
+    folder.open()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child outlives the parent's hold on the folder
+        os.write(ready_w, b"x")
+        time.sleep(3)
+        os._exit(0)
+    os.read(ready_r, 1)  # the child is running (its fork hooks have run)
+    os.close(ready_r)
+    os.close(ready_w)
+    try:
+        folder.close()  # as the parent's death would
+        with OutputFolder(out):  # the child still runs, and the folder is free
+            pass
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)

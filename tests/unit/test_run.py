@@ -76,10 +76,16 @@ def test_trace_keeps_every_sample_s_fires_and_trains():
 
 @pytest.mark.parametrize("samples,match", [(0, "must be a positive number"), (99, "holds 8 sample"),
                                            ("some", "must be a positive number or 'all'"),
-                                           ([70], "has no sample 70")])
+                                           ([70], "has no sample 70"), (2.5, "must be a count"),
+                                           ([0, 0], "lists a sample twice"), (["0"], "must be a count")])
 def test_bad_sample_choices_are_input_errors(samples, match):
     with pytest.raises(InputError, match=match):
         run_point(TINY_ARCH, TINY_MLP, samples=samples)
+
+
+def test_a_bad_strategy_is_an_input_error():
+    with pytest.raises(InputError, match="strategy: must be one of"):
+        run_point(TINY_ARCH, TINY_MLP, strategy="x")
 
 
 def test_a_bad_check_is_an_input_error():

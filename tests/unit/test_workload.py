@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import struct
 import zipfile
 
@@ -668,3 +669,20 @@ def test_global_sum_pool_needs_a_chw_source():
     b.set_samples(np.zeros((1, 3), np.int8))
     with pytest.raises(WorkloadError, match=r"projections\.fc\.global_sum_pool: only a linear projection"):
         b.build()
+
+
+@pytest.mark.parametrize("note,problem", [("x\x1b[2J", "holds the non-printable character U+001B"),
+                                          ("x\udcff", "holds a lone surrogate")])
+def test_a_provenance_with_control_text_is_refused_at_load(tmp_path, note, problem):
+    # Before: accepted by inspect and run, refused only when the report read the result back,
+    # after the whole simulation (review of the hostile-input change).
+    import json as _json
+
+    arrays = dict(np.load(os.path.join(ROOT, "workloads", "tiny_mlp.npz")))
+    meta = _json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    meta["provenance"] = {"note": note}
+    arrays["meta"] = np.frombuffer(_json.dumps(meta).encode("utf-8", "surrogatepass"), np.uint8)
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(WorkloadError, match=r"bad\.npz: meta\.provenance\.note: " + re.escape(problem)):
+        load_workload(str(path))
