@@ -109,7 +109,7 @@ def run_dask(points: list[Point], on_record: Callable[[Point, dict], None], work
         try:
             client.run(warm_worker)
             futures = client.map(evaluate_point, points, key=[f"qsnnsim-point-{p.key}" for p in points], pure=False)
-            by_key = {f.key: p for f, p in zip(futures, points)}
+            by_key = {f.key: p for f, p in zip(futures, points, strict=True)}
             for future in distributed.as_completed(futures):
                 point = by_key[future.key]
                 try:

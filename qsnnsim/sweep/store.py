@@ -45,6 +45,17 @@ class SweepFolderError(InputError):
     """A sweep folder that cannot be used (not a folder, not writable, busy, a link inside)."""
 
 
+def _has_figures(figures) -> bool:
+    from qsnnsim.sweep.table import RECORD_KEYS
+
+    if not isinstance(figures, dict) or not all(k in figures for k in RECORD_KEYS):
+        return False
+    comps = figures["energy_components_pj"]
+    numbers = [figures[k] for k in RECORD_KEYS if k not in ("energy_components_pj", "accuracy", "all_match")]
+    return isinstance(comps, dict) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in [*numbers, *comps.values()])
+
+
 def _is_key(name: str) -> bool:
     return len(name) > 0 and all(c in "0123456789abcdef" for c in name)
 
@@ -189,6 +200,10 @@ class SweepFolder:
             return None
         if not isinstance(data, dict) or data.get("format") != POINT_FORMAT or data.get("version") != POINT_VERSION \
                 or data.get("key") != key or data.get("status") not in ("ok", "failed", "error"):
+            return None
+        if data["status"] == "ok" and not _has_figures(data.get("figures")):
+            return None
+        if not isinstance(data.get("error"), str) or not isinstance(data.get("values"), list):
             return None
         return data
 

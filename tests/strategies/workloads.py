@@ -214,10 +214,13 @@ def _input_shape(draw, max_n: int) -> tuple[int, ...]:
     return (draw(st.integers(1, min(3, max_n // (h * w)))), h, w)
 
 
+# Provenance is free text: any printable character, tabs and newlines; control characters and
+# lone surrogates are refused at load (docs/input-limits.md), and tested as such elsewhere.
+_printable = st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp", "Co", "Cn")) | st.sampled_from("\n\t")
 _provenance = st.dictionaries(
-    st.text(min_size=1, max_size=8),
+    st.text(_printable, min_size=1, max_size=8),
     st.one_of(
-        st.text(max_size=12),
+        st.text(_printable, max_size=12),
         st.integers(-(1 << 40), 1 << 40),
         st.floats(allow_nan=False, allow_infinity=False),
         st.booleans(),
