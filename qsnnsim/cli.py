@@ -169,7 +169,9 @@ def _cmd_run(args) -> int:
             progress.spin("compiling kernels, first run only (about 10-20 s)")
         else:
             progress.spin("building the plan")
-        record = simulate_point(point, check=args.check, trace=args.trace, progress=progress)
+        record = simulate_point(point, check=args.check, trace=args.trace, progress=progress,
+                                executor="dask" if args.scheduler else args.executor, workers=args.workers,
+                                scheduler=args.scheduler)
         progress.spin("writing result.json" + ("" if args.no_report else " and the report"))
         try:
             paths = write_outputs(record, folder, report=not args.no_report)
@@ -317,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", action="store_true",
                    help="keep every sample's per-core counters, fires and trains in result.json (large; "
                         "without it only the first sample's, for the timeline)")
+    p.add_argument("--executor", choices=("serial", "processes", "dask"), default="serial",
+                   help="run the samples in chunks on local processes or a Dask cluster (the sweep extra); "
+                        "the result is identical to a serial run's (default serial)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes for --executor processes|dask (default: the CPUs available)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786); implies --executor dask")
     _add_strategy(p)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("report", help="re-render the report (Markdown, HTML, PNG, CSV) of a run from its result.json")

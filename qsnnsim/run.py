@@ -283,25 +283,48 @@ GOLDEN_LOOKAHEAD = 2
 
 
 def simulate_point(point: PreparedPoint, check: str = "first", trace: bool = False,
-                   progress: Callable[[str, int, int], None] | None = None, run_id: str = "") -> RunRecord:
+                   progress: Callable[[str, int, int], None] | None = None, run_id: str = "",
+                   executor: str = "serial", workers: int | None = None, scheduler: str | None = None) -> RunRecord:
     """Simulate a prepared point's samples, check them and estimate the energy.
 
     ``run_id`` names the run in its result and manifest (default: :func:`content_id`).
     ``progress(stage, done, total)`` is called as samples advance (stage ``"simulate"``;
     ``done`` is fractional within a sample, moving with every fire) and as they are checked
-    (``"check"``).
+    (``"check"``). ``executor`` (``serial``, ``processes``, ``dask``; :mod:`qsnnsim._parallel`)
+    runs the samples in chunks on ``workers`` processes or a Dask cluster at ``scheduler``;
+    the result is the same, byte for byte, as a serial run's.
     """
     if check not in CHECKS:
         raise InputError("--check", "", f"must be one of {', '.join(CHECKS)} (got {check!r})", "e.g. --check all")
+    from qsnnsim.energy import energy_from_result, run_energy_to_dict
+    from qsnnsim.report.files import ResultBuilder
+
+    options = {"samples": list(point.samples), "check": check, "trace": trace, "strategy": point.strategy}
+    builder = ResultBuilder(point.workload, point.arch, point.mapping, point.footprint, point.workload_path,
+                            point.arch_path, options=options, trace=trace, run_id="")
+    if executor == "serial":
+        _simulate_into(builder, point, range(len(point.samples)), check, trace, progress)
+    else:
+        _simulate_chunks(builder, point, check, trace, progress, executor, workers, scheduler)
+    data = builder.result()
+    energy = energy_from_result(data, "<run>")
+    data["energy"] = run_energy_to_dict(energy)
+    data["run_id"] = run_id or content_id(data)
+    return record_from_result(data, "<run>", energy)
+
+
+def _simulate_into(builder, point: PreparedPoint, positions, check: str, trace: bool, progress) -> None:
+    """Simulate ``point.samples`` into ``builder``; ``positions`` are their places in the run
+    (a chunk's samples sit anywhere in it), which decide the first-sample check and trace."""
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
 
     from qsnnsim.golden import run_golden
 
-    wl, arch = point.workload, point.arch
-    total = len(point.samples)
-    to_check = [k for k in range(total) if check == "all" or (check == "first" and k == 0)]
+    wl = point.workload
+    positions = list(positions)
+    to_check = [k for k, pos in enumerate(positions) if check == "all" or (check == "first" and pos == 0)]
     # The golden model (numpy matrix products, which release the GIL) runs on a second
     # thread, ahead of the engine: from the start it overlaps the engine's imports, plan
     # build and simulation, so a check costs about max(golden, engine) per sample, not the sum.
@@ -317,26 +340,63 @@ def simulate_point(point: PreparedPoint, check: str = "first", trace: bool = Fal
                     golden_futures[j] = pool.submit(run_golden, wl, point.samples[j])
 
         look_ahead(0)
-        from qsnnsim.energy import energy_from_result, run_energy_to_dict
         from qsnnsim.engine.build import build_plan
         from qsnnsim.engine.simulate import pass_topology
-        from qsnnsim.report.files import ResultBuilder
 
-        options = {"samples": list(point.samples), "check": check, "trace": trace, "strategy": point.strategy}
-        builder = ResultBuilder(wl, arch, point.mapping, point.footprint, point.workload_path, point.arch_path,
-                                options=options, trace=trace, run_id="")
-        plan = build_plan(wl, arch, point.mapping, point.arch_path)
+        plan = build_plan(wl, point.arch, point.mapping, point.arch_path)
         topologies = [pass_topology(plan, p) for p in range(point.mapping.n_passes)]
         try:
-            _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahead, progress)
+            _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahead, progress,
+                              [trace or pos == 0 for pos in positions])
         finally:
             for future in golden_futures.values():
                 future.cancel()  # an interrupted or failed run does not wait for checks it will not use
-    data = builder.result()
-    energy = energy_from_result(data, "<run>")
-    data["energy"] = run_energy_to_dict(energy)
-    data["run_id"] = run_id or content_id(data)
-    return record_from_result(data, "<run>", energy)
+
+
+def simulate_chunk(task: tuple) -> tuple:
+    """A worker's part of a chunked run: ``(arch path, workload path, strategy, sample indices,
+    their positions in the run, check, trace)`` -> the chunk's sample entries, summed counters
+    and link loads (:meth:`qsnnsim.report.files.ResultBuilder.absorb`)."""
+    from qsnnsim.report.files import ResultBuilder
+
+    arch_path, workload_path, strategy, indices, positions, check, trace = task
+    point = prepare_point(arch_path, workload_path, list(indices), strategy)
+    builder = ResultBuilder(point.workload, point.arch, point.mapping, point.footprint, trace=trace)
+    _simulate_into(builder, point, positions, check, trace, None)
+    return builder.parts()
+
+
+#: A chunked run cuts its samples into about this many chunks per worker (load balance).
+CHUNKS_PER_WORKER = 4
+
+
+def _simulate_chunks(builder, point: PreparedPoint, check: str, trace: bool, progress, executor: str,
+                     workers: int | None, scheduler: str | None) -> None:
+    from qsnnsim._parallel import default_workers, map_tasks
+
+    if not point.arch_path or not point.workload_path:
+        raise InputError("--executor", executor, "needs the arch and workload as files (workers load them)",
+                         "give paths, or run serially")
+    total = len(point.samples)
+    n_chunks = max(1, min(total, (workers or default_workers()) * CHUNKS_PER_WORKER))
+    bounds = [round(i * total / n_chunks) for i in range(n_chunks + 1)]
+    tasks = [(point.arch_path, point.workload_path, point.strategy, point.samples[a:b], list(range(a, b)),
+              check, trace) for a, b in zip(bounds, bounds[1:]) if b > a]
+    parts: list = [None] * len(tasks)
+    done = [0]
+
+    def on_result(i: int, part, error) -> None:
+        if error is not None:
+            raise error
+        parts[i] = part
+        done[0] += len(tasks[i][3])
+        if progress is not None:
+            progress("simulate", done[0], total)
+
+    map_tasks(simulate_chunk, tasks, on_result, executor, workers, scheduler,
+              key_prefix=f"qsnnsim-run-{os.getpid()}-{id(builder)}")
+    for entries, counters, link_flits in parts:  # in the run's order, whatever order they finished in
+        builder.absorb(entries, counters, link_flits)
 
 
 def content_id(data: dict) -> str:
@@ -351,7 +411,7 @@ def content_id(data: dict) -> str:
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
 
 
-def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahead, progress) -> None:
+def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahead, progress, traced) -> None:
     """Simulate the samples in order, each compared with its golden result when one is due."""
     from qsnnsim.engine.simulate import simulate_sample
 
@@ -368,7 +428,7 @@ def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahe
             golden = golden_check(wl, result, golden_futures.pop(k).result())
             if progress is not None:
                 progress("check", k + 1, total)
-        builder.add(result, golden)
+        builder.add(result, golden, traced[k])
         del result  # its spikes and membranes go now, not at the end of the run
 
 

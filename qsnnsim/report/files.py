@@ -133,15 +133,27 @@ class ResultBuilder:
             "footprint": _plain(footprint),
         }
 
-    def add(self, sample, golden: dict | None = None) -> dict:
+    def add(self, sample, golden: dict | None = None, traced: bool | None = None) -> dict:
+        """Add one simulated sample; ``traced`` keeps its trace (default: ``trace``, or the
+        run's first sample)."""
+        traced = (self.trace or not self.samples) if traced is None else traced
+        entry = sample_summary(sample, golden, trace=traced)
+        self.absorb([entry], sample.counters, sample.link_flits)
+        return entry
+
+    def absorb(self, entries: list, counters, link_flits: dict) -> None:
+        """Add sample entries built elsewhere (a chunk of the run on another process) with
+        their summed counters and link loads."""
         from qsnnsim.counters import sum_counters
 
-        entry = sample_summary(sample, golden, trace=self.trace or not self.samples)
-        self.samples.append(entry)
-        self._counters = sample.counters if self._counters is None else sum_counters([self._counters, sample.counters])
-        for key, n in sample.link_flits.items():
+        self.samples.extend(entries)
+        self._counters = counters if self._counters is None else sum_counters([self._counters, counters])
+        for key, n in link_flits.items():
             self._link_flits[key] = self._link_flits.get(key, 0) + int(n)
-        return entry
+
+    def parts(self) -> tuple:
+        """What :meth:`absorb` takes, for sending a chunk's samples to another process."""
+        return self.samples, self._counters, self._link_flits
 
     def result(self) -> dict:
         """The result object (without ``energy``, which the energy stage adds)."""

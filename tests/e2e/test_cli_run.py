@@ -99,3 +99,18 @@ def test_check_none_says_nothing_was_checked(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "golden-model check: not run (--check none)" in proc.stdout
     assert "Golden-model check: not run" in (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_chunked_run_on_processes_or_dask_is_byte_identical_to_a_serial_run(tmp_path):
+    # One arch over a whole sample set, in chunks on 2 spawned processes and on a real Dask
+    # LocalCluster (scheduler and 2 worker processes started by qsnnsim): the same result.json.
+    pytest.importorskip("distributed")
+    blobs = {}
+    for executor in ("serial", "processes", "dask"):
+        out = tmp_path / executor
+        proc = qsnnsim("run", "archs/tiny.yaml", "workloads/tiny_conv.npz", "--samples", "all", "--check", "all",
+                       "--executor", executor, "--workers", "2", "--out", str(out), "--no-report")
+        assert proc.returncode == 0, proc.stderr
+        blobs[executor] = (out / "result.json").read_bytes()
+        assert "golden-model check: every sample bit-exact" in proc.stdout
+    assert blobs["processes"] == blobs["serial"] and blobs["dask"] == blobs["serial"]
