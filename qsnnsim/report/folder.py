@@ -98,6 +98,31 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_release_in_child)
 
 
+def open_locked(path: str, fail, what_fix: str, busy: str, create: bool = True) -> int:
+    """Open the folder ``path`` as a directory descriptor and lock it (``flock``, non-blocking).
+
+    ``fail(field, problem, fix)`` makes the caller's one-line error: ``path`` is a file
+    (``what_fix`` says what to give instead), cannot be created or opened, or is locked by
+    another process (``busy`` says by what). Run and sweep folders both open this way.
+    """
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise fail("", "is a file, not a folder", what_fix)
+    try:
+        if create:
+            os.makedirs(path, exist_ok=True)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise fail("", f"cannot be created or opened ({exc.strerror or exc})", _FIX) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise fail("", busy, "wait for it to finish or give --out another folder") from None
+        raise fail("", f"cannot be locked ({exc.strerror or exc})", _FIX) from None
+    return fd
+
+
 class OutputFolder:
     """An output folder opened for one run: checked, locked, written only inside.
 
@@ -136,22 +161,9 @@ class OutputFolder:
             The path is a file, cannot be created or written, another run holds it, or
             ``figures``/``tables`` inside it is not a real folder.
         """
-        if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise self.fail("", "is a file, not a folder", "give --out a folder for result.json and the report")
-        try:
-            os.makedirs(self.path, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as exc:
-            raise self.fail("", f"cannot be created or opened ({exc.strerror or exc})") from None
+        self.fd = open_locked(self.path, self.fail, "give --out a folder for result.json and the report",
+                              "another qsnnsim run is writing into this folder")
         _OPEN_FOLDERS.add(self)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self.close()
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise self.fail("", "another qsnnsim run is writing into this folder",
-                                "wait for it to finish or give --out another folder") from None
-            raise self.fail("", f"cannot be locked ({exc.strerror or exc})") from None
         try:
             self._check_subfolders()
             self._remove_stale_stages()

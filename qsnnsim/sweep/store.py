@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import secrets
 import stat
 
 from qsnnsim._guard import loads_json
 from qsnnsim.errors import InputError
+from qsnnsim.report.folder import open_locked
 
 POINTS = "points"
 SWEEP_JSON = "sweep.json"
@@ -87,24 +87,10 @@ class SweepFolder:
 
     def open(self) -> None:
         """Create (if asked), open and lock the folder and its ``points/``; remove stale temp files."""
-        if os.path.lexists(self.path) and not os.path.isdir(self.path):
-            raise self.fail("", "is a file, not a folder", "give --out a folder for the sweep")
         if not self.create and not os.path.isdir(self.path):
             raise self.fail("", "is not a sweep folder (no such folder)", "give the --out folder of a sweep")
-        try:
-            if self.create:
-                os.makedirs(self.path, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as exc:
-            raise self.fail("", f"cannot be created or opened ({exc.strerror or exc})") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self.close()
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise self.fail("", "another qsnnsim sweep is writing into this folder",
-                                "wait for it to finish or give --out another folder") from None
-            raise self.fail("", f"cannot be locked ({exc.strerror or exc})") from None
+        self.fd = open_locked(self.path, self.fail, "give --out a folder for the sweep",
+                              "another qsnnsim sweep is writing into this folder", create=self.create)
         try:
             if self.create:
                 with contextlib.suppress(FileExistsError):
