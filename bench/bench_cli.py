@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from bench_resnet19 import cpu_name, time_once, torch_forward_fn  # noqa: E402
+from bench_resnet19 import cpu_name, record_result, time_once, torch_forward_fn  # noqa: E402
 
 TARGET_REPORT_S = 2.0
 TARGET_NO_REPORT_S = 1.0
@@ -193,10 +193,7 @@ def main(argv=None) -> int:
     }
     print(json.dumps(result, indent=1))
     if args.record:
-        os.makedirs(os.path.dirname(os.path.abspath(args.record)), exist_ok=True)
-        with open(args.record, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=1)
-            fh.write("\n")
+        record_result(args.record, result)
     return 0
 
 

@@ -1,8 +1,8 @@
 """Report rendering: a result JSON -> Markdown + self-contained HTML + PNG figures + CSV tables.
 
-Reads nothing but the result object (``qsnnsim-result`` v1, docs/results-format.md), so
+Reads nothing but the result object (``qsnnsim-result`` v3, docs/results-format.md), so
 ``qsnnsim report RESULT.json`` re-renders any run. Energy comes from
-:func:`qsnnsim.energy.estimate_run_energy` on the JSON's counters and energy table; every table
+:func:`qsnnsim.energy.energy_from_result` on the JSON's counters and energy table; every table
 is a :mod:`qsnnsim.report.columns` row class; figures are drawn by :mod:`qsnnsim.report.plots`.
 
 Layout of a report folder: ``report.md``, ``report.html`` (figures embedded as base64, so the
