@@ -10,13 +10,19 @@ the same background load; the best round of each is kept):
   threads as they are and, when threadpoolctl is installed, with one BLAS thread;
 - CLI wall time for one sample, warm (numba cache hot, one warm-up run first): the default
   ``qsnnsim run ARCH WORKLOAD --out TMP`` with its report, and with ``--no-report``;
+  and, when this environment keeps Python from caching bytecode (``PYTHONDONTWRITEBYTECODE``,
+  set on some shared hosts), the same two once more in the environment as given;
 - CLI marginal cost per sample: ``--samples K`` minus ``--samples 1``, over K - 1, both with
   ``--no-report`` (K is the workload's sample count, capped by ``--max-samples``); when the CLI
   has ``--check``, also with ``--check none`` (the simulation's share, without the golden check).
 
-The CLI is run as a subprocess (``qsnnsim`` on PATH, else ``python -m qsnnsim``), so this
-measures whatever the CLI does today. The CPU, the load average (``os.getloadavg``) before
-and after, and the ratios are recorded with the times.
+The CLI is run as a subprocess, so this measures whatever the CLI does today: the ``qsnnsim``
+script installed beside this interpreter (else one on PATH, else ``python -m qsnnsim``; a
+PATH entry can be a shim, such as pyenv's, that adds its own start-up). As a user's install
+does, it runs with Python's bytecode cache on: in a private folder (``PYTHONPYCACHEPREFIX``,
+so nothing is written into the checkout), filled by the warm-up run. The command, the
+bytecode mode, the CPU, the load average (``os.getloadavg``) before and after, and the
+ratios are recorded with the times.
 
 Usage: ``python bench/bench_cli.py [--repeat 3] [--record bench/results/cli.json]``.
 Targets (issue 12): one warm sample <= 2.0 s with the report and <= 1.0 s without; the
@@ -33,6 +39,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 
@@ -48,8 +55,15 @@ TARGET_MARGINAL_RATIO = 1.0
 
 
 def cli_command() -> list[str]:
-    exe = shutil.which("qsnnsim")
+    beside = os.path.join(sysconfig.get_path("scripts"), "qsnnsim")
+    exe = beside if os.access(beside, os.X_OK) else shutil.which("qsnnsim")
     return [exe] if exe else [sys.executable, "-m", "qsnnsim"]
+
+
+#: The CLI's environment: bytecode cached in a folder of the bench's own (set up in main).
+CLI_ENV = dict(os.environ)
+#: This environment as given, when it keeps Python from writing bytecode (else None).
+GIVEN_ENV = dict(os.environ) if os.environ.get("PYTHONDONTWRITEBYTECODE") else None
 
 
 #: CPU seconds (user + system) of every CLI run, by round name: on a loaded host the wall time
@@ -62,15 +76,16 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_cli(args: list[str], cwd: str, name: str = "") -> float:
+def time_cli(args: list[str], cwd: str, name: str = "", env: dict | None = None) -> float:
     """Wall seconds of one ``qsnnsim`` run (raises with its stderr if it fails); its CPU
-    seconds (the run and any process it waited for) go to ``CPU_SECONDS[name]``."""
+    seconds (the run and any process it waited for) go to ``CPU_SECONDS[name]``. ``env``
+    defaults to :data:`CLI_ENV`."""
     out_dir = tempfile.mkdtemp(prefix="bench-cli-")
     try:
         cpu0 = _children_cpu_s()
         t0 = time.perf_counter()
         proc = subprocess.run(cli_command() + args + ["--out", os.path.join(out_dir, "run")], cwd=cwd,
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=CLI_ENV if env is None else env)
         elapsed = time.perf_counter() - t0
         CPU_SECONDS.setdefault(name, []).append(_children_cpu_s() - cpu0)
     finally:
@@ -81,7 +96,7 @@ def time_cli(args: list[str], cwd: str, name: str = "") -> float:
 
 
 def cli_has_check() -> bool:
-    out = subprocess.run(cli_command() + ["run", "--help"], capture_output=True, text=True)
+    out = subprocess.run(cli_command() + ["run", "--help"], capture_output=True, text=True, env=CLI_ENV)
     return "--check" in out.stdout
 
 
@@ -116,7 +131,12 @@ def main(argv=None) -> int:
     simulate_sample(plan, 0, topologies)
     run_golden(wl, 0)
     base = [args.arch, args.workload]
-    time_cli(["run", *base, "--no-report"], ROOT, "warm_up")  # numba cache and file cache hot
+    pycache = tempfile.mkdtemp(prefix="bench-cli-pycache-")
+    CLI_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    CLI_ENV["PYTHONPYCACHEPREFIX"] = pycache
+    time_cli(["run", *base], ROOT, "warm_up")  # numba cache, bytecode cache and file cache hot
+    if GIVEN_ENV is not None:
+        time_cli(["run", *base], ROOT, "warm_up", GIVEN_ENV)
     try:  # the golden check's products with one BLAS thread, if threadpoolctl is installed
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -129,6 +149,8 @@ def main(argv=None) -> int:
         "cli_report", "cli_no_report", "cli_no_report_k")}
     if has_check:
         rounds.update(cli_check_none=[], cli_check_none_k=[])
+    if GIVEN_ENV is not None:
+        rounds.update(cli_report_no_bytecode_cache=[], cli_no_report_no_bytecode_cache=[])
     for _ in range(args.repeat):
         for threads in (1, 2):
             torch.set_num_threads(threads)
@@ -146,7 +168,12 @@ def main(argv=None) -> int:
             unchecked = ["run", *base, "--no-report", "--check", "none"]
             rounds["cli_check_none"].append(time_cli(unchecked, ROOT, "cli_check_none"))
             rounds["cli_check_none_k"].append(time_cli(unchecked + ["--samples", str(k)], ROOT, "cli_check_none_k"))
+        if GIVEN_ENV is not None:
+            for key, extra in (("cli_report_no_bytecode_cache", []),
+                               ("cli_no_report_no_bytecode_cache", ["--no-report"])):
+                rounds[key].append(time_cli(["run", *base, *extra], ROOT, key, GIVEN_ENV))
     load_after = os.getloadavg()
+    shutil.rmtree(pycache, ignore_errors=True)
     best = {key: min(values) for key, values in rounds.items()}
     torch_s = min(best["torch_1_thread"], best["torch_2_threads"])
     marginal_s = (best["cli_no_report_k"] - best["cli_no_report"]) / (k - 1) if k > 1 else None
@@ -163,6 +190,11 @@ def main(argv=None) -> int:
         "torch": torch.__version__,
         "workload": args.workload,
         "arch": args.arch,
+        "cli_command": " ".join(cli_command()),
+        "bytecode": ("cached (PYTHONPYCACHEPREFIX in a temporary folder, filled by the warm-up run); the "
+                     "*_no_bytecode_cache quantities ran in the environment as given, PYTHONDONTWRITEBYTECODE="
+                     f"{os.environ.get('PYTHONDONTWRITEBYTECODE')}" if GIVEN_ENV is not None else
+                     "cached (PYTHONPYCACHEPREFIX in a temporary folder, filled by the warm-up run)"),
         "timesteps": wl.timesteps,
         "samples_in_workload": wl.n_samples,
         "marginal_k": k,
@@ -178,6 +210,10 @@ def main(argv=None) -> int:
                                               if "golden_sample_1_blas_thread" in best else None),
         "cli_one_sample_report_s": round(best["cli_report"], 3),
         "cli_one_sample_no_report_s": round(best["cli_no_report"], 3),
+        "cli_one_sample_report_no_bytecode_cache_s": (round(best["cli_report_no_bytecode_cache"], 3)
+                                                      if GIVEN_ENV is not None else None),
+        "cli_one_sample_no_report_no_bytecode_cache_s": (round(best["cli_no_report_no_bytecode_cache"], 3)
+                                                         if GIVEN_ENV is not None else None),
         f"cli_{k}_samples_no_report_s": round(best["cli_no_report_k"], 3),
         "cli_marginal_per_sample_s": None if marginal_s is None else round(marginal_s, 4),
         "cli_marginal_per_sample_check_none_s": None if unchecked_s is None else round(unchecked_s, 4),

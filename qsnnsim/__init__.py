@@ -12,6 +12,7 @@ design point and returns a :class:`RunRecord` (plain numbers, JSON round trip, `
 """
 
 from qsnnsim.arch import load_arch
+from qsnnsim.builder import WorkloadBuilder
 from qsnnsim.footprint import compute_footprint
 from qsnnsim.golden import run_golden
 from qsnnsim.mapping import map_workload
@@ -21,6 +22,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "RunRecord",
+    "WorkloadBuilder",
     "__version__",
     "build_report",
     "compute_footprint",
@@ -36,8 +38,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # The engine (numba, simpy), the energy model and the report (matplotlib) load on first use,
-    # so `import qsnnsim` stays light.
+    # The engine (numba, simpy), the energy model and the report load on first use, so
+    # `import qsnnsim` stays light.
     if name == "simulate":
         from qsnnsim.engine.simulate import simulate
 

@@ -52,6 +52,7 @@ def spec(
     choices: tuple | None = None,
     item_minimum: int | None = None,
     item_maximum: int | None = None,
+    item_choices: tuple | None = None,
     doc: str = "",
 ) -> dict:
     """Validation rules of one spec field, for ``dataclasses.field(metadata=spec(...))``.
@@ -66,6 +67,8 @@ def spec(
         The allowed values of a scalar.
     item_minimum, item_maximum : int, optional
         Inclusive bounds of every item of a ``tuple[int, ...]`` field.
+    item_choices : tuple, optional
+        The allowed names of every item of a ``tuple[str, ...]`` field.
     doc : str
         One line on what the field means.
 
@@ -82,6 +85,7 @@ def spec(
         "choices": choices,
         "item_minimum": item_minimum,
         "item_maximum": item_maximum,
+        "item_choices": item_choices,
         "doc": doc,
     }
 
@@ -188,8 +192,17 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
         for i, item in enumerate(value):
             item_path = f"{path}[{i}]"
             item_tp = args[i] if fixed else args[0]
+            if item_tp is str:
+                # A list of names from a fixed set (e.g. core.dialects).
+                item_choices = meta.get("item_choices") or ()
+                if not isinstance(item, str) or item not in item_choices:
+                    near = nearest(item, item_choices) if isinstance(item, str) else None
+                    raise error(file, item_path, f"must be one of {', '.join(item_choices)} (got {_describe(item)})",
+                                f"did you mean {near!r}?" if near else "")
+                items.append(item)
+                continue
             if item_tp is not int:
-                raise TypeError(f"spec tuples hold ints only ({path})")
+                raise TypeError(f"spec tuples hold ints or names only ({path})")
             item = _check_int(item, error, file, item_path)
             _check_range(
                 item,

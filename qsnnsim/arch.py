@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, fields
 from qsnnsim._guard import MAX_ARCH_BYTES, check_name, load_yaml
 from qsnnsim._spec import build_spec, spec, spec_to_dict
 from qsnnsim.errors import ArchError
+from qsnnsim.neurons import SPIKING_DIALECTS, dialect
+from qsnnsim.neurons.readout import READOUT_STATE_BITS  # noqa: F401  (width of a readout's state; re-exported)
 
 FORMAT_NAME = "qsnnsim-arch"
 FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
-#: Width of a readout neuron's state in membrane SRAM (DESIGN §2: a 64-bit register).
-READOUT_STATE_BITS = 64
 
 #: Largest energy-table value (pJ per action or uW): 1 uJ per action is 10^5 times the
 #: costliest published per-action figure; a bound keeps every energy sum far from float overflow.
@@ -233,6 +233,13 @@ class CoreSpec:
             doc="pipeline fill of the fire phase",
         ),
     )
+    dialects: tuple[str, ...] = field(
+        default=("qsnn_lif",),
+        metadata=spec(
+            item_choices=SPIKING_DIALECTS,
+            doc="neuron dialects the soma implements (DESIGN §2b); every core runs the readout",
+        ),
+    )
     membrane_bits_supported: tuple[int, ...] = field(
         default=_ALL_MEMBRANE_BITS,
         metadata=spec(
@@ -278,6 +285,10 @@ class EnergyEntry:
     source: str = field(
         metadata=spec(doc="citation: paper, figure/table and technology node")
     )
+
+
+#: The source of an energy entry an arch leaves out because none of its units performs the action.
+NO_SUCH_UNIT = "not given: no core dialect of this arch performs this action (core.dialects)"
 
 
 @dataclass(frozen=True)
@@ -341,6 +352,16 @@ class EnergyTable:
     )
     router_leakage_uw: EnergyEntry = field(
         metadata=spec(doc="leakage of one router (uW)")
+    )
+    current_update_pj: EnergyEntry = field(
+        default=EnergyEntry(0.0, NO_SUCH_UNIT),
+        metadata=spec(doc="a synaptic current's decay and add, per current per neuron per step "
+                          "(loihi_cuba, xylo_lif); required when core.dialects lists one"),
+    )
+    multi_spike_compare_pj: EnergyEntry = field(
+        default=EnergyEntry(0.0, NO_SUCH_UNIT),
+        metadata=spec(doc="a graded neuron's spike count min(max, v // theta), per neuron per step "
+                          "(xylo_lif); required when core.dialects lists it"),
     )
 
     def entries(self) -> dict[str, EnergyEntry]:
@@ -442,6 +463,14 @@ class ArchSpec:
                 "(core.membrane_bits_supported)",
                 f"use words of at least {widest} bits or drop the wider membrane widths",
             )
+        for dialect_name in self.core.dialects:
+            for action, _ in dialect(dialect_name).counts:
+                if getattr(self.energy, f"{action}_pj").source == NO_SUCH_UNIT:
+                    raise ArchError(
+                        file, f"energy.{action}_pj",
+                        f"is required: core.dialects lists {dialect_name}, which counts {action}",
+                        f"add energy.{action}_pj with its value and source, or drop {dialect_name}",
+                    )
         for name, entry in self.energy.entries().items():
             if not entry.source.strip():
                 raise ArchError(

@@ -65,6 +65,13 @@ class WorkloadBuilder:
         ))
         return name
 
+    def neurons(self, name: str, shape: tuple[int, ...], dialect: str, **params) -> str:
+        """A spiking population of any dialect (DESIGN §2b): ``params`` are the dialect's
+        (``docs/neurons.md``), each one value for all channels or one per channel."""
+        self._pops.append(Population(name=name, kind="lif", shape=tuple(shape), dialect=dialect,
+                                     params=dict(params) or None))
+        return name
+
     def readout(self, name: str, shape: tuple[int, ...], bias=0, decay_mult: int = 1, decay_shift: int = 0,
                 rounding: str = "floor") -> str:
         c = int(shape[0])
@@ -87,28 +94,29 @@ class WorkloadBuilder:
         return name
 
     def conv2d(self, source: str, target: str, weights, weight_bits: int = 1, stride=1, padding=0,
-               mult=1, shift=0, acc_bits: int = 24, name: str | None = None) -> str:
+               mult=1, shift=0, acc_bits: int = 24, name: str | None = None, delay: int = 0) -> str:
         w = np.asarray(weights)
         return self._project("conv2d", source, target, w, weight_bits, mult, shift, acc_bits,
                              kernel=(int(w.shape[-2]), int(w.shape[-1])) if w.ndim == 4 else (1, 1),
-                             stride=_pair(stride), padding=_pair(padding), name=name)
+                             stride=_pair(stride), padding=_pair(padding), name=name, delay=delay)
 
     def linear(self, source: str, target: str, weights, weight_bits: int = 1, mult=1, shift=0,
-               acc_bits: int = 24, global_sum_pool: bool = False, name: str | None = None) -> str:
+               acc_bits: int = 24, global_sum_pool: bool = False, name: str | None = None, delay: int = 0) -> str:
         return self._project("linear", source, target, weights, weight_bits, mult, shift, acc_bits,
-                             global_sum_pool=global_sum_pool, name=name)
+                             global_sum_pool=global_sum_pool, name=name, delay=delay)
 
     def identity(self, source: str, target: str, codes=1, weight_bits: int = 2, mult=1, shift=0,
-                 acc_bits: int = 24, name: str | None = None) -> str:
+                 acc_bits: int = 24, name: str | None = None, delay: int = 0) -> str:
         c = self._pop(target).n_channels
         return self._project("identity", source, target, _per_channel(codes, c, np.int16), weight_bits,
-                             mult, shift, acc_bits, name=name)
+                             mult, shift, acc_bits, name=name, delay=delay)
 
     def sumpool2d(self, source: str, target: str, kernel, stride=None, padding=0, mult=1, shift=0,
-                  acc_bits: int = 24, name: str | None = None) -> str:
+                  acc_bits: int = 24, name: str | None = None, delay: int = 0) -> str:
         kernel = _pair(kernel)
         return self._project("sumpool2d", source, target, None, 1, mult, shift, acc_bits, kernel=kernel,
-                             stride=_pair(stride) if stride is not None else kernel, padding=_pair(padding), name=name)
+                             stride=_pair(stride) if stride is not None else kernel, padding=_pair(padding), name=name,
+                             delay=delay)
 
     def set_samples(self, samples, labels=None, class_names=None) -> None:
         self._samples = np.asarray(samples)

@@ -201,7 +201,7 @@ def _cmd_report(args) -> int:
         paths = build_report(data, out_dir, source)
     finally:
         progress.done()
-    print(f"report: {paths[0]} ({len(paths)} files: report.html, report.md, figures/*.png, tables/*.csv)")
+    print(f"report: {paths[0]} ({len(paths)} files: report.html, report.md, figures/*.svg, tables/*.csv)")
     return 0
 
 
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a running Dask scheduler (tcp://host:8786); implies --executor dask")
     _add_strategy(p)
     p.set_defaults(func=_cmd_run)
-    p = sub.add_parser("report", help="re-render the report (Markdown, HTML, PNG, CSV) of a run from its result.json")
+    p = sub.add_parser("report", help="re-render the report (Markdown, HTML, SVG, CSV) of a run from its result.json")
     p.add_argument("result", help="a result.json written by qsnnsim run, or its run folder")
     p.add_argument("--out", default=None, metavar="DIR", help="report folder (default: the result's folder)")
     p.set_defaults(func=_cmd_report)

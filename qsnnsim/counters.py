@@ -41,6 +41,10 @@ class Action(IntEnum):
     FLIT_HOP = 15
     OFFCHIP_BIT = 16
     ACCUMULATOR_SATURATION = 17
+    # Neuron dialects (DESIGN §2b, qsnnsim/neurons/): appended, so a result written before
+    # they existed reads as the first 18 columns with these at 0 (``Counters.from_dict``).
+    CURRENT_UPDATE = 18          # a synaptic current's decay and add (loihi_cuba u; xylo_lif isyn, isyn2)
+    MULTI_SPIKE_COMPARE = 19     # a graded neuron's spike count n = min(max, v // theta) (xylo_lif)
 
 
 class Unit(IntEnum):
@@ -141,17 +145,24 @@ class Counters:
         KeyError
             A key is missing.
         ValueError
-            Other counter names than this version's, or a count (or ``latency_cycles``) that
+            Other counter names than this version's (an earlier version's, a prefix of them, are
+            read with the later counters at 0), or a count (or ``latency_cycles``) that
             is not an integer in the int64 range: a float, a bool, a string, a ragged list, or
             a number too large for the int64 arrays the energy stage sums.
         """
-        if tuple(data["actions"]) != ACTION_NAMES or tuple(data["units"]) != UNIT_NAMES:
+        names = tuple(data["actions"])
+        if names != ACTION_NAMES[:len(names)] or not names or tuple(data["units"]) != UNIT_NAMES:
             raise ValueError("counter names differ from this version's")
         latency = data["latency_cycles"]
         if not _is_int64(latency):
             raise ValueError(f"latency_cycles is {_shown(latency)}, not an integer in the int64 range")
+        actions = _int64_array(data["action_counts"], "action_counts")
+        if len(names) < len(ACTION_NAMES) and actions.ndim == 4 and actions.shape[3] == len(names):
+            # written before the later counters existed: they counted nothing then
+            pad = np.zeros(actions.shape[:3] + (len(ACTION_NAMES) - len(names),), np.int64)
+            actions = np.concatenate([actions, pad], axis=3)
         return cls(
-            actions=_int64_array(data["action_counts"], "action_counts"),
+            actions=actions,
             unit_cycles=_int64_array(data["unit_cycles"], "unit_cycles"),
             latency_cycles=int(latency),
             population_names=tuple(data["population_names"]),

@@ -60,6 +60,8 @@ ACTION_ENTRIES = {
     Action.COMPARE: ("compare_pj", "neuron_updates"),
     Action.FLIT_HOP: ("flit_hop_pj", "noc"),
     Action.OFFCHIP_BIT: ("offchip_pj_per_bit", "offchip"),
+    Action.CURRENT_UPDATE: ("current_update_pj", "neuron_updates"),
+    Action.MULTI_SPIKE_COMPARE: ("multi_spike_compare_pj", "neuron_updates"),
 }
 FREE_ACTIONS = (Action.SPIKE, Action.PACKET, Action.ACCUMULATOR_SATURATION)
 #: Leakage entries and what each is multiplied by (a quantity x time).
@@ -466,9 +468,11 @@ def totals_from_sample(entry, path: str = "<result>", index: int = 0) -> tuple[d
     if not isinstance(entry, dict):
         raise ResultError(path, where, "is not an object", "re-run qsnnsim run to write it again")
     totals = entry.get("action_totals")
-    if not isinstance(totals, dict) or tuple(totals) != ACTION_NAMES:
+    if not isinstance(totals, dict) or not totals or tuple(totals) != ACTION_NAMES[:len(totals)]:
         raise ResultError(path, f"{where}.action_totals", "is missing or names other counters than this "
                           "version's", "re-run qsnnsim run with this version of qsnnsim")
+    # A result written before the later counters existed: they counted nothing then.
+    totals = {**totals, **{name: 0 for name in ACTION_NAMES[len(totals):]}}
     latency = entry.get("latency_cycles")
     for name, value in (*totals.items(), ("latency_cycles", latency)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:

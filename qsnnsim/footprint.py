@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qsnnsim.arch import READOUT_STATE_BITS, ArchSpec
+from qsnnsim.arch import ArchSpec
 from qsnnsim.mapping import Mapping
 from qsnnsim.workload import MULT_LIMIT, SHIFT_RANGE, Workload, dense_synaptic_ops
 
@@ -68,8 +68,9 @@ class Footprint:
 
     Model size: ``weight_bits`` (synaptic weights at their widths; ``weights_by_bits`` maps a
     width to its weight count) vs ``float32_bits`` (``float32_params`` x 32, the params being
-    the weights plus ``batchnorm_params`` and ``bias_params``); ``membrane_bits`` (LIF neurons
-    x their membrane bits; ``n_lif_neurons``), ``readout_state_bits`` (readout neurons x 64),
+    the weights plus ``batchnorm_params`` and ``bias_params``); ``membrane_bits`` (spiking
+    neurons x their dialect's state bits, e.g. a qsnn_lif membrane's b; ``n_lif_neurons``),
+    ``readout_state_bits`` (readout neurons x 64),
     ``identity_code_bits``, ``scale_param_bits`` (mult, shift per projection channel;
     threshold, bias per population channel).
 
@@ -200,9 +201,9 @@ def model_size(workload: Workload) -> ModelSize:
         scale_param_bits=scale_param_bits,
         n_lif_populations=len(lif),
         n_lif_neurons=sum(p.n_neurons for p in lif),
-        membrane_bits=sum(p.n_neurons * p.membrane_bits for p in lif),
+        membrane_bits=sum(p.n_neurons * p.neuron.state_bits(p) for p in lif),  # each dialect's state
         n_readout_neurons=n_readout,
-        readout_state_bits=n_readout * READOUT_STATE_BITS,
+        readout_state_bits=sum(p.n_neurons * p.neuron.state_bits(p) for p in readouts),
         weighted_synaptic_ops_per_step=weighted_ops,
         all_synaptic_ops_per_step=all_ops,
     )

@@ -17,18 +17,22 @@ Names used below, per timestep t, target neuron n of channel c, projection p:
     m[n] &= \mathrm{clamp}(0 \text{ if } s \text{ (hard)} \mid h - \theta[c] \text{ if } s
         \text{ (soft)} \mid h,\ -Q,\ Q), \quad Q = 2^{b-1} - 1
 
-``x_j`` is a source spike (0/1) or, for an analog input, its int8 value. ``rshift`` is an
-arithmetic shift (floor) unless the target population asks for ``toward_zero``; the
-population's rounding applies to every shift of its update. A readout population runs
-the same update without fire, reset or clamp in a 64-bit register that wraps like the
-hardware register (numpy int64 arithmetic).
+``x_j`` is a source spike (0/1), a graded spike's count (DESIGN §2b) or, for an analog
+input, its int8 value. ``rshift`` is an arithmetic shift (floor) unless the target
+population asks for ``toward_zero``; the population's rounding applies to every shift of its
+update. The update after ``I[n]`` is the population's neuron dialect
+(:mod:`qsnnsim.neurons`; the equations above are ``qsnn_lif``'s): this module sums the
+synapses and calls the dialect's golden step, nothing else of a neuron is written here.
 
-Order of evaluation: projections have no synaptic delay (DESIGN §2) and the graph is
-acyclic, so a population's input at every timestep is known once its sources have run all
-T timesteps. The model therefore goes population by population (topological order) and
-computes each projection's ``acc_p`` for all T timesteps in one matrix product; only the
-membrane recursion ``m[n]`` walks the timesteps. The result is the same as stepping
-timestep by timestep: each timestep's numbers are computed from the same inputs.
+Order of evaluation: a projection with delay d delivers the source's values of t at t + d
+(nothing before d). When every projection points forward in population order (the graph is
+acyclic, delays or not), a population's input at every timestep is known once its sources
+have run all T timesteps: the model goes population by population and computes each
+projection's ``acc_p`` for all T timesteps in one matrix product; only the neuron recursion
+walks the timesteps. The result is the same as stepping timestep by timestep: each
+timestep's numbers are computed from the same inputs. A recurrent graph (a projection back
+to an earlier population or to itself, which validation allows only with a delay >= 1) is
+stepped timestep by timestep, every population in order.
 
 Exactness: a convolution is an im2col window matrix times the weight matrix, and a linear
 layer a matrix-vector product. They are done in float32 or float64 only when the bound
@@ -40,11 +44,12 @@ Otherwise the product is done in int64.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from qsnnsim.workload import Population, Projection, Workload, membrane_limit
+from qsnnsim.neurons.base import rshift
+from qsnnsim.workload import Population, Projection, Workload
 
 _FLOAT32_EXACT = 1 << 24
 _FLOAT64_EXACT = 1 << 53
@@ -59,7 +64,8 @@ class GoldenResult:
     Attributes
     ----------
     spikes : dict[str, np.ndarray]
-        bool (T, *shape) for every lif population and for a ``spikes`` input.
+        (T, *shape) for every spiking population and for a ``spikes`` input: bool, or int64
+        counts for a dialect whose spike is graded.
     membranes : dict[str, np.ndarray]
         int64 final membrane (shape) of every lif and readout population.
     readout : np.ndarray
@@ -68,6 +74,12 @@ class GoldenResult:
         argmax of ``readout``, ties to the lowest index.
     saturations : dict[str, np.ndarray]
         int64 (T,) accumulator saturations per projection and timestep.
+    states : dict[str, dict[str, np.ndarray]]
+        every state variable of every non-input population after the last timestep (int64,
+        the population's shape); ``membranes`` holds the first of them.
+    state_traces : dict[str, dict[str, np.ndarray]]
+        with ``record_states``: every state variable after every timestep, (T, *shape) int64
+        (what the oracle harness compares with a vendor's simulator); else empty.
     """
 
     spikes: dict
@@ -75,15 +87,8 @@ class GoldenResult:
     readout: np.ndarray
     predicted: int
     saturations: dict
-
-
-def rshift(x: np.ndarray, shift, rounding: str = "floor") -> np.ndarray:
-    """Arithmetic right shift of int64 values: floor, or rounded toward zero."""
-    if rounding == "floor":
-        return x >> shift
-    # Adding 2^shift - 1 to a negative value before the floor shift rounds it toward zero
-    # without negating it, which would overflow at -2^63.
-    return (x + ((x >> 63) & ((1 << shift) - 1))) >> shift
+    states: dict = field(default_factory=dict)
+    state_traces: dict = field(default_factory=dict)
 
 
 def saturate(acc: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:
@@ -192,25 +197,43 @@ def scaled_input(acc: np.ndarray, proj: Projection, rounding: str) -> np.ndarray
 
 
 def neuron_update(pop: Population, m: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One timestep of a lif or readout population: returns (spikes bool, new membrane int64).
+    """One timestep of a qsnn_lif or readout population: (spikes bool, new membrane int64).
 
-    ``m`` and ``current`` are int64 in the population's shape. A readout never spikes.
+    ``m`` and ``current`` are int64, channel first (the population's shape, or any (C, ...)
+    batch of it). A readout never spikes. The dialect's own step (:mod:`qsnnsim.neurons`).
     """
     c = pop.n_channels
-    mv = channel_view(m, c)
-    iv = channel_view(current, c)
-    bias = pop.bias.astype(np.int64)[:, None]
-    h = rshift(mv * pop.decay_mult, pop.decay_shift, pop.rounding) + iv + bias
-    if pop.kind == "readout":
-        return np.zeros(m.shape, bool), h.reshape(m.shape)
-    theta = pop.threshold.astype(np.int64)[:, None]
-    spike = h > theta if pop.fire_cmp == "gt" else h >= theta
-    if pop.reset == "hard":
-        after = np.where(spike, 0, h)
-    else:
-        after = np.where(spike, h - theta, h)
-    q = membrane_limit(pop.membrane_bits)
-    return spike.reshape(m.shape), np.clip(after, -q, q).reshape(m.shape)
+    spec = pop.neuron
+    params = {k: (v.reshape(c, 1) if isinstance(v, np.ndarray) else v) for k, v in spec.parameters(pop).items()}
+    spikes, state = spec.step(params, {"m": channel_view(m, c)}, channel_view(current, c))
+    return spikes.astype(bool).reshape(m.shape), state["m"].reshape(m.shape)
+
+
+class _NeuronStepper:
+    """A population's dialect step over its neurons, state held as (C, plane) views so the
+    per-channel parameters broadcast as (C, 1)."""
+
+    def __init__(self, pop: Population, record: bool = False):
+        self.pop = pop
+        self.spec = pop.neuron
+        c = pop.n_channels
+        self.params = {k: (v.reshape(c, 1) if isinstance(v, np.ndarray) else v)
+                       for k, v in self.spec.parameters(pop).items()}
+        self.state = self.spec.initial_state(pop, (c, pop.plane_size))
+        self.trace = [] if record else None
+
+    def step(self, current: np.ndarray) -> np.ndarray:
+        """Advance one timestep with ``current`` (int64, the population's shape); returns its spikes."""
+        spikes, self.state = self.spec.step(self.params, self.state, channel_view(current, self.pop.n_channels))
+        if self.trace is not None:
+            self.trace.append({k: np.asarray(v, np.int64).reshape(self.pop.shape).copy() for k, v in self.state.items()})
+        return spikes.reshape(self.pop.shape)
+
+    def traces(self) -> dict:
+        return {k: np.stack([step[k] for step in self.trace]) for k in self.trace[0]} if self.trace else {}
+
+    def final_state(self) -> dict:
+        return {k: v.reshape(self.pop.shape) for k, v in self.state.items()}
 
 
 def run_golden(workload: Workload, sample: int) -> GoldenResult:
@@ -218,41 +241,84 @@ def run_golden(workload: Workload, sample: int) -> GoldenResult:
     return run_golden_input(workload, workload.sample_input(sample))
 
 
-def run_golden_input(workload: Workload, inputs: np.ndarray) -> GoldenResult:
-    """Run an explicit input (int64, (T, *input_shape)) through the golden model."""
+def _source_bound(src: Population, input_kind: str) -> int:
+    """Largest |value| a source sends per neuron and timestep: int8 analog input, a spike
+    bit, or a graded spike's count (DESIGN §2b)."""
+    if src.kind == "input":
+        return 128 if input_kind == "analog" else 1
+    return src.spike_max
+
+
+def _spike_dtype(pop: Population):
+    return bool if pop.kind == "input" or pop.spike_max <= 1 else np.int64
+
+
+def run_golden_input(workload: Workload, inputs: np.ndarray, stepwise: bool | None = None,
+                     record_states: bool = False) -> GoldenResult:
+    """Run an explicit input (int64, (T, *input_shape)) through the golden model.
+
+    A feedforward graph (every projection points forward in population order, delays or
+    not) goes population by population, all timesteps at once; a recurrent one timestep by
+    timestep (see the module docstring). ``stepwise=True`` steps any graph timestep by
+    timestep (the tests hold the two orders equal). ``record_states`` keeps every state
+    variable after every timestep (``GoldenResult.state_traces``).
+    """
     T = workload.timesteps
     in_pop = workload.input_population
-    max_abs_x = 128 if workload.input_kind == "analog" else 1
     pops = {p.name: p for p in workload.populations}
+    order = {p.name: i for i, p in enumerate(workload.populations)}
     # values[name]: what a population sends at every timestep, (T, *shape): the input's
-    # values (int64), or a lif population's spikes (bool, exactly 0/1 in any product).
+    # values (int64), or a spiking population's spikes (bool 0/1, or int64 counts).
     values = {in_pop.name: np.asarray(inputs, dtype=np.int64).reshape((T,) + in_pop.shape)}
-    membranes = {}
     spikes = {}
     if workload.input_kind == "spikes":
         spikes[in_pop.name] = values[in_pop.name].astype(bool)
-    saturations = {}
-    for pop in workload.populations:
-        if pop.kind == "input":
-            continue
-        current = np.zeros((T,) + pop.shape, np.int64)
-        for proj in workload.projections_into(pop.name):
-            src = pops[proj.source]
-            synapses = _Synapses(proj, src, pop, max_abs_x if src.kind == "input" else 1)
-            acc_all = synapses.accumulate(values[proj.source])           # (T, *shape), exact
-            saturations[proj.name] = np.zeros(T, np.int64)
+    saturations = {proj.name: np.zeros(T, np.int64) for proj in workload.projections}
+    synapses = {proj.name: _Synapses(proj, pops[proj.source], pops[proj.target],
+                                     _source_bound(pops[proj.source], workload.input_kind))
+                for proj in workload.projections}
+    stepping = [p for p in workload.populations if p.kind != "input"]
+    for pop in stepping:
+        if pop.is_spiking:
+            values[pop.name] = np.zeros((T,) + pop.shape, _spike_dtype(pop))
+    steppers = {pop.name: _NeuronStepper(pop, record_states) for pop in stepping}
+
+    def add_input(current: np.ndarray, proj: Projection, acc_rows: np.ndarray, t0: int) -> None:
+        # acc_rows[k] is the exact sum the target integrates at timestep t0 + k.
+        for k in range(acc_rows.shape[0]):
+            acc, saturations[proj.name][t0 + k] = saturate(acc_rows[k], proj.acc_bits)
+            current[t0 + k] += scaled_input(acc, proj, pops[proj.target].rounding)
+
+    recurrent = any(order[p.source] >= order[p.target] for p in workload.projections)
+    if not (recurrent or stepwise):
+        for pop in stepping:
+            current = np.zeros((T,) + pop.shape, np.int64)
+            for proj in workload.projections_into(pop.name):
+                d = proj.delay
+                if d < T:
+                    add_input(current, proj, synapses[proj.name].accumulate(values[proj.source][:T - d]), d)
             for t in range(T):
-                acc, saturations[proj.name][t] = saturate(acc_all[t], proj.acc_bits)
-                current[t] += scaled_input(acc, proj, pop.rounding)
-        m = np.zeros(pop.shape, np.int64)
-        fired = np.zeros((T,) + pop.shape, bool)
+                fired = steppers[pop.name].step(current[t])
+                if pop.is_spiking:
+                    values[pop.name][t] = fired
+    else:
         for t in range(T):
-            fired[t], m = neuron_update(pop, m, current[t])
-        membranes[pop.name] = m
-        if pop.kind == "lif":
-            spikes[pop.name] = values[pop.name] = fired
-    # Projections reported in the workload's order, as the other models do.
-    saturations = {proj.name: saturations[proj.name] for proj in workload.projections}
+            for pop in stepping:
+                current = np.zeros((1,) + pop.shape, np.int64)
+                for proj in workload.projections_into(pop.name):
+                    if t >= proj.delay:
+                        src_t = t - proj.delay
+                        acc = synapses[proj.name].accumulate(values[proj.source][src_t:src_t + 1])
+                        acc, saturations[proj.name][t] = saturate(acc[0], proj.acc_bits)
+                        current[0] += scaled_input(acc, proj, pop.rounding)
+                fired = steppers[pop.name].step(current[0])
+                if pop.is_spiking:
+                    values[pop.name][t] = fired
+    states = {name: st.final_state() for name, st in steppers.items()}
+    membranes = {name: state[pops[name].neuron.state_names(pops[name])[0]] for name, state in states.items()}
+    for pop in stepping:
+        if pop.is_spiking:
+            spikes[pop.name] = values[pop.name]
     out = workload.readout_population
     readout = membranes[out.name].reshape(-1).copy()
     return GoldenResult(
@@ -261,4 +327,7 @@ def run_golden_input(workload: Workload, inputs: np.ndarray) -> GoldenResult:
         readout=readout,
         predicted=int(np.argmax(readout)),
         saturations=saturations,
+        states=states,
+        state_traces={name: st.traces() for name, st in steppers.items()} if record_states else {},
     )
+

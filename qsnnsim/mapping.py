@@ -15,7 +15,9 @@ Storage rules (the engine's timing model reads weights the same way):
   (per source channel with ``global_sum_pool``) holding the slice's target codes; identity one
   row per slice channel holding one code; sumpool2d nothing (every weight is +1);
 - ``membrane_words = ceil(n_neurons * b / word_bits)`` with b = 64 for a readout;
-- ``acc_words = ceil(n_neurons * sum(acc_bits of incoming projections) / word_bits)``.
+- ``acc_words = K * ceil(n_neurons * sum(acc_bits of incoming projections) / word_bits)``, with
+  ``K = 1 + the largest delay of a projection into the population`` accumulator slots
+  (docs/timing-model.md §5b; K = 1 without delays).
 
 Placement walks a boustrophedon (snake) path over the mesh that starts in the corner nearest
 ``offchip.io_router``, in topological order, so consecutive slices sit on neighbouring cores.
@@ -37,7 +39,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from qsnnsim.arch import READOUT_STATE_BITS, ArchSpec
+from qsnnsim.arch import ArchSpec
+from qsnnsim.dependence import compute_destinations
 from qsnnsim.errors import MappingError
 from qsnnsim.workload import Population, Projection, Workload, dense_synaptic_ops
 
@@ -81,10 +84,16 @@ class Slice:
     row_stop: int = 1
     synapse_rows: int = 0
     is_row_range: bool = False
+    acc_slots: int = 1
 
     @property
     def n_neurons(self) -> int:
         return self.neuron_stop - self.neuron_start
+
+    @property
+    def acc_slot_words(self) -> int:
+        """Accumulator words of one timestep's slot (what a fire reads and clears)."""
+        return self.acc_words // self.acc_slots
 
     @property
     def n_channels(self) -> int:
@@ -183,10 +192,10 @@ class _PopModel:
         self.pop = pop
         self.order = order
         self.channels, self.height, self.width = _geometry(pop)
-        self.state_bits = (
-            READOUT_STATE_BITS if pop.kind == "readout" else pop.membrane_bits
-        )
+        self.state_bits = pop.neuron.state_bits(pop)  # the dialect's state SRAM bits per neuron
         self.acc_bits_sum = sum(p.acc_bits for p in projs_in)
+        # One accumulator set per timestep a delayed input can be ahead (timing-model.md §5b).
+        self.acc_slots = 1 + max((p.delay for p in projs_in), default=0)
         self.arch = arch
         # (synapse rows, code bits, whether rows grow with the slice's channels): a conv or
         # linear row holds one code per slice channel; an identity has one row per channel.
@@ -230,12 +239,12 @@ class _PopModel:
             weight_bits += n_rows_w * row_bits
             synapse_rows += n_rows_w
         membrane_bits = neurons * self.state_bits
-        acc_bits = neurons * self.acc_bits_sum
+        acc_bits = self.acc_slots * neurons * self.acc_bits_sum
         return _Demand(
             neurons=neurons,
             weight_words=weight_words,
             membrane_words=-(-membrane_bits // core.membrane_sram.word_bits),
-            acc_words=-(-acc_bits // core.acc_sram.word_bits),
+            acc_words=self.acc_slots * -(-(neurons * self.acc_bits_sum) // core.acc_sram.word_bits),
             synapse_rows=synapse_rows,
             weight_bits_stored=weight_bits,
             membrane_bits_stored=membrane_bits,
@@ -541,18 +550,21 @@ def _merge(
 
 
 def check_packet_fits(wl: Workload, arch: ArchSpec, arch_file: str) -> int:
-    """A packet is one flit: routing header + source neuron address + analog value (timing model §2).
+    """A packet is one flit: routing header + source neuron address + value (timing model §2): an
+    analog input's 8 bits, or a graded spike's count (DESIGN §2b: 5 bits for counts up to 31).
 
     Returns the value bits of an input packet (8 for an analog input, 0 for spikes).
     """
     value_bits = 8 if wl.input_kind == "analog" else 0
+    count_bits = max((int(p.spike_max).bit_length() for p in wl.populations if p.is_spiking and p.spike_max > 1),
+                     default=0)
     address_bits = max(1, math.ceil(math.log2(max(p.n_neurons for p in wl.populations))))
-    need = arch.noc.packet_header_bits + address_bits + value_bits
+    need = arch.noc.packet_header_bits + address_bits + max(value_bits, count_bits)
     if need > arch.noc.flit_bits:
         raise MappingError(
             arch_file or arch.name, "noc.flit_bits",
             f"a packet of {wl.name} needs {need} bits (packet_header_bits {arch.noc.packet_header_bits} + "
-            f"{address_bits} address bits + {value_bits} value bits) but a flit holds {arch.noc.flit_bits}",
+            f"{address_bits} address bits + {max(value_bits, count_bits)} value bits) but a flit holds {arch.noc.flit_bits}",
             f"set noc.flit_bits >= {need}",
         )
     return value_bits
@@ -564,7 +576,15 @@ def _check_support(wl: Workload, arch: ArchSpec, arch_file: str) -> None:
     supported_m = ", ".join(map(str, sorted(core.membrane_bits_supported)))
     supported_w = ", ".join(map(str, sorted(core.weight_bits_supported)))
     for pop in wl.populations:
-        if pop.kind == "lif" and pop.membrane_bits not in core.membrane_bits_supported:
+        if pop.is_spiking and pop.neuron.name not in core.dialects:
+            raise MappingError(
+                arch_file,
+                "core.dialects",
+                f"population {pop.name!r} uses the {pop.neuron.name} neuron dialect; this core implements "
+                f"{', '.join(core.dialects)}",
+                f"add {pop.neuron.name} to core.dialects or use an arch whose cores implement it",
+            )
+        if pop.is_spiking and pop.neuron.chosen_width and pop.membrane_bits not in core.membrane_bits_supported:
             raise MappingError(
                 arch_file,
                 "core.membrane_bits_supported",
@@ -597,72 +617,19 @@ def _check_support(wl: Workload, arch: ArchSpec, arch_file: str) -> None:
 # --------------------------------------------------------------------------- dependencies
 
 
-def _rows_reach(
-    src_rows: tuple[int, int], tgt_rows: tuple[int, int], k: int, s: int, p: int
-) -> bool:
-    """Does some target row in [tgt) have a window (rows y*s - p .. + k) touching source rows [src)?"""
-    lo = (src_rows[0] + p - k) // s + 1
-    hi = (src_rows[1] + p - 1) // s
-    return max(lo, tgt_rows[0]) <= min(hi, tgt_rows[1] - 1)
-
-
-def _depends(proj: Projection, src: Population, tgt: Population, s_geo, t_geo) -> bool:
-    """Does any neuron of target range ``t_geo`` read any neuron of source range ``s_geo``?
-
-    A geometry is (channel_start, channel_stop, row_start, row_stop, neuron_start, neuron_stop).
-    Dependence is structural: a synapse counts even if its weight code is 0.
-    """
-    if proj.kind == "linear":
-        return True
-    if proj.kind == "identity":
-        return max(s_geo[4], t_geo[4]) < min(s_geo[5], t_geo[5])
-    if proj.kind == "sumpool2d" and max(s_geo[0], t_geo[0]) >= min(s_geo[1], t_geo[1]):
-        return False
-    (kh, kw), (sh, sw), (ph, pw) = proj.kernel, proj.stride, proj.padding
-    width_in, width_out = src.shape[2], tgt.shape[2]
-    if not _rows_reach((0, width_in), (0, width_out), kw, sw, pw):
-        return False
-    return _rows_reach((s_geo[2], s_geo[3]), (t_geo[2], t_geo[3]), kh, sh, ph)
-
-
-def _geo(s: Slice) -> tuple[int, int, int, int, int, int]:
-    return (
-        s.channel_start,
-        s.channel_stop,
-        s.row_start,
-        s.row_stop,
-        s.neuron_start,
-        s.neuron_stop,
-    )
-
-
-def compute_destinations(
-    wl: Workload, slices: tuple[Slice, ...]
-) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-    """Per slice, and for the input population, the sorted indices of the slices that depend on it."""
-    pops = {p.name: p for p in wl.populations}
-    by_pop: dict[str, list[Slice]] = {}
+def _check_cycles_in_one_pass(slices: tuple, destinations: tuple, arch_file: str) -> None:
+    """A pass cannot wait for a later one: every destination runs in its source's pass or later,
+    so a recurrent cycle (DESIGN §2b) must fit in one pass (docs/timing-model.md §5b)."""
     for s in slices:
-        by_pop.setdefault(s.population, []).append(s)
-    dests: list[set[int]] = [set() for _ in slices]
-    in_pop = wl.input_population
-    c, h, _ = _geometry(in_pop)
-    input_geo = (0, c, 0, h, 0, in_pop.n_neurons)
-    input_dests: set[int] = set()
-    for proj in wl.projections:
-        src, tgt = pops[proj.source], pops[proj.target]
-        targets = by_pop.get(proj.target, [])
-        sources = (
-            [(None, input_geo)]
-            if src.kind == "input"
-            else [(s.index, _geo(s)) for s in by_pop.get(src.name, [])]
-        )
-        for s_index, s_geo in sources:
-            out = input_dests if s_index is None else dests[s_index]
-            for t in targets:
-                if t.index not in out and _depends(proj, src, tgt, s_geo, _geo(t)):
-                    out.add(t.index)
-    return tuple(tuple(sorted(d)) for d in dests), tuple(sorted(input_dests))
+        for d in destinations[s.index]:
+            if slices[d].pass_index < s.pass_index:
+                raise MappingError(
+                    arch_file, "chip",
+                    f"the recurrent connection {s.population} -> {slices[d].population} would run from pass "
+                    f"{s.pass_index} back to pass {slices[d].pass_index}; a recurrent cycle must fit in one pass",
+                    "use an arch with more cores or memory, or fewer neurons in the cycle",
+                )
+
 
 
 # --------------------------------------------------------------------------- entry point
@@ -772,10 +739,12 @@ def map_workload(
             row_stop=p.row_stop,
             synapse_rows=p.demand.synapse_rows,
             is_row_range=p.row_stop - p.row_start < p.model.height,
+            acc_slots=p.model.acc_slots,
         )
         for i, (p, (pass_index, core)) in enumerate(zip(pieces, placement))
     )
     destinations, input_destinations = compute_destinations(workload, slices)
+    _check_cycles_in_one_pass(slices, destinations, arch_file)
     return Mapping(
         arch_name=arch.name,
         workload_name=workload.name,

@@ -470,12 +470,12 @@ def write_outputs(record: RunRecord, folder, report: bool = True) -> list[str]:
     Returns the paths written: ``report.html`` first when there is a report, ``result.json``
     last.
     """
-    from qsnnsim.report.render import write_report_files
-
     stage = folder.stage()
     with open(os.path.join(stage, "result.json"), "w", encoding="utf-8") as fh:
         fh.write(record.to_json())
-    if report:
+    if report:  # imported here: a --no-report run never loads the report's modules
+        from qsnnsim.report.render import write_report_files
+
         write_report_files(record.result, stage, f"run {record.run_id}")
     return folder.commit(stage, record.run_id)
 

@@ -1,32 +1,24 @@
-"""Workload stage: the Q-SNN graph of DESIGN.md §2 and its `.npz` file format v1 (§3).
+"""Workload stage: the integer SNN graph of DESIGN.md §2 and §2b, and its validation.
 
 A :class:`Workload` is a frozen description of populations (neuron groups with one
-shape) joined by projections (synapses), plus the input samples to run. Everything is an
-integer. This module owns the data model, its validation, the builder used by tests,
-generators, importers and the trainer's exporter, and the `.npz` reader/writer
-(``allow_pickle=False``; 1-bit weight codes bit-packed). The file format is specified in
-``docs/workload-format.md``; a change to it changes ``FORMAT_VERSION``.
+shape and one neuron dialect) joined by projections (synapses, each with a delay in
+timesteps), plus the input samples to run. Everything is an integer. This module owns the
+data model and its validation; the `.npz` file (DESIGN §3) is :mod:`qsnnsim.workload_file`
+(its functions are importable from here too), the builder :mod:`qsnnsim.builder`.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from qsnnsim._atomic import atomic_write
-from qsnnsim._guard import MAX_NAME_CHARS, check_name, loads_json, text_problem, text_tree_problem
-from qsnnsim._npz import NpzEntries, open_npz
+from qsnnsim import neurons
+from qsnnsim._guard import MAX_NAME_CHARS, check_name, text_problem, text_tree_problem
 from qsnnsim.errors import WorkloadError
-
-FORMAT_NAME = "qsnnsim-workload"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
 
 POPULATION_KINDS = ("input", "lif", "readout")
 PROJECTION_KINDS = ("conv2d", "linear", "identity", "sumpool2d")
@@ -42,6 +34,8 @@ ACC_BITS_RANGE = (2, 32)
 # MAX_PROJECTIONS_PER_TARGET scaled inputs plus membrane and bias fits an int64 register.
 MULT_LIMIT = 1 << 24
 SHIFT_RANGE = (0, 31)
+#: Synaptic delay of a projection, in timesteps (DESIGN §2b).
+DELAY_RANGE = (0, 255)
 MAX_PROJECTIONS_PER_TARGET = 16
 INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
 # Input limits (values and reasons in docs/input-limits.md).
@@ -65,10 +59,14 @@ def membrane_limit(membrane_bits: int) -> int:
 class Population:
     """A group of neurons sharing one shape and one neuron model.
 
-    ``kind`` is ``input`` (the sample; no state), ``lif`` (the integer LIF of DESIGN §2,
-    ``membrane_bits`` wide) or ``readout`` (same update without fire, reset or clamp,
-    in a 64-bit register; its final value is the output). ``threshold`` and ``bias``
-    are int32 per channel (``None`` for inputs; readouts carry a zero threshold).
+    ``kind`` is the population's role: ``input`` (the sample; no state), ``lif`` (spiking
+    neurons) or ``readout`` (the output). ``dialect`` names the neuron model
+    (:mod:`qsnnsim.neurons`): ``qsnn_lif`` (DESIGN §2, ``membrane_bits`` wide; the default of
+    ``lif``), ``loihi_cuba`` or ``xylo_lif`` for a ``lif``, ``readout`` (the same update
+    without fire, reset or clamp, in a 64-bit register) for a ``readout``. ``threshold`` and
+    ``bias`` are int32 per channel (``None`` for inputs; readouts carry a zero threshold);
+    the other dialects' parameters are in ``params`` (name -> int32 per-channel vector, or
+    an int for a per-population parameter).
     """
 
     name: str
@@ -82,6 +80,13 @@ class Population:
     reset: str = "hard"
     threshold: np.ndarray | None = None
     bias: np.ndarray | None = None
+    dialect: str = ""
+    params: dict | None = None
+
+    @property
+    def neuron(self):
+        """The :class:`~qsnnsim.neurons.base.Dialect` of this population (None for the input)."""
+        return neurons.of(self)
 
     @property
     def n_channels(self) -> int:
@@ -100,6 +105,12 @@ class Population:
     def is_spiking(self) -> bool:
         return self.kind == "lif"
 
+    @property
+    def spike_max(self) -> int:
+        """What one neuron sends in one timestep at most: the input's largest value (analog
+        inputs are handled by the caller), 1 for binary spikes, a count for graded ones."""
+        return 1 if self.kind == "input" else self.neuron.spike_max
+
 
 @dataclass(frozen=True, eq=False)
 class Projection:
@@ -111,7 +122,8 @@ class Projection:
     per-target-channel fixed-point scale (int32 arrays of length C_target). For a
     ``linear`` projection, ``global_sum_pool`` sums the (C, H, W) source over H and W
     first, so weights are (C_out, C); this is how a global sum-pool feeds a readout
-    without an extra population (``docs/workload-format.md``).
+    without an extra population (``docs/workload-format.md``). ``delay`` (timesteps,
+    DESIGN §2b): the source's spikes of t reach the target at t + delay.
     """
 
     name: str
@@ -127,6 +139,7 @@ class Projection:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     global_sum_pool: bool = False
+    delay: int = 0
 
     @property
     def n_weights(self) -> int:
@@ -288,6 +301,9 @@ def validate_population(pop: Population, file: str = "<workload>") -> Population
                    f"{MAX_NEURONS_PER_POPULATION:,})", "split the population")
     if pop.kind == "input":
         return Population(name=pop.name, kind="input", shape=shape)
+    allowed = neurons.READOUT_DIALECTS if pop.kind == "readout" else neurons.SPIKING_DIALECTS
+    dialect = _check_choice(file, fld + ".dialect", pop.dialect or allowed[0], allowed)
+    params = _check_params(file, fld, neurons.dialect(dialect), pop.params, shape[0])
     bits = _check_int(file, fld + ".membrane_bits", pop.membrane_bits, *MEMBRANE_BITS_RANGE)
     _check_int(file, fld + ".decay_mult", pop.decay_mult, -(1 << 16), 1 << 16)
     _check_int(file, fld + ".decay_shift", pop.decay_shift, *SHIFT_RANGE)
@@ -311,7 +327,36 @@ def validate_population(pop: Population, file: str = "<workload>") -> Population
         reset=pop.reset,
         threshold=threshold,
         bias=bias,
+        dialect=dialect,
+        params=params,
     )
+
+
+def _check_params(file: str, fld: str, spec, params: dict | None, n_channels: int) -> dict | None:
+    """A dialect's parameters: exactly the spec's names, each in its range (None if it has none)."""
+    if not spec.params:
+        if params:
+            raise _err(file, fld + ".params", f"the {spec.name} dialect takes no params (got {', '.join(map(str, params))})",
+                       "set its fields (threshold, bias, membrane_bits, ...) instead")
+        return None
+    params = dict(params or {})
+    names = [p.name for p in spec.params]
+    unknown = sorted(set(map(str, params)) - set(names))
+    if unknown:
+        raise _err(file, f"{fld}.params.{unknown[0]}", f"is not a parameter of the {spec.name} dialect",
+                   f"use {', '.join(names)}")
+    checked = {}
+    for p in spec.params:
+        if p.name not in params:
+            raise _err(file, f"{fld}.params.{p.name}", "is missing", f"give it ({p.meaning}; {p.lo}..{p.hi})")
+        value = params[p.name]
+        if p.per_population:
+            checked[p.name] = _check_int(file, f"{fld}.params.{p.name}", value, p.lo, p.hi)
+        else:
+            if np.ndim(value) == 0 and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                value = np.full(n_channels, int(value), np.int64)
+            checked[p.name] = _check_vector(file, f"{fld}.params.{p.name}", value, n_channels, p.lo, p.hi)
+    return checked
 
 
 def validate_projection(proj: Projection, pops: dict[str, Population], file: str = "<workload>") -> Projection:
@@ -330,6 +375,7 @@ def validate_projection(proj: Projection, pops: dict[str, Population], file: str
         raise _err(file, fld + ".source", f"{src.name!r} is a readout and does not spike", "project from an input or lif population")
     bits = _check_int(file, fld + ".weight_bits", proj.weight_bits, *WEIGHT_BITS_RANGE)
     acc_bits = _check_int(file, fld + ".acc_bits", proj.acc_bits, *ACC_BITS_RANGE)
+    delay = _check_int(file, fld + ".delay", proj.delay, *DELAY_RANGE)
     kernel = _check_pair(file, fld + ".kernel", proj.kernel, 1)
     stride = _check_pair(file, fld + ".stride", proj.stride, 1)
     padding = _check_pair(file, fld + ".padding", proj.padding, 0)
@@ -403,8 +449,31 @@ def validate_projection(proj: Projection, pops: dict[str, Population], file: str
     return Projection(
         name=proj.name, kind=kind, source=proj.source, target=proj.target, weight_bits=bits,
         weights=weights, mult=mult, shift=shift, acc_bits=acc_bits, kernel=kernel, stride=stride,
-        padding=padding, global_sum_pool=bool(proj.global_sum_pool),
+        padding=padding, global_sum_pool=bool(proj.global_sum_pool), delay=delay,
     )
+
+
+def _zero_delay_path(projs: list, start: str, goal: str) -> list | None:
+    """Population names of a path of delay-0 projections from ``start`` to ``goal``, or None."""
+    succ = collections.defaultdict(list)
+    for p in projs:
+        if p.delay == 0:
+            succ[p.source].append(p.target)
+    parent = {start: None}
+    queue = collections.deque([start])
+    while queue:
+        name = queue.popleft()
+        if name == goal:
+            path = []
+            while name is not None:
+                path.append(name)
+                name = parent[name]
+            return path[::-1]
+        for nxt in succ[name]:
+            if nxt not in parent:
+                parent[nxt] = name
+                queue.append(nxt)
+    return None
 
 
 def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
@@ -437,13 +506,21 @@ def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
             raise _err(file, f"projections.{proj.name}", "name used twice", "give every projection its own name")
         seen.add(proj.name)
         checked = validate_projection(proj, pops, file)
-        if order[checked.source] >= order[checked.target]:
+        projs.append(checked)
+    for proj in projs:
+        # Without a delay a projection delivers within the timestep, so the delay-0 graph must be
+        # acyclic and listed in order; a delayed projection may close a cycle (DESIGN §2b).
+        if proj.delay == 0 and order[proj.source] >= order[proj.target]:
+            cycle = _zero_delay_path(projs, proj.target, proj.source)
+            if cycle is not None:
+                raise _err(file, f"projections.{proj.name}",
+                           f"closes the cycle {' -> '.join(cycle + [proj.target])} with no delay",
+                           "give one projection of the cycle a delay >= 1, DESIGN §2b")
             raise _err(
                 file, f"projections.{proj.name}",
-                f"goes from {checked.source!r} to {checked.target!r}, which is not later in topological order",
-                "list populations so that every projection points forward (graphs are acyclic)",
+                f"goes from {proj.source!r} to {proj.target!r}, which is not later in topological order",
+                "list populations so that every projection without a delay points forward",
             )
-        projs.append(checked)
     n_into = collections.Counter(p.target for p in projs)
     for pop in pops.values():
         n_in = n_into[pop.name]
@@ -499,6 +576,11 @@ def validate_workload(wl: Workload, file: str = "<workload>") -> Workload:
     )
 
 
+#: What the file module (qsnnsim.workload_file) provides under this module's name as well.
+_FILE_NAMES = ("load_workload", "save_workload", "workload_to_arrays", "FORMAT_NAME", "FORMAT_VERSION",
+               "SUPPORTED_VERSIONS")
+
+
 def __getattr__(name: str):
     # The builder lives in its own module (qsnnsim.builder); importing it lazily here keeps
     # `from qsnnsim.workload import WorkloadBuilder` working without an import cycle.
@@ -506,293 +588,8 @@ def __getattr__(name: str):
         from qsnnsim.builder import WorkloadBuilder
 
         return WorkloadBuilder
+    if name in _FILE_NAMES:
+        from qsnnsim import workload_file
+
+        return getattr(workload_file, name)
     raise AttributeError(f"module 'qsnnsim.workload' has no attribute {name!r}")
-
-
-# --------------------------------------------------------------------------- .npz v1
-
-
-def _pack_codes(weights: np.ndarray) -> np.ndarray:
-    """1-bit codes {-1,+1} -> bits {0,1} packed MSB-first, C order (np.packbits)."""
-    return np.packbits((weights.ravel() > 0).astype(np.uint8))
-
-
-def _unpack_codes(packed: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    n = int(np.prod(shape))
-    bits = np.unpackbits(packed, count=n)
-    return (bits.astype(np.int16) * 2 - 1).reshape(shape)
-
-
-def _storage_dtype(weight_bits: int):
-    return np.int8 if weight_bits <= 8 else np.int16
-
-
-def workload_to_arrays(wl: Workload) -> dict[str, np.ndarray]:
-    """The npz entries of a workload: ``meta`` (UTF-8 JSON as uint8) plus named arrays."""
-    arrays: dict[str, np.ndarray] = {}
-    pops_meta = []
-    for i, pop in enumerate(wl.populations):
-        entry: dict[str, Any] = {"name": pop.name, "kind": pop.kind, "shape": list(pop.shape)}
-        if pop.kind != "input":
-            entry.update(
-                membrane_bits=pop.membrane_bits, decay_mult=pop.decay_mult, decay_shift=pop.decay_shift,
-                rounding=pop.rounding, fire_cmp=pop.fire_cmp, reset=pop.reset,
-                threshold=f"pop{i}.threshold", bias=f"pop{i}.bias",
-            )
-            arrays[f"pop{i}.threshold"] = pop.threshold.astype(np.int32)
-            arrays[f"pop{i}.bias"] = pop.bias.astype(np.int32)
-        pops_meta.append(entry)
-    projs_meta = []
-    for i, proj in enumerate(wl.projections):
-        entry = {
-            "name": proj.name, "kind": proj.kind, "source": proj.source, "target": proj.target,
-            "weight_bits": proj.weight_bits, "acc_bits": proj.acc_bits, "kernel": list(proj.kernel),
-            "stride": list(proj.stride), "padding": list(proj.padding),
-            "global_sum_pool": proj.global_sum_pool, "mult": f"proj{i}.mult", "shift": f"proj{i}.shift",
-            "weights": None,
-        }
-        arrays[f"proj{i}.mult"] = proj.mult.astype(np.int32)
-        arrays[f"proj{i}.shift"] = proj.shift.astype(np.int32)
-        if proj.weights is not None:
-            key = f"proj{i}.weights"
-            entry["weights"] = key
-            entry["weights_shape"] = list(proj.weights.shape)
-            if proj.weight_bits == 1:
-                entry["weights_packed"] = True
-                arrays[key] = _pack_codes(proj.weights)
-            else:
-                entry["weights_packed"] = False
-                arrays[key] = proj.weights.astype(_storage_dtype(proj.weight_bits))
-        projs_meta.append(entry)
-    in_pop = wl.input_population
-    if wl.input_kind == "spikes":
-        arrays["samples"] = np.packbits(wl.samples.astype(np.uint8).ravel())
-        samples_meta = {"entry": "samples", "packed": True, "shape": list(wl.samples.shape)}
-    else:
-        arrays["samples"] = wl.samples.astype(np.int8)
-        samples_meta = {"entry": "samples", "packed": False, "shape": list(wl.samples.shape)}
-    if wl.labels is not None:
-        arrays["labels"] = wl.labels.astype(np.int64)
-    meta = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "name": wl.name,
-        "timesteps": wl.timesteps,
-        "input_kind": wl.input_kind,
-        "input_population": in_pop.name,
-        "populations": pops_meta,
-        "projections": projs_meta,
-        "samples": samples_meta,
-        "labels": "labels" if wl.labels is not None else None,
-        "class_names": list(wl.class_names) if wl.class_names is not None else None,
-        "provenance": wl.provenance,
-    }
-    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-    return arrays
-
-
-def save_workload(wl: Workload, path: str | os.PathLike) -> None:
-    """Write ``wl`` as a v1 ``.npz`` atomically (temp file in the same folder, then rename)."""
-    path = os.fspath(path)
-    arrays = workload_to_arrays(validate_workload(wl, path))
-    with atomic_write(path, "wb", suffix=".npz") as fh:
-        np.savez_compressed(fh, **arrays)
-
-
-def _meta_get(meta: dict, key: str, fld: str, file: str, kind=None):
-    if key not in meta:
-        raise _err(file, fld, "is missing", "re-export the workload")
-    value = meta[key]
-    if kind is not None and not isinstance(value, kind):
-        raise _err(file, fld, f"has the wrong type (got {type(value).__name__})")
-    return value
-
-
-def load_workload(path: str | os.PathLike) -> Workload:
-    """Read and validate a workload ``.npz`` (never unpickles). Raises WorkloadError."""
-    file = os.fspath(path)
-    with open_npz(file) as entries:
-        try:
-            return _workload_from_npz(entries, file)
-        except MemoryError:
-            # Last resort: every entry's size is checked against its zip member before it is
-            # read, but a workload can still be larger than this machine's free memory.
-            raise _err(file, "", "needs more memory than is free to load",
-                       "free memory or load a smaller workload") from None
-
-
-def _workload_from_npz(entries: NpzEntries, file: str) -> Workload:
-    raw = entries.get("meta", "meta", entries.size_check("meta", MAX_META_BYTES))
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise _err(file, "meta", f"must be UTF-8 JSON bytes (got {raw.shape} {raw.dtype})", "re-export the workload")
-    meta = loads_json(raw.tobytes(), file=file, fld="meta", error=WorkloadError, max_depth=MAX_META_DEPTH,
-                      fix="re-export the workload", label="UTF-8 JSON")
-    if not isinstance(meta, dict):
-        raise _err(file, "meta", "must be a JSON object")
-    if meta.get("format") != FORMAT_NAME:
-        raise _err(file, "meta.format", f"is {meta.get('format')!r}, not {FORMAT_NAME!r}", "this is not a qsnnsim workload")
-    version = meta.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
-        raise _err(file, "meta.version", f"is {version!r}; this qsnnsim reads versions {', '.join(map(str, SUPPORTED_VERSIONS))}",
-                   "re-export with this version of qsnnsim")
-    return _workload_from_meta(meta, entries, file)
-
-
-def _n_channels(shape: Any) -> int | None:
-    """C of a meta shape [C, ...] of positive integers; None if the shape is malformed (validation says so later)."""
-    if not isinstance(shape, (list, tuple)) or not shape:
-        return None
-    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape):
-        return None
-    return shape[0]
-
-
-def _vector_check(file: str, fld: str, length: int | None):
-    """A header check for a per-channel vector entry, or None if meta does not say how long it is."""
-    if length is None:
-        return None
-    return lambda shape, dtype: _check_vector_shape(file, fld, shape, length)
-
-
-def _weights_check(file: str, key: str, wshape: tuple[int, ...], packed: bool):
-    """The header check of a weight entry: packed bytes for 1-bit codes, else exactly weights_shape."""
-
-    def check(shape, dtype):
-        if packed:
-            need = math.ceil(math.prod(wshape) / 8)
-            if dtype != np.uint8 or shape != (need,):
-                raise _err(file, key, f"packed 1-bit weights need {need} bytes for shape {list(wshape)} (got {shape} {dtype})",
-                           "re-export the workload")
-        elif shape != wshape:
-            raise _err(file, key, f"shape {shape} does not match weights_shape {list(wshape)} in meta",
-                       "re-export the workload")
-
-    return check
-
-
-def _meta_list(meta: dict, key: str, file: str, limit: int) -> list:
-    items = _meta_get(meta, key, f"meta.{key}", file, list)
-    if len(items) > limit:
-        raise _err(file, f"meta.{key}", f"lists {len(items):,} {key} (at most {limit:,})",
-                   "split the network, or see docs/input-limits.md")
-    return items
-
-
-def _workload_from_meta(meta: dict, entries: NpzEntries, file: str) -> Workload:
-    pops = []
-    for i, p in enumerate(_meta_list(meta, "populations", file, MAX_POPULATIONS)):
-        fld = f"meta.populations[{i}]"
-        if not isinstance(p, dict):
-            raise _err(file, fld, "must be an object")
-        name = check_name(file, fld + ".name", _meta_get(p, "name", fld + ".name", file, str), WorkloadError,
-                          "a population name")
-        fld = f"populations.{name}"
-        kind = _meta_get(p, "kind", fld + ".kind", file, str)
-        shape = tuple(_meta_get(p, "shape", fld + ".shape", file, list))
-        if kind == "input":
-            pops.append(Population(name=name, kind=kind, shape=shape))
-            continue
-        c = _n_channels(p["shape"])
-        pops.append(Population(
-            name=name, kind=kind, shape=shape,
-            membrane_bits=_meta_get(p, "membrane_bits", fld + ".membrane_bits", file),
-            decay_mult=_meta_get(p, "decay_mult", fld + ".decay_mult", file),
-            decay_shift=_meta_get(p, "decay_shift", fld + ".decay_shift", file),
-            rounding=_meta_get(p, "rounding", fld + ".rounding", file),
-            fire_cmp=_meta_get(p, "fire_cmp", fld + ".fire_cmp", file),
-            reset=_meta_get(p, "reset", fld + ".reset", file),
-            threshold=entries.get(_meta_get(p, "threshold", fld + ".threshold", file), fld + ".threshold",
-                                  _vector_check(file, fld + ".threshold", c)),
-            bias=entries.get(_meta_get(p, "bias", fld + ".bias", file), fld + ".bias",
-                             _vector_check(file, fld + ".bias", c)),
-        ))
-    # Channels of each population, to check mult and shift headers (None for a name used twice).
-    uses = collections.Counter(pop.name for pop in pops)
-    channels = {pop.name: _n_channels(list(pop.shape)) if uses[pop.name] == 1 else None for pop in pops}
-    projs = []
-    for i, p in enumerate(_meta_list(meta, "projections", file, MAX_PROJECTIONS)):
-        fld = f"meta.projections[{i}]"
-        if not isinstance(p, dict):
-            raise _err(file, fld, "must be an object")
-        name = check_name(file, fld + ".name", _meta_get(p, "name", fld + ".name", file, str), WorkloadError,
-                          "a projection name")
-        fld = f"projections.{name}"
-        target = p.get("target")
-        c_t = channels.get(target) if isinstance(target, str) else None
-        weights = None
-        wkey = p.get("weights")
-        if wkey is not None:
-            wshape = tuple(_meta_get(p, "weights_shape", fld + ".weights_shape", file, list))
-            if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in wshape):
-                raise _err(file, fld + ".weights_shape", f"must be non-negative integers (got {list(wshape)})")
-            packed = _meta_get(p, "weights_packed", fld + ".weights_packed", file, bool)
-            if packed != (p.get("weight_bits") == 1):
-                raise _err(file, fld + ".weights_packed", f"is {packed} for {p.get('weight_bits')!r}-bit weights; "
-                           "1-bit codes are always bit-packed and wider codes never are", "re-export the workload")
-            arr = entries.get(wkey, fld + ".weights", _weights_check(file, wkey, wshape, packed))
-            if packed:
-                entries.reserve(wkey, 3 * math.prod(wshape))  # unpacked bits (uint8), then int16 codes
-                weights = _unpack_codes(arr, wshape)
-            else:
-                weights = arr
-        projs.append(Projection(
-            name=name, kind=_meta_get(p, "kind", fld + ".kind", file, str),
-            source=_meta_get(p, "source", fld + ".source", file, str),
-            target=_meta_get(p, "target", fld + ".target", file, str),
-            weight_bits=_meta_get(p, "weight_bits", fld + ".weight_bits", file),
-            weights=weights,
-            mult=entries.get(_meta_get(p, "mult", fld + ".mult", file), fld + ".mult",
-                             _vector_check(file, fld + ".mult", c_t)),
-            shift=entries.get(_meta_get(p, "shift", fld + ".shift", file), fld + ".shift",
-                              _vector_check(file, fld + ".shift", c_t)),
-            acc_bits=_meta_get(p, "acc_bits", fld + ".acc_bits", file),
-            kernel=tuple(_meta_get(p, "kernel", fld + ".kernel", file, list)),
-            stride=tuple(_meta_get(p, "stride", fld + ".stride", file, list)),
-            padding=tuple(_meta_get(p, "padding", fld + ".padding", file, list)),
-            global_sum_pool=_meta_get(p, "global_sum_pool", fld + ".global_sum_pool", file, bool),
-        ))
-    sm = _meta_get(meta, "samples", "meta.samples", file, dict)
-    sshape = tuple(_meta_get(sm, "shape", "meta.samples.shape", file, list))
-    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sshape):
-        raise _err(file, "meta.samples.shape", f"must be non-negative integers (got {list(sshape)})")
-    skey = _meta_get(sm, "entry", "meta.samples.entry", file, str)
-    spacked = _meta_get(sm, "packed", "meta.samples.packed", file, bool)
-
-    def check_samples(shape, dtype):
-        if spacked:
-            need = math.ceil(math.prod(sshape) / 8)
-            if dtype != np.uint8 or shape != (need,):
-                raise _err(file, "samples", f"packed spike samples need {need} bytes for shape {list(sshape)} (got {shape})",
-                           "re-export the workload")
-        elif shape != sshape:
-            raise _err(file, "samples", f"shape {shape} does not match {list(sshape)} in meta", "re-export the workload")
-
-    sarr = entries.get(skey, "meta.samples.entry", check_samples)
-    if spacked:
-        entries.reserve(skey, math.prod(sshape))
-    samples = np.unpackbits(sarr, count=math.prod(sshape)).reshape(sshape) if spacked else sarr
-    labels_key = meta.get("labels")
-
-    def check_labels(shape, dtype):
-        if sshape and shape != sshape[:1]:
-            raise _err(file, "labels", f"must be {sshape[0]} integers, one per sample (got {shape} {dtype})")
-
-    labels = entries.get(labels_key, "meta.labels", check_labels) if labels_key is not None else None
-    class_names = meta.get("class_names")
-    if class_names is not None and (not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names)):
-        raise _err(file, "class_names", f"must be a list of strings, one per readout neuron (got {class_names!r})")
-    provenance = meta.get("provenance") or {}
-    if not isinstance(provenance, dict):
-        raise _err(file, "meta.provenance", "must be a JSON object")
-    n_prov = len(json.dumps(provenance))
-    if n_prov > MAX_PROVENANCE_BYTES:
-        raise _err(file, "meta.provenance", f"is {n_prov:,} bytes of JSON (at most {MAX_PROVENANCE_BYTES:,})",
-                   "keep provenance to a short record of where the workload comes from")
-    wl = Workload(
-        name=str(meta.get("name", os.path.splitext(os.path.basename(file))[0])),
-        timesteps=_meta_get(meta, "timesteps", "meta.timesteps", file),
-        input_kind=_meta_get(meta, "input_kind", "meta.input_kind", file, str),
-        populations=tuple(pops), projections=tuple(projs), samples=samples, labels=labels,
-        class_names=class_names, provenance=provenance,
-    )
-    return validate_workload(wl, file)

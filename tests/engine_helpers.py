@@ -44,3 +44,32 @@ def assert_bits_equal_golden(workload, run) -> None:
         assert result.predicted == gold.predicted
         for name, sat in result.saturations.items():
             assert np.array_equal(sat, gold.saturations[name]), f"saturations of {name} differ"
+
+
+def assert_same_timing(engine_sample, ref) -> None:
+    """Every number of docs/timing-model.md §9 of one sample: engine and cycle reference agree."""
+    assert engine_sample.fires == ref.fires, "fire (start, end) cycles differ"
+    assert set(engine_sample.trains) == set(ref.trains), "different trains"
+    for key, timing in ref.trains.items():
+        mine = engine_sample.trains[key]
+        assert tuple(mine.grants) == tuple(timing.grants), f"train {key}: grants {mine.grants} != {timing.grants}"
+        assert mine.delivery == timing.delivery, f"train {key}: delivery"
+        assert mine.marker_start == timing.marker_start, f"train {key}: marker start"
+        assert mine.packets == timing.packets, f"train {key}: a packet's ejection or integrate start"
+    assert engine_sample.soma_busy_cycles == tuple(ref.soma_busy_cycles)
+    assert engine_sample.integrate_busy_cycles == tuple(ref.integrate_busy_cycles)
+    assert engine_sample.ejection_stall_cycles == tuple(ref.ejection_stall_cycles)
+    assert engine_sample.latency_cycles == ref.latency_cycles
+
+
+def xy_links(src_core: int, dest: int, cols: int) -> list[tuple]:
+    """Links along the XY route from a router to a core's ejection port (timing doc §3)."""
+    (r, c), (rd, cd) = divmod(src_core, cols), divmod(dest, cols)
+    out = []
+    while (r, c) != (rd, cd):
+        port = ("E" if cd > c else "W") if c != cd else ("S" if rd > r else "N")
+        out.append((r * cols + c, port))
+        c += {"E": 1, "W": -1}.get(port, 0)
+        r += {"S": 1, "N": -1}.get(port, 0)
+    out.append((dest, "ej"))
+    return out

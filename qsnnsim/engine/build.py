@@ -54,8 +54,8 @@ class SlicePlan:
     incoming: tuple          # IncomingPlan per projection into the population (workload order)
     mult: np.ndarray         # int64 (n_proj, n_channels) of the slice's channels
     shift: np.ndarray        # int64 (n_proj, n_channels)
-    threshold: np.ndarray    # int64 (n_channels,)
-    bias: np.ndarray         # int64 (n_channels,)
+    params: dict             # the dialect's parameters (qsnnsim.neurons): int64 (n_channels,)
+                             # vectors of the slice's channels, scalars as they are
     plane: int               # neurons per channel
     first: int               # offset of neuron_start inside its channel's plane
     dest_cores: tuple        # cores of same-pass destination slices, increasing
@@ -98,7 +98,10 @@ class Plan:
 
 
 def _is_binary(pop: Population, wl: Workload) -> bool:
-    return pop.kind == "lif" or (pop.kind == "input" and wl.input_kind == "spikes")
+    """Its spikes are bits (the popcount fast path); graded spikes and analog inputs are values."""
+    if pop.kind == "input":
+        return wl.input_kind == "spikes"
+    return pop.spike_max == 1
 
 
 def _form(proj: Projection, src: Population, wl: Workload) -> str:
@@ -130,7 +133,7 @@ def _fire_cycles(s: Slice, arch: ArchSpec) -> int:
     return core.fire_pipeline_cycles + max(
         math.ceil(s.n_neurons / core.neuron_lanes),
         math.ceil(2 * s.membrane_words / core.membrane_sram.banks),
-        math.ceil(2 * s.acc_words / core.acc_sram.banks),
+        math.ceil(2 * s.acc_slot_words / core.acc_sram.banks),
     )
 
 
@@ -223,12 +226,17 @@ def _slice_plans(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             index=s.index, pop=pop_index[s.population], core=s.core, pass_index=s.pass_index,
             neuron_start=s.neuron_start, neuron_stop=s.neuron_stop, channel_start=s.channel_start,
             channel_stop=s.channel_stop, fire_cycles=_fire_cycles(s, arch), incoming=tuple(incoming),
-            mult=mult, shift=shift, threshold=pop.threshold.astype(np.int64)[channels],
-            bias=pop.bias.astype(np.int64)[channels], plane=pop.plane_size,
+            mult=mult, shift=shift, params=_slice_params(pop, channels), plane=pop.plane_size,
             first=s.neuron_start - s.channel_start * pop.plane_size, dest_cores=tuple(same),
             has_later_pass_dests=later,
         ))
     return slices
+
+
+def _slice_params(pop: Population, channels) -> dict:
+    """The dialect's parameters for a slice: per-channel vectors cut to its channels."""
+    return {k: (np.ascontiguousarray(v[channels]) if isinstance(v, np.ndarray) else v)
+            for k, v in pop.neuron.parameters(pop).items()}
 
 
 def _row_words(bits: int, arch: ArchSpec) -> int:
@@ -348,8 +356,9 @@ def _pair_costs(proj: Projection, src: Population, tgt: Population, s: Slice, ba
 
 
 def _update_action(proj: Projection, src: Population, wl: Workload) -> int:
-    """A spike's update is an add whatever the weight width; an analog value's is a MAC."""
-    if src.kind == "input" and wl.input_kind == "analog":
+    """A binary spike's update is an add whatever the weight width; an analog value's or a graded
+    spike's count (DESIGN §2b) multiplies the weight: a MAC."""
+    if not _is_binary(src, wl):
         return int(Action.MAC8 if proj.weight_bits <= 8 else Action.MAC16)
     return int(Action.SYNAPTIC_ADD)
 

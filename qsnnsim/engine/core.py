@@ -17,25 +17,39 @@ from qsnnsim.engine.router import DECIDE, call_at
 
 
 class Readiness:
-    """Conditions still missing before a unit may handle its next timestep."""
+    """Conditions still missing before a unit may handle each timestep (docs/timing-model.md §5).
 
-    def __init__(self, missing: int):
+    ``needs[t]`` is how many conditions timestep ``t`` has; each ``satisfy(t, cycle)`` meets one
+    from ``cycle`` on. A condition of a later timestep may be met while the unit still waits for
+    an earlier one (a delayed train's marker, §5b), so every timestep keeps its own count.
+    """
+
+    def __init__(self, needs):
         self.next_t = 0
-        self.missing = missing
-        self.ready = 0
+        self.missing = list(needs)
+        self.ready_at = [0] * len(self.missing)
 
-    def reset(self, t: int, missing: int) -> None:
-        self.next_t = t
-        self.missing = missing
-        self.ready = 0
+    @property
+    def ready(self) -> int:
+        """The cycle the next timestep's met conditions allow it from."""
+        return self.ready_at[self.next_t] if self.next_t < len(self.ready_at) else 0
+
+    def is_ready(self) -> bool:
+        """Every condition of the next timestep is met (a past run end never is)."""
+        return self.next_t < len(self.missing) and self.missing[self.next_t] == 0
+
+    def advance(self) -> None:
+        """The next timestep starts: the unit now waits for the one after."""
+        self.next_t += 1
 
     def satisfy(self, t: int, cycle: int) -> bool:
-        """One condition of timestep ``t`` holds from ``cycle``; True when none is missing."""
-        if t != self.next_t:
-            raise RuntimeError(f"condition for timestep {t} while waiting for {self.next_t}")
-        self.missing -= 1
-        self.ready = max(self.ready, cycle)
-        return self.missing == 0
+        """One condition of timestep ``t`` holds from ``cycle``; True when ``t`` is the next
+        timestep and none of its conditions is missing."""
+        if self.missing[t] <= 0:
+            raise RuntimeError(f"a condition of timestep {t} met more often than it exists")
+        self.missing[t] -= 1
+        self.ready_at[t] = max(self.ready_at[t], cycle)
+        return t == self.next_t and self.missing[t] == 0
 
 
 class CoreUnit:
@@ -68,7 +82,7 @@ class CoreUnit:
             return
         sid, t = self.fire_sequence[self.next]
         r = self.readiness[sid]
-        if r.next_t != t or r.missing != 0:
+        if r.next_t != t or not r.is_ready():
             return
         if r.ready > now:
             self.schedule_decision(r.ready)

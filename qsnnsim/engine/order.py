@@ -40,18 +40,25 @@ def train_path(src_core: int, dest_core: int, mesh_cols: int, from_host: bool) -
 
 
 def pass_order(here: list, T: int, sources: dict, same_pass_dests: dict, host_sources: list,
-               host_dest_slices: list, host_train_cores: dict, io_core: int, mesh_cols: int) -> PassOrder:
+               host_dest_slices: list, host_train_cores: dict, io_core: int, mesh_cols: int,
+               credit_lag: dict | None = None, host_lag: dict | None = None) -> PassOrder:
     """Compute the levels and service sequences of one pass.
 
     Parameters
     ----------
-    here : the pass's slice plans, in slice index order (which is topological).
-    sources : slice -> source keys (same-pass slices, earlier-pass slices, -1 for the input).
+    here : the pass's slice plans, in slice index order (topological through delay-0 edges).
+    sources : slice -> source edges ``(source key, delay)``: same-pass slices, earlier-pass
+        slices, -1 for the input (docs/timing-model.md §5b).
     same_pass_dests : slice -> same-pass destination slices.
     host_sources : the sources the host sends in this pass (-1 for the input, earlier-pass slices).
     host_dest_slices : the slices that receive a host train.
     host_train_cores : host source -> destination cores of its trains.
+    credit_lag : (source slice, destination slice) -> K(d) - e_max(s, d): the fire of ``t`` of
+        the source waits for the destination's fire of ``t - lag`` (1 without delays).
+    host_lag : host destination slice -> the same lag for the host's trains.
     """
+    credit_lag = credit_lag or {}
+    host_lag = host_lag or {}
     here_ids = {s.index for s in here}
     has_host = bool(host_sources)
     host_level: list[int] = []
@@ -61,17 +68,20 @@ def pass_order(here: list, T: int, sources: dict, same_pass_dests: dict, host_so
             if t == 0:
                 host_level.append(0)
             else:
-                host_level.append(1 + max([host_level[t - 1]] + [fire_level[(d, t - 1)] for d in host_dest_slices]))
+                host_level.append(1 + max([host_level[t - 1]] + [
+                    fire_level[(d, t - host_lag.get(d, 1))] for d in host_dest_slices if t - host_lag.get(d, 1) >= 0]))
         for s in here:
             terms = [0]
-            for src in sources[s.index]:
-                if src in here_ids:
-                    terms.append(fire_level[(src, t)])
-                else:
-                    terms.append(host_level[t])
+            for src, delay in sources[s.index]:
+                if t - delay < 0:
+                    continue
+                terms.append(fire_level[(src, t - delay)] if src in here_ids else host_level[t - delay])
             if t > 0:
                 terms.append(fire_level[(s.index, t - 1)])
-                terms.extend(fire_level[(d, t - 1)] for d in same_pass_dests[s.index])
+            for d in same_pass_dests[s.index]:
+                earlier = t - credit_lag.get((s.index, d), 1)
+                if earlier >= 0:
+                    terms.append(fire_level[(d, earlier)])
             fire_level[(s.index, t)] = 1 + max(terms)
 
     soma_sequence: dict = {}

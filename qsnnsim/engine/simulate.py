@@ -57,9 +57,10 @@ class SampleResult:
     latency_cycles: int
     latency_us: float
     counters: Counters
-    spikes: dict                 # population name -> bool (T, *shape), lif populations
-    membranes: dict              # population name -> final membranes (shape): int64 readout, int16 lif
-                                 # (membrane_bits <= 16); values equal the golden model's int64 ones
+    spikes: dict                 # population name -> bool (T, *shape), or int64 counts for graded
+                                 # spikes, of every spiking population
+    membranes: dict              # population name -> final membranes (shape): the first state variable
+                                 # of its dialect; values equal the golden model's int64 ones
     fires: dict                  # (slice, t) -> (start, end)
     trains: dict                 # (pass, source, t, dest core) -> TrainTiming
     pass_starts: tuple
@@ -105,12 +106,11 @@ class _Train:
         self.grants = []
 
 
-def _membrane_dtype(pop) -> type:
-    if pop.kind == "readout":
-        return np.int64  # the full-width register, which wraps (kernels/lif.py)
-    # A lif membrane is clamped to its membrane_bits <= 16 before it is stored. One narrow
-    # width for all (not int8 for 8 bits) keeps the fire kernel to two compiled variants.
-    return np.int16
+def _state_dtype(bits: int) -> type:
+    """Storage of a state variable of ``bits`` bits. A qsnn_lif membrane (<= 16 bits) is
+    clamped before it is stored; one narrow width for all (not int8 for 8 bits) keeps the
+    fire kernel to few compiled variants. A readout's 64-bit register wraps (kernels/lif.py)."""
+    return np.int16 if bits <= 16 else np.int32 if bits <= 32 else np.int64
 
 
 class _SampleState:
@@ -123,13 +123,16 @@ class _SampleState:
         for i, pop in enumerate(wl.populations):
             if pop.kind == "input":
                 self.values[i] = np.ascontiguousarray(wl.sample_input(sample).reshape(self.T, -1))
-            elif pop.kind == "lif":
-                self.values[i] = np.zeros((self.T, pop.n_neurons), np.uint8)
-        # One array per population (a slice updates its own range of it), so the result needs no
-        # gathering; a lif membrane is clamped to membrane_bits <= 16, so int16 holds it: a
-        # quarter of the memory the fire kernel streams.
-        self.membranes = {i: np.zeros(pop.n_neurons, _membrane_dtype(pop))
-                          for i, pop in enumerate(wl.populations) if pop.kind != "input"}
+            elif pop.is_spiking:
+                self.values[i] = np.zeros((self.T, pop.n_neurons), np.uint8)  # bits, or counts <= 255
+        # One array per state variable of each population (a slice updates its own range of
+        # it), so the result needs no gathering; each in the narrowest integer that holds its
+        # dialect's bits (a qsnn_lif membrane in int16: a quarter of the memory the kernel streams).
+        self.neuron_state = {i: {name: np.zeros(pop.n_neurons, _state_dtype(bits))
+                                 for name, bits in pop.neuron.state_vars(pop)}
+                             for i, pop in enumerate(wl.populations) if pop.kind != "input"}
+        # The first state variable of each is its membrane (the golden model's ``membranes``).
+        self.membranes = {i: next(iter(st.values())) for i, st in self.neuron_state.items()}
         self.fired = np.zeros((len(wl.populations), self.T), np.int64)
         self.n_slices = np.zeros(len(wl.populations), np.int64)
         for s in plan.slices:
@@ -146,33 +149,60 @@ class _SampleState:
 
 @dataclass(frozen=True, eq=False)
 class PassTopology:
-    """Who sends to whom in one pass, and the pass's service order; sample-independent."""
+    """Who sends to whom in one pass, with which delays, and the pass's service order;
+    sample-independent (docs/timing-model.md §2b, §5, §5b, §7)."""
 
     here: list               # the pass's SlicePlans, slice index order
-    sources: dict            # slice -> source keys: same-pass slices, earlier-pass slices, HOST_SOURCE
+    sources: dict            # slice -> source edges (source key, delay): same-pass slices,
+                             # earlier-pass slices, HOST_SOURCE
     same_pass_dests: dict    # slice -> same-pass destination slices
     dests: dict              # source key -> destination slices in this pass
     host_sources: list       # what the host sends in this pass: HOST_SOURCE, earlier-pass slices
     host_dests: list         # slices that receive a host train
     host_train_cores: dict   # host source -> destination cores of its trains, increasing
-    marker_targets: dict     # (source key, destination core) -> the slices there a marker completes
+    marker_targets: dict     # (source key, destination core) -> (slice, delay) pairs a marker completes
+    credit_lag: dict         # (source slice, destination slice) -> K(d) - e_max(s, d) (§5b)
+    host_lag: dict           # host destination slice -> K(d) - e_max(host, d)
+    needs: dict              # slice -> conditions per timestep (§5)
+    host_needs: list         # the host's conditions per timestep (§7)
     order: PassOrder
 
 
+def _edge_delays(wl, plan: Plan) -> tuple[dict, list]:
+    """(source population, target population) -> sorted distinct delays; and K per population."""
+    index = {p.name: i for i, p in enumerate(wl.populations)}
+    delays: dict = {}
+    for proj in wl.projections:
+        delays.setdefault((index[proj.source], index[proj.target]), set()).add(proj.delay)
+    slots = [1] * len(wl.populations)
+    for (_, target), ds in delays.items():
+        slots[target] = max(slots[target], 1 + max(ds))
+    return {k: sorted(v) for k, v in delays.items()}, slots
+
+
 def pass_topology(plan: Plan, pass_index: int) -> PassTopology:
-    """Sources, destinations and service order of one pass (docs/timing-model.md §2b, §5, §7)."""
-    mapping = plan.mapping
+    """Sources, destinations, delays and service order of one pass (docs/timing-model.md §2b, §5, §5b, §7)."""
+    mapping, wl, T = plan.mapping, plan.workload, plan.workload.timesteps
+    input_pop = next(i for i, p in enumerate(wl.populations) if p.kind == "input")
+    delays, slots = _edge_delays(wl, plan)
+
+    def pop_of(src: int) -> int:
+        return input_pop if src == HOST_SOURCE else plan.slices[src].pop
+
+    def edge(src: int, d: int) -> list:
+        return delays[(pop_of(src), plan.slices[d].pop)]
+
     here = [s for s in plan.slices if s.pass_index == pass_index]
     here_ids = {s.index for s in here}
-    sources: dict[int, list[int]] = {s.index: [] for s in here}
+    sources: dict[int, list] = {s.index: [] for s in here}
     for s in plan.slices:
         if s.pass_index <= pass_index:
             for d in mapping.destinations[s.index]:
                 if d in here_ids:
-                    sources[d].append(s.index)
+                    sources[d].extend((s.index, e) for e in edge(s.index, d))
     for d in mapping.input_destinations:
         if d in here_ids:
-            sources[d].append(HOST_SOURCE)
+            sources[d].extend((HOST_SOURCE, e) for e in edge(HOST_SOURCE, d))
     dests = {s.index: [d for d in mapping.destinations[s.index] if d in here_ids] for s in plan.slices}
     dests[HOST_SOURCE] = [d for d in mapping.input_destinations if d in here_ids]
     same_pass_dests = {s.index: dests[s.index] for s in here}
@@ -180,16 +210,26 @@ def pass_topology(plan: Plan, pass_index: int) -> PassTopology:
     host_sources += [s.index for s in plan.slices if s.pass_index < pass_index and dests[s.index]]
     host_dests = sorted({d for src in host_sources for d in dests[src]})
     host_train_cores = {src: sorted({plan.slices[d].core for d in dests[src]}) for src in host_sources}
-    order = pass_order(here, plan.workload.timesteps, sources, same_pass_dests, host_sources, host_dests,
-                       host_train_cores, plan.io_core, mapping.mesh_cols)
+    credit_lag = {(s.index, d): slots[plan.slices[d].pop] - max(edge(s.index, d))
+                  for s in here for d in same_pass_dests[s.index]}
+    host_lag = {d: slots[plan.slices[d].pop] - max(max(edge(src, d)) for src in host_sources if d in dests[src])
+                for d in host_dests}
+    needs = {}
+    for s in here:
+        needs[s.index] = [sum(1 for _, e in sources[s.index] if t - e >= 0) + (t > 0)
+                          + sum(1 for d in same_pass_dests[s.index] if t - credit_lag[(s.index, d)] >= 0)
+                          for t in range(T)]
+    host_needs = [(t > 0) + sum(1 for d in host_dests if t - host_lag[d] >= 0) for t in range(T)]
+    order = pass_order(here, T, sources, same_pass_dests, host_sources, host_dests,
+                       host_train_cores, plan.io_core, mapping.mesh_cols, credit_lag, host_lag)
     marker_targets = {}
     for src, targets in dests.items():
         for d in targets:
-            marker_targets.setdefault((src, plan.slices[d].core), []).append(d)
+            marker_targets.setdefault((src, plan.slices[d].core), []).extend((d, e) for e in edge(src, d))
     return PassTopology(here=here, sources=sources, same_pass_dests=same_pass_dests, dests=dests,
                         host_sources=host_sources, host_dests=host_dests, host_train_cores=host_train_cores,
-                        marker_targets=marker_targets,
-                        order=order)
+                        marker_targets=marker_targets, credit_lag=credit_lag, host_lag=host_lag,
+                        needs=needs, host_needs=host_needs, order=order)
 
 
 class _PassRun:
@@ -226,10 +266,10 @@ class _PassRun:
             if s.core not in self.cores:
                 self.cores[s.core] = CoreUnit(self.env, s.core, self.order.soma_sequence[s.core],
                                               arch.core.spike_buffer_packets, self._start_fire)
-            self.cores[s.core].readiness[s.index] = Readiness(len(self.top.sources[s.index]))
+            self.cores[s.core].readiness[s.index] = Readiness(self.top.needs[s.index])
         self.links: dict[tuple, LinkUnit] = {}
         self.paths: dict[tuple, tuple] = {}
-        self.host = Readiness(0)
+        self.host = Readiness(self.top.host_needs)
 
     # ----------------------------------------------------------------- helpers
     def _link(self, name: tuple) -> LinkUnit:
@@ -266,19 +306,16 @@ class _PassRun:
     def _host_ready_check(self) -> None:
         if not self.top.host_sources or self.host.next_t >= self.T:
             return
-        if self.host.missing == 0:
+        if self.host.is_ready():
             call_at(self.env, max(self.env.now, self.host.ready), self._host_emit, DECIDE)
 
     def _host_emit(self) -> None:
         t = self.host.next_t
         now = self.env.now
         io = self.plan.io_core
-        n_dest_slices = len(self.top.host_dests)
+        self.host.advance()
         if t + 1 < self.T:
-            self.host.reset(t + 1, 1 + n_dest_slices)
-            self.host.satisfy(t + 1, now)
-        else:
-            self.host.reset(self.T, _NEVER)
+            self.host.satisfy(t + 1, now)  # its trains of t became eligible now
         for src in self.top.host_sources:
             spikes, pop = self._source_spikes(src, t)
             for core in self.top.host_train_cores[src]:
@@ -358,9 +395,11 @@ class _PassRun:
         self._marker_done(self.top.marker_targets[(train.key[1], train.dest)], t, done)
         return delivery + 1
 
-    def _marker_done(self, slice_ids, t, cycle) -> None:
-        for sid in slice_ids:
-            self._satisfy(sid, t, cycle)
+    def _marker_done(self, edges, t, cycle) -> None:
+        # A train of t completes its targets' timestep t + delay, for every edge (§5b).
+        for sid, delay in edges:
+            if t + delay < self.T:
+                self._satisfy(sid, t + delay, cycle)
 
     def _satisfy(self, sid: int, t: int, cycle: int) -> None:
         cu = self.cores[self.plan.slices[sid].core]
@@ -375,26 +414,27 @@ class _PassRun:
         r = cu.readiness[sid]
         t = r.next_t
         end = now + sl.fire_cycles
-        n_dests = len(self.top.same_pass_dests[sid])
+        r.advance()
         if t + 1 < self.T:
-            r.reset(t + 1, len(self.top.sources[sid]) + 1 + n_dests)
-            r.satisfy(t + 1, end)
-        else:
-            r.reset(self.T, _NEVER)
+            r.satisfy(t + 1, end)  # its own fire of t
         fired = self._compute(sl, t)
         call_at(self.env, end, lambda: self._end_fire(sid, t, fired), NORMAL)
         self.fires[(sid, t)] = (now + self.offset, end + self.offset)
         self.end = max(self.end, end)
-        # credits: a source may send t + 1 once this slice has consumed t
-        if t + 1 < self.T:
-            for src in self.top.sources[sid]:
-                if src == HOST_SOURCE or plan.slices[src].pass_index < self.p:
-                    continue
+        # credits (§5b): a source may send its timestep t + K - e_max once this slice has consumed t
+        # (t + 1 without delays); credits travel on a side band, hops * (R + L) cycles.
+        for src in dict.fromkeys(src for src, _ in self.top.sources[sid]):
+            if src == HOST_SOURCE or plan.slices[src].pass_index < self.p:
+                continue
+            granted = t + self.top.credit_lag[(src, sid)]
+            if granted < self.T:
                 lat = plan.hops(plan.slices[src].core, sl.core) * (self.R + self.L)
-                self._satisfy(src, t + 1, end + lat)
-            if sid in self.top.host_dests:
+                self._satisfy(src, granted, end + lat)
+        if sid in self.top.host_lag:
+            granted = t + self.top.host_lag[sid]
+            if granted < self.T:
                 lat = plan.hops(sl.core, plan.io_core) * (self.R + self.L)
-                if self.host.satisfy(t + 1, end + lat):
+                if self.host.satisfy(granted, end + lat):
                     self._host_ready_check()
         self.unit_cycles[sl.core, sl.pop, t, Unit.SOMA_BUSY] += sl.fire_cycles
         return sl.fire_cycles
@@ -417,10 +457,14 @@ class _PassRun:
         for k, inc in enumerate(sl.incoming):
             proj = wl.projections[inc.projection]
             src = wl.populations[inc.source_pop]
-            if src.kind == "input" and state.input_repeats[inc.source_pop][t]:
+            ts = t - proj.delay  # the source timestep this slot of t holds (§5b)
+            if ts < 0:
+                acc[k] = 0
+                continue
+            if src.kind == "input" and state.input_repeats[inc.source_pop][ts] and (sl.index, k) in state.input_sums:
                 acc[k] = state.input_sums[(sl.index, k)]
                 continue
-            values = state.values[inc.source_pop][t]
+            values = state.values[inc.source_pop][ts]
             weights = plan.packed_weights.get(inc.projection)
             if weights is None:
                 weights = plan.int_weights.get(inc.projection)
@@ -428,8 +472,8 @@ class _PassRun:
             if inc.form in ("conv_popcount", "linear_popcount"):
                 # The packed source is shared by the population's target slices once every
                 # source slice has fired t; before that, each slice packs what it can see.
-                complete = src.kind == "input" or state.fired[inc.source_pop, t] == state.n_slices[inc.source_pop]
-                key = (inc.source_pop, t, inc.form, proj.padding)
+                complete = src.kind == "input" or state.fired[inc.source_pop, ts] == state.n_slices[inc.source_pop]
+                key = (inc.source_pop, ts, inc.form, proj.padding)
                 packed = state.pack_cache.get(key) if complete else None
                 if packed is None:
                     packed = (synapse.pack_spike_planes(values.reshape(src.shape), proj.padding[0], proj.padding[1])
@@ -445,23 +489,25 @@ class _PassRun:
                 state.input_sums[(sl.index, k)] = acc[k]
         acc_lo = np.array([inc.acc_lo for inc in sl.incoming], np.int64)
         acc_hi = np.array([inc.acc_hi for inc in sl.incoming], np.int64)
-        membranes = state.membranes[sl.pop][sl.neuron_start:sl.neuron_stop]
-        spikes, sats, fired = phase.fire_slice(acc, acc_lo, acc_hi, sl.mult, sl.shift, membranes, sl.threshold,
-                                               sl.bias, sl.plane, sl.first, pop, sl.neuron_start)
-        if pop.kind == "lif":
+        neuron_state = {k: v[sl.neuron_start:sl.neuron_stop] for k, v in state.neuron_state[sl.pop].items()}
+        spikes, sats, fired = pop.neuron.fire(acc, acc_lo, acc_hi, sl.mult, sl.shift, neuron_state, sl.params,
+                                              sl.plane, sl.first, pop, sl.neuron_start)
+        if pop.is_spiking:
             state.values[sl.pop][t, sl.neuron_start:sl.neuron_stop] = spikes
         state.fired[sl.pop, t] += 1
         ms = plan.mapping.slices[sl.index]
         c, p = sl.core, sl.pop
         self._count(c, p, t, Action.MEMBRANE_SRAM_READ, ms.membrane_words)
         self._count(c, p, t, Action.MEMBRANE_SRAM_WRITE, ms.membrane_words)
-        self._count(c, p, t, Action.ACC_SRAM_READ, ms.acc_words)
-        self._count(c, p, t, Action.ACC_SRAM_WRITE, ms.acc_words)
+        self._count(c, p, t, Action.ACC_SRAM_READ, ms.acc_slot_words)
+        self._count(c, p, t, Action.ACC_SRAM_WRITE, ms.acc_slot_words)
         self._count(c, p, t, Action.NEURON_UPDATE, n)
         self._count(c, p, t, Action.SCALE_MULT, n * len(sl.incoming))
-        if pop.kind == "lif":
+        if pop.is_spiking:
             self._count(c, p, t, Action.COMPARE, n)
             self._count(c, p, t, Action.SPIKE, len(fired))
+        for action, per_neuron in pop.neuron.counts:  # the dialect's own actions (a current's update...)
+            self._count(c, p, t, Action[action.upper()], per_neuron * n)
         for k, inc in enumerate(sl.incoming):
             if sats[k]:
                 self._count(c, p, t, Action.ACCUMULATOR_SATURATION, sats[k])
@@ -540,8 +586,8 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
         end = int(offset + run.run())  # a plain int with or without the JIT
     out_i = next(i for i, q in enumerate(wl.populations) if q is wl.readout_population)
     readout = state.membranes[out_i].copy()
-    spikes = {p.name: state.values[i].astype(bool).reshape((T,) + p.shape)
-              for i, p in enumerate(wl.populations) if p.kind == "lif"}
+    spikes = {p.name: (state.values[i].astype(bool) if p.spike_max == 1 else state.values[i].astype(np.int64))
+              .reshape((T,) + p.shape) for i, p in enumerate(wl.populations) if p.is_spiking}
     membranes = {wl.populations[i].name: m.reshape(wl.populations[i].shape) for i, m in state.membranes.items()}
     counters = Counters(actions=counts, unit_cycles=unit_cycles, latency_cycles=end,
                         population_names=tuple(p.name for p in wl.populations))

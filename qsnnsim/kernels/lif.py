@@ -87,19 +87,11 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
     if plane < _MIN_PLANE_CHUNKED:
         # Small planes (a linear layer's are 1 neuron): neuron by neuron, walking the channel
         # (a division per neuron would cost more than the update).
-        c = 0
-        pos = first
+        channel = np.empty(n, np.int64)
+        current = slice_currents(acc, acc_lo, acc_hi, mult, shift, plane, first, rounding, saturations, channel)
         for i in range(n):
-            if pos == plane:
-                c += 1
-                pos = 0
-            pos += 1
-            current = 0
-            for p in range(n_proj):
-                value, clamped = scaled_input(acc[p, i], acc_lo[p], acc_hi[p], mult[p, c], shift[p, c], rounding)
-                current += value
-                saturations[p] += clamped
-            m[i], spikes[i] = membrane_update(m[i], current, bias[c], threshold[c], decay_mult, decay_shift,
+            c = channel[i]
+            m[i], spikes[i] = membrane_update(m[i], current[i], bias[c], threshold[c], decay_mult, decay_shift,
                                               rounding, fire_ge, soft_reset, q, is_readout)
     else:
         # Channel by channel (a channel's scale, bias and threshold are then constants), a
@@ -145,3 +137,30 @@ def fire_neurons(acc, acc_lo, acc_hi, mult, shift, m, threshold, bias, plane, fi
             spike_index[n_fired] = index_base + i
             n_fired += spikes[i]
     return n_fired
+
+
+@jit
+def slice_currents(acc, acc_lo, acc_hi, mult, shift, plane, first, rounding, saturations, channel):
+    """Every neuron's summed scaled synaptic input (DESIGN §2 ``I[n]``) for one slice: int64 (n,).
+
+    Neuron i of the slice is in slice channel ``(first + i) // plane``, which is written to
+    ``channel[i]`` (int64 (n,)) so a dialect's kernel reads its parameters without walking the
+    planes again. ``saturations`` (n_proj,) is incremented by the number of clamped sums. The
+    fire kernel below uses it for small planes; the other dialects (qsnnsim/neurons/) take the
+    ``current`` and do their own update.
+    """
+    n_proj, n = acc.shape
+    current = np.zeros(n, np.int64)
+    c = 0
+    pos = first
+    for i in range(n):
+        if pos == plane:
+            c += 1
+            pos = 0
+        pos += 1
+        channel[i] = c
+        for p in range(n_proj):
+            value, clamped = scaled_input(acc[p, i], acc_lo[p], acc_hi[p], mult[p, c], shift[p, c], rounding)
+            current[i] += value
+            saturations[p] += clamped
+    return current

@@ -64,13 +64,14 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
     return out
 
 
-def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, plane: int, first: int,
-               population, index_base: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run the fire kernel on a slice; returns (spikes uint8 (n,), saturations int64 (n_proj,),
-    fired int64: ``index_base`` + the index of each neuron that fired, ascending).
+def fire_lif_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, plane: int, first: int,
+                   population, is_readout: bool, index_base: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run the qsnn_lif / readout fire kernel on a slice; returns (spikes uint8 (n,), saturations
+    int64 (n_proj,), fired int64: ``index_base`` + the index of each neuron that fired, ascending).
 
     ``mult``/``shift`` (n_proj, n_channels) and ``threshold``/``bias`` (n_channels,) are per slice
-    channel; neuron i of the slice is in slice channel ``(first + i) // plane``.
+    channel; neuron i of the slice is in slice channel ``(first + i) // plane``. The dialects'
+    ``fire`` entries (qsnnsim.neurons.qsnn_lif, .readout) call this.
     """
     n = membranes.shape[0]
     spikes = np.empty(n, np.uint8)
@@ -81,7 +82,23 @@ def fire_slice(acc, acc_lo, acc_hi, mult, shift, membranes, threshold, bias, pla
         population.decay_mult, population.decay_shift,
         lif.ROUND_TOWARD_ZERO if population.rounding == "toward_zero" else lif.ROUND_FLOOR,
         population.fire_cmp == "ge", population.reset == "soft",
-        (1 << (population.membrane_bits - 1)) - 1, population.kind == "readout", spikes, saturations,
+        (1 << (population.membrane_bits - 1)) - 1, is_readout, spikes, saturations,
         spike_index, index_base,
     )
     return spikes, saturations, spike_index[:n_fired]
+
+
+def slice_currents(acc, acc_lo, acc_hi, mult, shift, plane: int, first: int, population):
+    """The summed scaled input of each of a slice's neurons, each neuron's slice channel, and the
+    saturations per projection: (current int64 (n,), channel int64 (n,), saturations int64
+    (n_proj,)); for the dialects' own fire kernels."""
+    saturations = np.zeros(acc.shape[0], np.int64)
+    channel = np.empty(acc.shape[1], np.int64)
+    rounding = lif.ROUND_TOWARD_ZERO if population.rounding == "toward_zero" else lif.ROUND_FLOOR
+    current = lif.slice_currents(acc, acc_lo, acc_hi, mult, shift, plane, first, rounding, saturations, channel)
+    return current, channel, saturations
+
+
+def spikes_to_packets(spikes, index_base: int) -> np.ndarray:
+    """Population indices of the neurons that sent a spike (a bit or a count), ascending."""
+    return index_base + np.flatnonzero(spikes)

@@ -13,17 +13,19 @@ packet per cycle, packets fly over a link for its latency and through a router f
 cycles, the spike buffer holds packets, the integrate unit counts down a packet's cost and the
 soma counts down a fire. Every link and every soma serves its jobs in the fixed order of timing
 doc §2b: before a pass runs, the levels of its fires and host emissions are computed from the
-mapping alone, each link gets the list of the trains that cross it sorted by key
+mapping and the projections' delays alone, each link gets the list of the trains that cross it sorted by key
 ``(level, source, destination core)`` and each soma the list of its slices' fires sorted by
 ``(level, slice index)``. Within one cycle ``c`` the units act in this fixed order (the order
 is what makes the doc's inclusive/exclusive cycle rules come out exactly):
 
 1. somas whose fire ends at ``c`` finish it: the slice's spikes become trains eligible at the
-   core's injection port at ``c``, and credits leave for the slice's sources;
+   core's injection port at ``c``, and credits leave for the slice's sources (itself included,
+   for a self-projection);
 2. events due at ``c`` land: packets reach the point where their router has routed them (a
    train's head there makes the train eligible at the next output port at ``c``), markers
    complete in the integrate pipeline, credits arrive (a credit with zero hops lands at once);
-3. the host, if ready at ``c``, puts its trains for the next timestep on its port;
+3. the host puts its trains on its port for every next timestep that is ready at ``c`` (with
+   accumulator slots several can be: a credit for a timestep below 0 is no wait);
 4. every link with no owner grants the next train of its order if that train is eligible, and
    otherwise idles, even while a later train waits; every owned link moves one packet (the
    ejection port only while the spike buffer, as it was at the start of the cycle, has a free
@@ -34,12 +36,21 @@ is what makes the doc's inclusive/exclusive cycle rules come out exactly):
    idles; a fire computes the slice's neuron update of DESIGN §2 from the accumulators its
    integrate unit filled from the packets it really received.
 
+Delays and recurrence (timing doc §5b): a slice holds ``K`` accumulator slots; a packet of a
+source's train of ``t`` adds, for each projection with delay ``e``, into the slot of timestep
+``t + e`` (nothing, beyond the last timestep), and the fire of ``t`` reads and clears slot
+``t mod K``. Readiness is kept per timestep (the markers a later timestep waits for may complete
+first), credits and host credits wait for ``t + e_max - K``, and the levels order slices within a
+timestep through delay-0 edges only. A train that only feeds timesteps ``>= T`` is still sent and
+stepped to its marker's integrate start; the pass ends at its last fire all the same.
+
 A multi-pass mapping runs each pass on its own timeline starting at the pass's start cycle
 (timing doc §7); all reported cycles are absolute.
 
 Modules: :mod:`~qsnnsim.reference.synapses` (per-core weight layout, integrate cost of a packet,
-fire cycles), :mod:`~qsnnsim.reference.chip` (the units, stepped), :mod:`~qsnnsim.reference.result`
-(what is compared with the engine). Only the functions and classes re-exported here are public.
+fire cycles), :mod:`~qsnnsim.reference.edges` (source edges, their delays and accumulator slots),
+:mod:`~qsnnsim.reference.chip` (the units, stepped), :mod:`~qsnnsim.reference.result` (what is
+compared with the engine). Only the functions and classes re-exported here are public.
 """
 
 from __future__ import annotations
@@ -90,6 +101,13 @@ def _check(workload: Workload, arch: ArchSpec, mapping: Mapping, sample, mapping
                                f"{sl.population!r}, which does not continue the previous slice",
                                "slices of a population must tile its neurons in order")
         covered[sl.population] = sl.neuron_stop
+        # Accumulator slots (timing doc §5b): one per timestep a delayed input can be ahead.
+        slots = 1 + max((p.delay for p in workload.projections_into(sl.population)), default=0)
+        if sl.acc_slots != slots or sl.acc_words % slots:
+            raise MappingError(mapping_file, fld + ".acc_slots",
+                               f"is {sl.acc_slots} with {sl.acc_words} accumulator words, but {sl.population!r} "
+                               f"needs {slots} slots (1 + the largest delay into it) of equal size",
+                               "map the workload again")
     for pop in workload.populations:
         if pop.kind != "input" and covered.get(pop.name) != pop.n_neurons:
             raise MappingError(mapping_file, "slices", f"do not cover all {pop.n_neurons} neurons of {pop.name!r}",
@@ -101,7 +119,7 @@ def _check(workload: Workload, arch: ArchSpec, mapping: Mapping, sample, mapping
     # Every synapse must be covered by a destination, and spikes only flow to the same or a later pass.
     needed, input_needed = compute_destinations(workload, mapping.slices)
     given = [set(d) for d in mapping.destinations] + [set(mapping.input_destinations)]
-    for i, (need, have) in enumerate(zip(list(needed) + [input_needed], given)):
+    for i, (need, have) in enumerate(zip(list(needed) + [input_needed], given, strict=True)):
         fld = f"destinations[{i}]" if i < len(needed) else "input_destinations"
         if not set(need) <= have:
             raise MappingError(mapping_file, fld, f"misses slice {min(set(need) - have)}, which reads spikes from it",
@@ -184,5 +202,6 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
         readout=readout.astype(np.int64),
         predicted=int(np.argmax(readout)),
         spikes=run.spikes,
+        actions=dict(run.actions),
     )
 

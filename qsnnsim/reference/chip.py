@@ -3,8 +3,9 @@ integrate units, somas and the host, for one pass of one sample (timing doc §1-
 
 Every link and every soma serves its jobs in the fixed order of timing doc §2b. Like the
 chip, which is configured with it, the model sets that order up before a pass runs, from the
-levels :func:`service_levels` derives from the mapping alone; while the pass runs each unit
-only ever looks at the next job of its own order. The intra-cycle order of
+levels :func:`service_levels` derives from the mapping and the projections' delays alone; while
+the pass runs each unit only ever looks at the next job of its own order. Each slice keeps its
+accumulator slots (timing doc §5b) and the counts of the synapse-side actions (§4, §5). The intra-cycle order of
 :meth:`PassModel.step` is documented in :mod:`qsnnsim.reference`.
 """
 
@@ -18,15 +19,19 @@ from qsnnsim.arch import ArchSpec
 from qsnnsim.errors import MappingError
 from qsnnsim.golden import rshift, saturate
 from qsnnsim.mapping import Mapping, Slice
+from qsnnsim.reference.edges import SourceEdges, pass_graph
 from qsnnsim.reference.result import HOST, TrainTiming
 from qsnnsim.reference.synapses import CoreSynapses, fire_cycles_of
-from qsnnsim.workload import Workload, membrane_limit
+from qsnnsim.workload import Workload
 
 MARKER = -1
+#: Actions the reference counts, totals per sample (timing doc §4, §5): the synapse-side ones.
+ACTIONS = ("weight_sram_read", "acc_sram_read", "acc_sram_write", "synaptic_add", "mac8", "mac16")
 
 
-def service_levels(mapping: Mapping, pass_index: int, timesteps: int) -> tuple[dict[tuple[int, int], int], list[int]]:
-    """Levels of timing doc §2b for one pass, from the mapping alone.
+def service_levels(mapping: Mapping, pass_index: int, timesteps: int,
+                   edges: SourceEdges | None = None) -> tuple[dict[tuple[int, int], int], list[int]]:
+    """Levels of timing doc §2b for one pass, from the mapping (and the projections' delays) alone.
 
     Parameters
     ----------
@@ -36,6 +41,8 @@ def service_levels(mapping: Mapping, pass_index: int, timesteps: int) -> tuple[d
         The pass.
     timesteps : int
         T of the workload.
+    edges : SourceEdges or None
+        Edge delays and slot counts (timing doc §5b); None for a workload without delays.
 
     Returns
     -------
@@ -43,41 +50,47 @@ def service_levels(mapping: Mapping, pass_index: int, timesteps: int) -> tuple[d
         ``lambda(s, t)`` for every slice ``s`` of the pass and every ``t``, and ``lambda_H(t)``
         for every ``t`` (an empty list when no host train enters the pass).
     """
-    here = {s.index for s in mapping.slices if s.pass_index == pass_index}
-    dests = {i: [d for d in mapping.destinations[i] if d in here] for i in here}
-    sources: dict[int, list[int]] = {i: [] for i in here}
-    for i in sorted(here):
-        for d in dests[i]:
-            sources[d].append(i)
-    # Slices that receive a host train: the input's destinations and those of earlier passes' slices.
-    host_dests = {d for d in mapping.input_destinations if d in here}
-    for s in mapping.slices:
-        if s.pass_index < pass_index:
-            host_dests.update(d for d in mapping.destinations[s.index] if d in here)
-    # Slices in increasing index, each after its same-pass sources (the graph is acyclic).
+    edges = edges if edges is not None else SourceEdges(mapping)
+    g = pass_graph(mapping, pass_index, edges)
+    host_ids = {src for src, _ in g.host_sources}
+    # Slices in increasing index, each after its same-pass sources through delay-0 edges. A delayed
+    # edge (a back edge or a self-loop among them) refers to an earlier timestep and orders nothing.
     order: list[int] = []
     placed: set[int] = set()
 
     def place(i: int) -> None:
         if i not in placed:
             placed.add(i)
-            for src in sources[i]:
-                place(src)
+            for src, delays in g.sources[i]:
+                if src not in host_ids and delays[0] == 0:
+                    place(src)
             order.append(i)
 
-    for i in sorted(here):
+    for i in g.here:
         place(i)
     fire: dict[tuple[int, int], int] = {}
     host: list[int] = []
     for t in range(timesteps):
-        if host_dests:
-            host.append(0 if t == 0 else 1 + max([host[t - 1]] + [fire[(d, t - 1)] for d in host_dests]))
+        if g.host_dests:
+            terms = [host[t - 1]] if t > 0 else []
+            for d in g.host_dests:
+                # The host's credit from d (§7): d's fire of t + e_max(host, d) - K(d), if that exists.
+                t_credit = t + g.host_e_max[d] - edges.slots(d)
+                if t_credit >= 0:
+                    terms.append(fire[(d, t_credit)])
+            host.append(1 + max(terms) if t > 0 else 0)
         for i in order:
-            terms = [0] + [fire[(src, t)] for src in sources[i]]
-            if i in host_dests:
-                terms.append(host[t])
+            terms = [0]
+            for src, delays in g.sources[i]:
+                for e in delays:
+                    if t - e >= 0:
+                        terms.append(host[t - e] if src in host_ids else fire[(src, t - e)])
             if t > 0:
-                terms += [fire[(i, t - 1)]] + [fire[(d, t - 1)] for d in dests[i]]
+                terms.append(fire[(i, t - 1)])
+            for d in g.dests[i]:
+                t_credit = edges.credit_timestep(i, d, t)
+                if t_credit >= 0:
+                    terms.append(fire[(d, t_credit)])
             fire[(i, t)] = 1 + max(terms)
     return fire, host
 
@@ -166,9 +179,19 @@ class SampleRun:
         self.ejection_stall = [0] * n_cores
         self.fires: dict[tuple[int, int], tuple[int, int]] = {}
         self.trains: dict[tuple[int, int, int, int], TrainTiming] = {}
-        self.spikes = {p.name: np.zeros((self.T,) + p.shape, bool) for p in workload.populations if p.kind == "lif"}
+        self.spikes = {p.name: np.zeros((self.T,) + p.shape, bool if p.spike_max == 1 else np.int64)
+                       for p in workload.populations if p.is_spiking}
         self.slice_spikes: dict[tuple[int, int], np.ndarray] = {}
         self.membranes: dict[int, np.ndarray] = {}
+        # Edge delays and accumulator slots (timing doc §5b), fixed before the run.
+        self.edges = SourceEdges(mapping, workload)
+        # Sources whose packets carry a value that multiplies the weight (mac8/mac16, timing doc §4,
+        # §5b): an analog input, and every population of a dialect with graded spikes (even a
+        # packet whose count happens to be 1: the datapath is the multiplier's either way).
+        self.valued_sources = {p.name for p in workload.populations
+                               if (p.kind == "input" and workload.input_kind == "analog")
+                               or (p.is_spiking and p.spike_max > 1)}
+        self.actions = dict.fromkeys(ACTIONS, 0)
 
 
 class PassModel:
@@ -193,30 +216,16 @@ class PassModel:
         self.tables = {c: CoreSynapses(run.workload, arch, self.on_core[c], run.mapping_file) for c in self.cores}
         self.fire_cycles = {s.index: fire_cycles_of(s, arch) for s in self.slices}
         # On-chip traffic: destinations in this pass only (later passes get spikes via the host).
-        self.dest_slices = {s.index: [d for d in mapping.destinations[s.index] if d in here] for s in self.slices}
+        self.edges = run.edges
+        graph = pass_graph(mapping, pass_index, run.edges)
+        self.graph = graph
+        self.dest_slices = graph.dests
         self.dest_cores = {i: sorted({mapping.slices[d].core for d in ds}) for i, ds in self.dest_slices.items()}
-        self.sources: dict[int, list[int]] = {s.index: [] for s in self.slices}
-        for s in self.slices:
-            for d in self.dest_slices[s.index]:
-                self.sources[d].append(s.index)
-        self.host_sources: list[tuple[int, str, list[int]]] = []
-        host_dests: set[int] = set()
-        inputs_here = [d for d in mapping.input_destinations if d in here]
-        if inputs_here:
-            self.host_sources.append((HOST, run.input_name, sorted({mapping.slices[d].core for d in inputs_here})))
-            host_dests.update(inputs_here)
-            for d in inputs_here:
-                self.sources[d].append(HOST)
-        for s in mapping.slices:
-            if s.pass_index >= pass_index:
-                continue
-            later = [d for d in mapping.destinations[s.index] if d in here]
-            if later:
-                self.host_sources.append((s.index, s.population, sorted({mapping.slices[d].core for d in later})))
-                host_dests.update(later)
-                for d in later:
-                    self.sources[d].append(s.index)
-        self.host_dests = sorted(host_dests)
+        # (source, population, destination cores) of every host source, in the host port's order (§7).
+        pop_of = {HOST: run.input_name} | {s.index: s.population for s in mapping.slices}
+        self.host_sources = [(src, pop_of[src], sorted({mapping.slices[d].core for d in ds}))
+                             for src, ds in graph.host_sources]
+        self.host_dests = list(graph.host_dests)
         # Links, created in a fixed order.
         self.links: dict[tuple, Link] = {}
         order = 0
@@ -229,7 +238,7 @@ class PassModel:
         self.links[("host",)] = Link(order, 1)
         self.active: set[Link] = set()
         # The fixed service orders of timing doc §2b, set up before the pass as the chip is configured.
-        self.fire_level, self.host_level = service_levels(mapping, pass_index, run.T)
+        self.fire_level, self.host_level = service_levels(mapping, pass_index, run.T, run.edges)
         self.soma_schedule = {c: sorted((self.fire_level[(s.index, t)], s.index, t) for s in self.on_core[c]
                                         for t in range(run.T)) for c in self.cores}
         self.soma_next = {c: 0 for c in self.cores}
@@ -249,8 +258,12 @@ class PassModel:
         self.fires_ended = {s.index: 0 for s in self.slices}
         projs = {s.index: run.workload.projections_into(s.population) for s in self.slices}
         self.projs = projs
-        self.accs = {s.index: [np.zeros(s.n_neurons, np.int64) for _ in projs[s.index]] for s in self.slices}
-        self.membrane = {s.index: np.zeros(s.n_neurons, np.int64) for s in self.slices}
+        # K(d) accumulator slots per slice (timing doc §5b), slot t mod K for timestep t, each with
+        # one accumulator per incoming projection; a fire of t reads and clears slot t mod K.
+        self.accs = {s.index: np.zeros((run.edges.slots(s.index), len(projs[s.index]), s.n_neurons), np.int64)
+                     for s in self.slices}
+        self.state = {s.index: run.pops[s.population].neuron.initial_state(run.pops[s.population], s.n_neurons)
+                      for s in self.slices}
         self.buffers = {c: deque() for c in self.cores}
         self.integrate_free = {c: 0 for c in self.cores}
         self.firing: dict[int, tuple] = {}  # core -> (slice, t, start, end, spikes)
@@ -305,7 +318,7 @@ class PassModel:
 
     def launch(self, c: int, source: int, src_pop: str, t: int, dest: int, neurons, values) -> Train:
         """A train eligible at its injection port (a core's, or the host's) at cycle ``c``."""
-        packets = [(int(n), int(v)) for n, v in zip(neurons, values)] + [(MARKER, 0)]
+        packets = [(int(n), int(v)) for n, v in zip(neurons, values, strict=True)] + [(MARKER, 0)]
         train = Train((self.p, source, t, dest), self.service_key(source, t, dest), source, src_pop, t, dest,
                       packets, self.path_of(source, dest))
         train.queues[0].extend((c, k) for k in range(len(packets)))
@@ -318,38 +331,60 @@ class PassModel:
         self.active.add(link)
 
     def ready_cycle(self, s: Slice, t: int) -> int | None:
-        """The cycle slice ``s`` became ready for ``t`` (timing doc §5), or None if not yet."""
-        # A slice whose every window lies in padding has no source: ready for t=0 at the pass start.
+        """The cycle slice ``s`` became ready for ``t`` (timing doc §5), or None if not yet.
+
+        Every condition is a time stamp of timestep ``t`` itself, never "the next marker to come":
+        with delays, the marker a later timestep waits for can complete before an earlier
+        timestep's (a delayed edge's train of ``t - e`` is older than a delay-0 edge's of ``t``).
+        """
+        # A slice whose every window lies in padding, or whose only edges are delayed beyond t, has
+        # no marker to wait for: ready at the pass start as far as condition 1 goes.
         stamps = [0]
-        for src in self.sources[s.index]:
-            stamps.append(self.marker_done.get((s.core, src, t)))
+        for src, delays in self.graph.sources[s.index]:
+            stamps.extend(self.marker_done.get((s.core, src, t - e)) for e in delays if t - e >= 0)
         if t > 0:
             stamps.append(self.fire_end.get((s.index, t - 1)))
-            stamps.extend(self.credit.get((s.index, d, t - 1)) for d in self.dest_slices[s.index])
+        for d in self.dest_slices[s.index]:
+            t_credit = self.edges.credit_timestep(s.index, d, t)
+            if t_credit >= 0:
+                stamps.append(self.credit.get((s.index, d, t_credit)))
         return None if None in stamps else max(stamps)
 
     # ------------------------------------------------------------------ one cycle
 
     def simulate(self) -> int:
-        """Step the pass until every slice has fired every timestep; returns the last fire end."""
+        """Step the pass until every slice has fired every timestep and every train has been
+        integrated; returns the last fire end (the pass's end, timing doc §7, §8).
+
+        With delays a train can outlive the last fire: a source's train of t feeds its delayed
+        edges' timestep t + e, and when that is >= T nobody waits for it (timing doc §5b), yet it
+        is sent like every train (§5b "Trains") and crosses the chip. It is stepped to its
+        marker's integrate start like the others (its cycles are part of timing doc §9) but ends
+        nothing: the pass ends at its last fire.
+        """
         total = len(self.slices) * self.run.T
         c = 0
         while True:
             self.step(c)
-            if sum(self.fires_ended.values()) == total:
+            if sum(self.fires_ended.values()) == total and not self.trains_in_flight():
                 break
             # Links holding only trains that are not next in their order cannot move on their own.
             moving = any(link.owner is not None for link in self.active)
             if not (self.events or moving or self.firing or any(self.buffers.values())):
                 waiting = [f"{s.label} t={self.next_t[s.index]}" for s in self.slices if self.next_t[s.index] < self.run.T]
                 raise RuntimeError(f"reference model stalled at cycle {c} of pass {self.p}: "
-                                   f"{', '.join(waiting)} can never fire (inconsistent mapping or service order)")
+                                   f"{', '.join(waiting) or 'a train'} can never move on "
+                                   "(inconsistent mapping or service order)")
             c += 1
-        if self.active or any(self.buffers.values()) or any(ln.next < len(ln.schedule) for ln in self.links.values()):
-            raise RuntimeError(f"pass {self.p} ended at cycle {c} with trains not delivered")
         for s in self.slices:
-            self.run.membranes[s.index] = self.membrane[s.index]
-        return c
+            # The first state variable of a dialect is its membrane.
+            self.run.membranes[s.index] = next(iter(self.state[s.index].values()))
+        return max(self.fire_end.values())
+
+    def trains_in_flight(self) -> bool:
+        """Some train is not yet granted everywhere on its path, or some packet is not yet integrated."""
+        return (any(ln.owner is not None or ln.next < len(ln.schedule) for ln in self.links.values())
+                or any(self.buffers.values()))
 
     def step(self, c: int) -> None:
         """Advance the whole chip through cycle ``c`` in the fixed order of the module docstring."""
@@ -381,23 +416,29 @@ class PassModel:
                 self.soma_step(core, c)
 
     def host_step(self, c: int) -> None:
-        """Timing doc §7: put timestep t on the host port once t-1 is on it and every host credit is back."""
-        t = self.host_next_t
-        if not self.host_sources or t >= self.run.T:
-            return
-        if t > 0 and any((d, t - 1) not in self.host_credit for d in self.host_dests):
-            return
-        self.host_next_t += 1
-        for source, pop, cores in self.host_sources:
-            if source == HOST:
-                values = self.run.inputs[t]
-                neurons = np.flatnonzero(values)
-                values = values[neurons]
-            else:
-                neurons = self.run.mapping.slices[source].neuron_start + np.flatnonzero(self.run.slice_spikes[(source, t)])
-                values = np.ones(len(neurons), np.int64)
-            for dest in cores:
-                self.launch(c, source, pop, t, dest, neurons, values)
+        """Timing doc §7: put timestep t on the host port once t-1 is on it and every host credit is back.
+
+        With accumulator slots (§5b) a credit may refer to no fire at all (``t' < 0``), so several
+        timesteps can become eligible in the same cycle; the port then serves them in key order.
+        """
+        while self.host_sources and self.host_next_t < self.run.T:
+            t = self.host_next_t
+            for d in self.host_dests:
+                t_credit = t + self.graph.host_e_max[d] - self.edges.slots(d)
+                if t_credit >= 0 and (d, t_credit) not in self.host_credit:
+                    return
+            self.host_next_t += 1
+            for source, pop, cores in self.host_sources:
+                if source == HOST:
+                    values = self.run.inputs[t]
+                    neurons = np.flatnonzero(values)
+                    values = values[neurons]
+                else:
+                    fired = self.run.slice_spikes[(source, t)]
+                    neurons = self.run.mapping.slices[source].neuron_start + np.flatnonzero(fired)
+                    values = fired[np.flatnonzero(fired)].astype(np.int64)  # 1, or a graded spike's count
+                for dest in cores:
+                    self.launch(c, source, pop, t, dest, neurons, values)
 
     def link_step(self, link: Link, c: int) -> None:
         """Grant a free link to the next train of its order if eligible; move one packet of the owner."""
@@ -458,15 +499,35 @@ class PassModel:
         else:
             cost, reaches = self.tables[core].spike(train.src_pop, neuron)
             for reach in reaches:
-                if self.fires_ended[reach.slice_index] != train.t:
-                    sl = self.run.mapping.slices[reach.slice_index]
-                    raise MappingError(self.run.mapping_file, "destinations",
-                                       f"a spike of {train.src_pop!r} neuron {neuron} for t={train.t} reaches slice "
-                                       f"{sl.label}, which is not among the destinations of its source",
-                                       "map the workload again; destinations must cover every synapse")
-                np.add.at(self.accs[reach.slice_index][reach.proj_slot], reach.targets, reach.weights * value)
+                self.accumulate(train, neuron, value, reach)
         self.integrate_free[core] = c + cost
         self.run.integrate_busy[core] += cost
+
+    def accumulate(self, train: Train, neuron: int, value: int, reach) -> None:
+        """One packet's synapses into one (slice, projection) pair: slot ``t + delay`` (timing doc §5b)."""
+        index, tau = reach.slice_index, train.t + reach.delay
+        slots = self.edges.slots(index)
+        # The slot of tau must be free of tau - K (its fire ended: the credit of §5 condition 3),
+        # and tau must not have fired yet (the slice waits for this train's marker, condition 1).
+        # Only a source missing from the mapping's destinations (no credit, no wait) breaks this.
+        if self.fires_ended[index] < tau - slots + 1 or self.next_t[index] > tau:
+            sl = self.run.mapping.slices[index]
+            raise MappingError(self.run.mapping_file, "destinations",
+                               f"a spike of {train.src_pop!r} neuron {neuron} for t={train.t} reaches slice "
+                               f"{sl.label}, which is not among the destinations of its source",
+                               "map the workload again; destinations must cover every synapse")
+        run = self.run
+        if tau < run.T:  # a timestep >= T is never run: nothing reads what would land there
+            np.add.at(self.accs[index][tau % slots][reach.proj_slot], reach.targets, reach.weights * value)
+        # Counters of timing doc §4 and §5b: a value (analog input or graded count) multiplies.
+        updates = len(reach.targets)
+        if train.src_pop in run.valued_sources:
+            run.actions["mac8" if reach.weight_bits <= 8 else "mac16"] += updates
+        else:
+            run.actions["synaptic_add"] += updates
+        run.actions["weight_sram_read"] += reach.weight_words
+        run.actions["acc_sram_read"] += reach.acc_words
+        run.actions["acc_sram_write"] += reach.acc_words
 
     def soma_step(self, core: int, c: int) -> None:
         """Start the next fire of the soma's order (timing doc §2b) if its slice is ready; else idle."""
@@ -490,11 +551,12 @@ class PassModel:
         self.fires_ended[index] += 1
         self.run.fires[(index, t)] = (start + self.offset, end + self.offset)
         neurons = sl.neuron_start + np.flatnonzero(spikes)
-        ones = np.ones(len(neurons), np.int64)
+        counts = spikes[np.flatnonzero(spikes)].astype(np.int64)  # 1, or a graded spike's count
         for dest in self.dest_cores[index]:
-            self.launch(c, index, sl.population, t, dest, neurons, ones)
+            self.launch(c, index, sl.population, t, dest, neurons, counts)
         credit_cycles = self.R + self.L
-        for src in self.sources[index]:
+        # Credits to every same-pass source (itself too, for a self-projection: zero hops, at once).
+        for src, _ in self.graph.sources[index]:
             if src != HOST and src in self.here:
                 self.at(c + self.hops(sl.core, self.run.mapping.slices[src].core) * credit_cycles, ("credit", src, index, t))
         if index in self.host_dests:
@@ -506,23 +568,23 @@ class PassModel:
         pop = run.pops[sl.population]
         channel = np.arange(sl.neuron_start, sl.neuron_stop) // pop.plane_size
         current = np.zeros(sl.n_neurons, np.int64)
-        for slot, proj in enumerate(self.projs[sl.index]):
-            acc, _ = saturate(self.accs[sl.index][slot], proj.acc_bits)
+        # The fire of t reads and clears slot t mod K (timing doc §5b); the other slots hold later
+        # timesteps that delayed edges have already begun to fill.
+        slot = self.accs[sl.index][t % self.edges.slots(sl.index)]
+        for k, proj in enumerate(self.projs[sl.index]):
+            acc, _ = saturate(slot[k], proj.acc_bits)
             mult = proj.mult.astype(np.int64)[channel]
             current += rshift(acc * mult, proj.shift.astype(np.int64)[channel], pop.rounding)
-            # The soma reads and clears each accumulator in the same sweep.
-            self.accs[sl.index][slot] = np.zeros(sl.n_neurons, np.int64)
-        m = self.membrane[sl.index]
-        h = rshift(m * pop.decay_mult, pop.decay_shift, pop.rounding) + current + pop.bias.astype(np.int64)[channel]
-        if pop.kind == "readout":
-            self.membrane[sl.index] = h
-            return np.zeros(sl.n_neurons, bool)
-        theta = pop.threshold.astype(np.int64)[channel]
-        spike = h > theta if pop.fire_cmp == "gt" else h >= theta
-        after = np.where(spike, 0 if pop.reset == "hard" else h - theta, h)
-        q = membrane_limit(pop.membrane_bits)
-        self.membrane[sl.index] = np.clip(after, -q, q)
-        run.spikes[pop.name][t].reshape(-1)[sl.neuron_start:sl.neuron_stop] = spike
+        slot[:] = 0  # the soma reads and clears the slot in the same sweep
+        run.actions["acc_sram_read"] += sl.acc_slot_words
+        run.actions["acc_sram_write"] += sl.acc_slot_words
+        # The neuron update is the dialect's golden step (qsnnsim.neurons), per neuron with its
+        # channel's parameters: the reference re-implements timing, not a neuron's semantics.
+        spec = pop.neuron
+        params = {k: (v[channel] if isinstance(v, np.ndarray) else v) for k, v in spec.parameters(pop).items()}
+        spike, self.state[sl.index] = spec.step(params, self.state[sl.index], current)
+        if spec.spiking:
+            run.spikes[pop.name][t].reshape(-1)[sl.neuron_start:sl.neuron_stop] = spike
         run.slice_spikes[(sl.index, t)] = spike
         return spike
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,7 +56,14 @@ class ReferenceResult:
     predicted : int
         argmax of ``readout``, ties to the lowest index.
     spikes : dict[str, np.ndarray]
-        bool (T, *shape) for every lif population.
+        (T, *shape) for every lif population: bool, or int64 counts for a dialect whose spike is
+        graded.
+    actions : dict[str, int]
+        Totals over the sample of the synapse-side actions of timing doc §4 and §5:
+        ``weight_sram_read``, ``acc_sram_read``, ``acc_sram_write`` (packets and fires; a fire
+        reads and clears one accumulator slot, §5b), ``synaptic_add``, ``mac8``, ``mac16`` (a
+        packet that carries a value, an analog input or a graded spike's count, multiplies).
+        Not part of §9's list; a check of the counters the engine reports.
     """
 
     latency_cycles: int
@@ -68,3 +75,4 @@ class ReferenceResult:
     readout: np.ndarray
     predicted: int
     spikes: dict
+    actions: dict = field(default_factory=dict)

@@ -59,12 +59,14 @@ def workload_summary(wl: Workload, path: str = "") -> dict:
         "is_calibrated": is_calibrated(wl.provenance),
         "populations": [
             {"name": p.name, "kind": p.kind, "shape": list(p.shape), "n_neurons": p.n_neurons,
-             "membrane_bits": p.membrane_bits if p.kind == "lif" else None}
+             "membrane_bits": p.membrane_bits if p.kind == "lif" and p.neuron.chosen_width else None,
+             "dialect": p.neuron.name if p.kind != "input" else None,
+             "state_bits": p.neuron.state_bits(p) if p.kind != "input" else None}
             for p in wl.populations
         ],
         "projections": [
             {"name": q.name, "kind": q.kind, "source": q.source, "target": q.target,
-             "weight_bits": q.weight_bits, "n_weights": q.n_weights,
+             "weight_bits": q.weight_bits, "n_weights": q.n_weights, "delay": q.delay,
              "dense_synaptic_ops": dense_synaptic_ops(q, pops[q.source], pops[q.target])}
             for q in wl.projections
         ],

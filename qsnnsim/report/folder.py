@@ -84,9 +84,9 @@ _OPEN_FOLDERS: weakref.WeakSet = weakref.WeakSet()
 
 
 def _release_in_child() -> None:
-    # A forked child (the report's second figure process) shares the parent's open folder and
-    # with it the flock; it closes its copy, so that if the parent dies the lock dies with it
-    # instead of living on in an orphaned child.
+    # A forked child (an os.fork by the program that holds the folder open, or by a library it
+    # calls) shares the parent's open folder and with it the flock; it closes its copy, so that
+    # if the parent dies the lock dies with it instead of living on in an orphaned child.
     for folder in list(_OPEN_FOLDERS):
         if folder.fd is not None:
             with contextlib.suppress(OSError):

@@ -1,15 +1,15 @@
-"""Report rendering: a result JSON -> Markdown + self-contained HTML + PNG figures + CSV tables.
+"""Report rendering: a result JSON -> Markdown + self-contained HTML + SVG figures + CSV tables.
 
 Reads nothing but the result object (``qsnnsim-result`` v3, docs/results-format.md), so
 ``qsnnsim report RESULT.json`` re-renders any run. Energy comes from
 :func:`qsnnsim.energy.energy_from_result` on the JSON's counters and energy table; every table
 is a :mod:`qsnnsim.report.columns` row class; figures are drawn by :mod:`qsnnsim.report.plots`.
 
-Layout of a report folder: ``report.md``, ``report.html`` (figures embedded as base64, so the
-single file opens offline), ``figures/*.png`` (what the Markdown links to) and
-``tables/*.csv``. Writing is atomic: everything is built in a hidden staging folder beside the
-target and moved into place only once complete, so an error never leaves a half-written report
-(an earlier report in the folder stays as it was); the run's ``result.json`` is never touched.
+Layout of a report folder: ``report.md``, ``report.html`` (figures embedded, so the single
+file opens offline), ``figures/*.svg`` (what the Markdown links to) and ``tables/*.csv``.
+Writing is atomic: everything is built in a hidden staging folder beside the target and moved
+into place only once complete, so an error never leaves a half-written report (an earlier
+report in the folder stays as it was); the run's ``result.json`` is never touched.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from qsnnsim._guard import escape_text, text_tree_problem
 from qsnnsim.counters import Action, Unit
 from qsnnsim.energy import (
     COMPONENT_LABELS,
@@ -35,12 +36,10 @@ from qsnnsim.energy import (
     counters_from_json,
     energy_from_result,
 )
-from qsnnsim._guard import escape_text, text_tree_problem
 from qsnnsim.errors import InputError, ResultError
 from qsnnsim.mapping import Slice
 from qsnnsim.report import columns as col
-from qsnnsim.report import plots  # imports matplotlib only when a figure is drawn
-from qsnnsim.report.parallel import share_figures
+from qsnnsim.report import plots
 from qsnnsim.report.folder import OutputFolder, new_run_id
 
 #: Per-sample figures (timelines) are drawn for at most this many samples.
@@ -322,31 +321,31 @@ def _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, fp)
     comp_rows = m.tables["components.csv"][:len(COMPONENTS)]   # without the total row
     labels = [COMPONENT_LABELS[c] for c in COMPONENTS]
     figs = m.figures
-    figs.append(("energy_components.png", "Energy per inference by component (whiskers: min and max over samples)",
+    figs.append(("energy_components.svg", "Energy per inference by component (whiskers: min and max over samples)",
                  lambda p: plots.plot_components(list(COMPONENTS), labels, [r.mean_uj for r in comp_rows],
                                                  [r.min_uj for r in comp_rows], [r.max_uj for r in comp_rows],
                                                  [r.share_percent for r in comp_rows], p,
                                                  f"Energy per inference by component ({n} sample(s))")))
     mean_comps = [r.mean_uj for r in comp_rows]
     paper_uj = float(energy.run.paper_estimate.energy_pj) / n / _UJ
-    figs.append(("paper_estimate.png", "The simulator's figure beside the paper-style estimate",
+    figs.append(("paper_estimate.svg", "The simulator's figure beside the paper-style estimate",
                  lambda p: plots.plot_comparison(list(COMPONENTS), labels, mean_comps, paper_uj, p)))
     layers = [r for r in m.tables["layers.csv"] if r.total_uj > 0]
     # (layers, components) even when no layer has dynamic energy (an all-zero energy table)
     matrix = np.array([[getattr(r, f"{c}_uj") for c in DYNAMIC_COMPONENTS] for r in layers],
                       dtype=float).reshape(len(layers), len(DYNAMIC_COMPONENTS))
-    figs.append(("energy_layers.png", "Dynamic energy per inference by layer, stacked by component",
+    figs.append(("energy_layers.svg", "Dynamic energy per inference by layer, stacked by component",
                  lambda p: plots.plot_layers([r.population for r in layers], list(DYNAMIC_COMPONENTS),
                                              labels[:-1], matrix, p)))
     lif = [r for r in layers if r.firing_rate_percent is not None]
-    figs.append(("firing_rates.png", "Firing rate per LIF population: spikes / (neurons x T)",
+    figs.append(("firing_rates.svg", "Firing rate per LIF population: spikes / (neurons x T)",
                  lambda p: plots.plot_firing_rates([r.population for r in lif],
                                                    [r.firing_rate_percent for r in lif], p)))
     cores = m.tables["cores.csv"][:-1]
     shape = (arch.chip.mesh_rows, arch.chip.mesh_cols)
     soma = np.array([r.soma_busy_percent or 0.0 for r in cores]).reshape(shape)
     integ = np.array([r.integrate_busy_percent or 0.0 for r in cores]).reshape(shape)
-    figs.append(("core_utilisation.png", ("Busy time of every core's soma and integrate unit, % of the latency "
+    figs.append(("core_utilisation.svg", ("Busy time of every core's soma and integrate unit, % of the latency "
                  "(summed over samples)"), lambda p: plots.plot_utilisation(soma, integ, p)))
     link_sum: dict = {}
     for a, b, flits in rd.rows(data, "link_flits", "", 3):
@@ -360,7 +359,7 @@ def _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, fp)
             ejection[a] = flits / n
         else:
             links.append((a, b, flits / n))
-    figs.append(("noc_links.png", ("NoC load per inference: flits per link (arrows) and flits ejected into "
+    figs.append(("noc_links.svg", ("NoC load per inference: flits per link (arrows) and flits ejected into "
                  "each core (shading)"),
                  lambda p: plots.plot_links(shape[0], shape[1], links, ejection, p,
                                             "NoC link load (mean flits per inference)")))
@@ -400,7 +399,7 @@ def _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, fp)
             rd.fail(f"samples[{i}].pass_starts", "must be a list of integers")
         starts_us = tuple(c * to_us for c in starts)
         sample_id = entry["sample"]
-        figs.append((f"timeline_sample{sample_id}.png",
+        figs.append((f"timeline_sample{sample_id}.svg",
                      (f"Sample {sample_id}: busy phases of the used cores, the {plots.MAX_TIMELINE_CORES} busiest "
                       "at most (fire above, integrate below)"),
                      lambda p, used=used, fires=fires, integ_spans=integ_spans, latency_us=latency_us,
@@ -414,18 +413,16 @@ def _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, fp)
         per_pass.append((p_index, [r.core for r in here], [r.weight_sram_percent for r in here],
                          [r.membrane_sram_percent for r in here], [r.acc_sram_percent for r in here]))
     if per_pass:
-        figs.append(("sram_per_core.png", "SRAM used per core (cores holding slices), % of each SRAM's capacity",
+        figs.append(("sram_per_core.svg", "SRAM used per core (cores holding slices), % of each SRAM's capacity",
                      lambda p: plots.plot_sram(per_pass, p, shape)))
     if n > MAX_SAMPLE_ROWS:
         latency = [r.latency_us for r in m.tables["samples.csv"]]
         energy_uj = [r.energy_uj for r in m.tables["samples.csv"]]
-        figs.append(("sample_distributions.png", f"Latency and energy per inference over the {n} samples",
+        figs.append(("sample_distributions.svg", f"Latency and energy per inference over the {n} samples",
                      lambda p: plots.plot_distributions(latency, energy_uj, p)))
     sizes = m.notes["model_size"]
-    figs.append(("model_size.png", "Model size: quantized weights and membranes vs float32",
+    figs.append(("model_size.svg", "Model size: quantized weights and membranes vs float32",
                  lambda p: plots.plot_model_size([k for k, _ in sizes], [v for _, v in sizes], p)))
-    # Drawn on two processes where that is safe (the list, names and captions are unchanged).
-    figs[:] = share_figures(figs)
 
 
 # --------------------------------------------------------------------------- documents
@@ -451,7 +448,7 @@ def _blocks(m: _Model) -> list[tuple]:
     else:
         out += [("p", (f"{m.n} samples: the page shows their distributions (the Summary's statistics and the "
                        "figure below); `tables/samples.csv` and `tables/sample_energy.csv` have one row per "
-                       "sample.")), ("fig", "sample_distributions.png")]
+                       "sample.")), ("fig", "sample_distributions.svg")]
     out += [
             ("h", 2, "Energy"),
             ("p", ("Energy = every counter x its energy-table entry + leakage power x simulated latency, nothing "
@@ -460,27 +457,27 @@ def _blocks(m: _Model) -> list[tuple]:
                   "energy-table term rounded to the nearest pJ per sample, as result.json writes it), and its "
                   "rows add up to the total row exactly.")),
             ("table", t["components.csv"], col.ComponentRow, None),
-            ("fig", "energy_components.png"),
+            ("fig", "energy_components.svg"),
             ("h", 3, "Beside the estimate SNN papers quote"),
             ("p", "Papers usually report SOPs x E_AC + MACs x E_MAC with 45 nm figures (E_AC = 0.9 pJ, E_MAC = "
                   "4.6 pJ, Horowitz ISSCC 2014). That counts arithmetic only and leaves out: "
                   + "; ".join(PAPER_LEAVES_OUT) + "."),
             ("table", t["paper_estimate.csv"], col.ComparisonRow, None),
-            ("fig", "paper_estimate.png"),
+            ("fig", "paper_estimate.svg"),
             ("h", 3, f"Energy table: counter x value = energy (run total over {m.n} sample(s))"),
             ("p", "Each row multiplies one counter (or, for leakage, capacity x time) by one entry of the arch "
                   "file's energy table; the source column is the entry's citation. Leakage entries: "
                   + ", ".join(f"{k} x {v}" for k, v in LEAKAGE_ENTRIES.items()) + "."),
             ("table", t["energy_terms.csv"], col.TermRow, None),
             ("h", 3, "By layer"), ("table", t["layers.csv"], col.LayerRow, None),
-            ("fig", "energy_layers.png"), ("fig", "firing_rates.png"),
+            ("fig", "energy_layers.svg"), ("fig", "firing_rates.svg"),
             ("h", 3, "By timestep"), ("table", t["timesteps.csv"], col.TimestepRow, None),
             ("h", 2, "Time and utilisation"),
             ("p", ("Busy percentages are busy cycles over the latency, summed over samples; cycle counts are "
                   "means per inference. The host row is the off-chip/host interface (its injections and "
                   "off-chip bits).")),
             ("table", t["cores.csv"], col.CoreRow, None),
-            ("fig", "core_utilisation.png"), ("fig", "noc_links.png")]
+            ("fig", "core_utilisation.svg"), ("fig", "noc_links.svg")]
     out += [("fig", f) for f, _, _ in m.figures if f.startswith("timeline_")]
     if m.n > 1:
         out.append(("p", "Timelines are drawn for traced samples: the first sample, or with `qsnnsim run "
@@ -491,7 +488,7 @@ def _blocks(m: _Model) -> list[tuple]:
             ("table", t["mapping.csv"], col.CoreMappingRow, None)]
     out += [("fig", f) for f, _, _ in m.figures if f.startswith("sram_")]
     out += [("h", 2, "Memory footprint"), ("table", t["footprint.csv"], col.FootprintRow, None),
-            ("fig", "model_size.png"),
+            ("fig", "model_size.svg"),
             ("h", 2, "Provenance"),
             ("kv", m.notes["provenance"]) if m.notes["provenance"] else ("p", "The workload records no provenance."),
             ("h", 2, "Files"),
@@ -551,7 +548,7 @@ def _inline(text: str) -> str:
 
 
 def to_html(m: _Model, figure_dir: str) -> str:
-    """The report as one HTML page with every figure embedded (``figure_dir`` holds the PNGs)."""
+    """The report as one HTML page with every figure embedded (``figure_dir`` holds the SVGs)."""
     caps = _captions(m)
     body = []
     blocks = _blocks(m)
@@ -572,9 +569,12 @@ def to_html(m: _Model, figure_dir: str) -> str:
         elif b[0] == "table":
             body.append(col.html_table(b[1], b[2], b[3]))
         else:
+            # Each SVG goes in as an <img> data URI, not inline: an image document never runs
+            # script or loads anything (a safety net under the escaping of names in it), and
+            # its styles and coordinates stay its own whatever the page around it.
             with open(os.path.join(figure_dir, b[1]), "rb") as fh:
                 data = base64.b64encode(fh.read()).decode("ascii")
-            body.append(f'<figure><img alt="{html.escape(caps[b[1]])}" src="data:image/png;base64,{data}">'
+            body.append(f'<figure><img alt="{html.escape(caps[b[1]])}" src="data:image/svg+xml;base64,{data}">'
                         f"<figcaption>{html.escape(caps[b[1]])}</figcaption></figure>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(m.title)}</title>'
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -7,6 +7,8 @@ send an escape sequence or a lone surrogate to the terminal.
 
 from __future__ import annotations
 
+import numpy as np
+
 import json
 
 from qsnnsim._guard import escape_lines, escape_text
@@ -68,6 +70,19 @@ def workload_counts(wl: Workload) -> dict:
     }
 
 
+def _dialect_model(pop) -> str:
+    """A dialect population's neuron model in one cell: dialect, state widths, spike, parameters."""
+    spec = pop.neuron
+    state = ", ".join(f"{name} {bits}b" for name, bits in spec.state_vars(pop) if bits)
+    spike = f"counts <= {spec.spike_max}" if spec.graded else "1-bit spikes"
+    params = []
+    for param in spec.params:
+        value = pop.params[param.name]
+        lo, hi = int(np.min(value)), int(np.max(value))
+        params.append(f"{param.name} {lo}" if lo == hi else f"{param.name} {lo}..{hi}")
+    return f"{spec.name}: {state}, {spike}; " + ", ".join(params)
+
+
 def format_workload(wl: Workload, path: str = "") -> str:
     """The text of `qsnnsim inspect`: populations, projections, totals, provenance."""
     pops = {p.name: p for p in wl.populations}
@@ -84,6 +99,8 @@ def format_workload(wl: Workload, path: str = "") -> str:
             model = f"{wl.input_kind} input"
         elif p.kind == "readout":
             model = "readout (64-bit, no fire)"
+        elif p.neuron.params:
+            model = _dialect_model(p)
         else:
             model = (f"{p.membrane_bits}-bit m, decay {p.decay_mult}>>{p.decay_shift}, "
                      f"{p.reset} reset, {'>' if p.fire_cmp == 'gt' else '>='} theta")
@@ -101,6 +118,8 @@ def format_workload(wl: Workload, path: str = "") -> str:
             geo = "global sum-pool"
         else:
             geo = ""
+        if proj.delay:
+            geo = f"{geo}, delay {proj.delay}" if geo else f"delay {proj.delay}"
         bits = f"{proj.weight_bits}" if proj.weights is not None else "-"
         rows.append([
             proj.name, proj.kind, geo, bits, fmt_count(proj.n_weights),

@@ -36,9 +36,10 @@ def test_run_writes_result_and_report(run_dir):
     out, stdout = run_dir
     for name in ("result.json", "report.md", "report.html"):
         assert os.path.isfile(os.path.join(out, name)), name
-    pngs = [f for f in os.listdir(os.path.join(out, "figures")) if f.endswith(".png")]
-    assert {"energy_components.png", "timeline_sample0.png", "noc_links.png"} <= set(pngs)
-    assert "timeline_sample1.png" not in pngs  # only the first sample is traced without --trace
+    figures = os.listdir(os.path.join(out, "figures"))
+    assert all(f.endswith(".svg") for f in figures)
+    assert {"energy_components.svg", "timeline_sample0.svg", "noc_links.svg"} <= set(figures)
+    assert "timeline_sample1.svg" not in figures  # only the first sample is traced without --trace
     assert os.path.isfile(os.path.join(out, "tables", "energy_terms.csv"))
     assert "energy per inference: " in stdout and " uJ mean; " in stdout
     assert f"report: {os.path.join(out, 'report.html')}" in stdout
@@ -105,6 +106,29 @@ def test_report_rerenders_the_same_report_from_the_json(run_dir, tmp_path):
         with open(os.path.join(out, name), encoding="utf-8") as a, open(os.path.join(again, name), encoding="utf-8") as b:
             assert a.read() == b.read(), name
     assert sorted(os.listdir(os.path.join(again, "figures"))) == sorted(os.listdir(os.path.join(out, "figures")))
+    for name in os.listdir(os.path.join(out, "figures")):   # the figures too, byte for byte
+        with open(os.path.join(out, "figures", name), "rb") as a, open(os.path.join(again, "figures", name), "rb") as b:
+            assert a.read() == b.read(), name
+
+
+# `qsnnsim run` (with its report) and `qsnnsim report` in one process, which then says which
+# plotting library it loaded: the report's figures are SVG written by qsnnsim itself.
+_NO_MATPLOTLIB = """
+import sys
+from qsnnsim.cli import main
+assert main(["run", ARCH, WORKLOAD, "--out", OUT]) == 0
+assert main(["report", OUT + "/result.json", "--out", OUT + "-again"]) == 0
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("matplotlib", "PIL")))
+"""
+
+
+def test_run_and_report_never_import_matplotlib(tmp_path):
+    out = str(tmp_path / "run")
+    code = f"ARCH, WORKLOAD, OUT = {ARCH!r}, {WORKLOAD!r}, {out!r}\n" + _NO_MATPLOTLIB
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert os.path.isfile(os.path.join(out + "-again", "figures", "noc_links.svg"))
 
 
 def test_no_report_writes_the_result_only(tmp_path):

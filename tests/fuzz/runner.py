@@ -17,7 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TINY_ARCH = os.path.join(REPO, "archs", "tiny.yaml")
 TINY_MLP = os.path.join(REPO, "workloads", "tiny_mlp.npz")
 SHIPPED_WORKLOADS = ("tiny_mlp", "tiny_conv", "tiny_dvs", "digits_conv_m4", "resnet19")
-SHIPPED_ARCHS = ("tiny", "core16", "large", "loihi_like", "truenorth_like")
+SHIPPED_ARCHS = ("tiny", "core16", "large", "loihi_like", "truenorth_like", "xylo_like")
 
 
 @dataclass(frozen=True)

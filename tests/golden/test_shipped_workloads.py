@@ -177,6 +177,19 @@ def test_small_workloads_regenerate_byte_identically(tmp_path):
         _same_arrays(WORKLOADS / name, tmp_path / name)
 
 
+def test_dialect_workloads_regenerate_byte_identically_with_their_accuracy(tmp_path):
+    """workloads/make_dialects.py rewrites the same integers, and the accuracy in provenance is
+    the golden model's on the shipped test samples (xylo_recurrent, loihi_conv)."""
+    subprocess.run([sys.executable, str(WORKLOADS / "make_dialects.py"), "--out-dir", str(tmp_path)],
+                   check=True, capture_output=True, text=True)
+    for name in ("xylo_recurrent.npz", "loihi_conv.npz"):
+        _same_arrays(WORKLOADS / name, tmp_path / name)
+        wl = _loaded(WORKLOADS / name)
+        hits = sum(int(run_golden(wl, i).predicted == wl.labels[i]) for i in range(wl.n_samples))
+        assert round(hits / wl.n_samples, 4) == wl.provenance["test_accuracy"]
+        assert "calibrated" in wl.provenance["calibration"] and "trained" in wl.provenance["training"]
+
+
 @pytest.mark.slow
 def test_resnet19_regenerates_byte_identically(tmp_path):
     out = tmp_path / "resnet19.npz"

@@ -6,6 +6,7 @@ share cores and spill into passes), and on every shipped workload.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 
@@ -41,11 +42,15 @@ SMALL = sorted(p for p in glob.glob(os.path.join(ROOT, "workloads", "*.npz")) if
 def test_engine_equals_golden_on_shipped_workloads(workload_path, arch_name):
     wl = load_workload(workload_path)
     arch = load_arch(os.path.join(ROOT, "archs", f"{arch_name}.yaml"))
+    # The dialect workloads (xylo_recurrent, loihi_conv) run here on these cores as if they
+    # implemented every dialect: the test is about bits, not about which chip has which neuron.
+    arch = dataclasses.replace(arch, core=dataclasses.replace(arch.core, dialects=("qsnn_lif", "loihi_cuba", "xylo_lif")))
     try:
         run = run_engine(wl, arch, samples=range(min(3, wl.n_samples)))
     except MappingError as exc:
-        # the tiny test chip is too small for some layers; core16 must hold every shipped workload
-        assert arch_name == "tiny" and "short by" in str(exc), str(exc)
+        # the tiny test chip is too small for some layers (or for a recurrent cycle in one pass);
+        # core16 must hold every shipped workload
+        assert arch_name == "tiny" and ("short by" in str(exc) or "fit in one pass" in str(exc)), str(exc)
         return
     assert_bits_equal_golden(wl, run)
 

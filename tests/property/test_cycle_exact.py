@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from engine_helpers import run_engine, with_packet_flits
+from engine_helpers import assert_same_timing, run_engine, with_packet_flits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import small_archs, small_workloads
@@ -21,21 +21,6 @@ from qsnnsim.reference import simulate_reference
 from qsnnsim.workload import load_workload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def assert_same_timing(engine_sample, ref) -> None:
-    assert engine_sample.fires == ref.fires, "fire (start, end) cycles differ"
-    assert set(engine_sample.trains) == set(ref.trains), "different trains"
-    for key, timing in ref.trains.items():
-        mine = engine_sample.trains[key]
-        assert tuple(mine.grants) == tuple(timing.grants), f"train {key}: grants {mine.grants} != {timing.grants}"
-        assert mine.delivery == timing.delivery, f"train {key}: delivery"
-        assert mine.marker_start == timing.marker_start, f"train {key}: marker start"
-        assert mine.packets == timing.packets, f"train {key}: a packet's ejection or integrate start"
-    assert engine_sample.soma_busy_cycles == tuple(ref.soma_busy_cycles)
-    assert engine_sample.integrate_busy_cycles == tuple(ref.integrate_busy_cycles)
-    assert engine_sample.ejection_stall_cycles == tuple(ref.ejection_stall_cycles)
-    assert engine_sample.latency_cycles == ref.latency_cycles
 
 
 @settings(max_examples=60)

@@ -97,7 +97,9 @@ def unit_demand(
         if pop.kind == "input":
             continue
         unit = pop.shape[2] if len(pop.shape) == 3 else 1
-        state_bits = 64 if pop.kind == "readout" else pop.membrane_bits
+        state_bits = pop.neuron.state_bits(pop)
+        # accumulator slots: one per timestep a delayed input can be ahead (timing-model.md §5b)
+        slots = 1 + max((p.delay for p in workload.projections_into(pop.name)), default=0)
         rows = words = acc_bits = 0
         for proj in workload.projections_into(pop.name):
             acc_bits += proj.acc_bits
@@ -118,7 +120,7 @@ def unit_demand(
         need["membrane_words"] = max(
             need["membrane_words"], -(-unit * state_bits // membrane_word_bits)
         )
-        need["acc_words"] = max(need["acc_words"], -(-unit * acc_bits // acc_word_bits))
+        need["acc_words"] = max(need["acc_words"], slots * -(-unit * acc_bits // acc_word_bits))
     return need
 
 
@@ -217,5 +219,6 @@ def small_archs(
         integrate_pipeline_cycles=draw(st.integers(0, 3)),
         fire_pipeline_cycles=draw(st.integers(0, 3)),
         max_synapse_rows=rows_limit if rows_limit else 0,
+        dialects=["qsnn_lif", "loihi_cuba", "xylo_lif"],
     )
     return arch_from_dict(data, "<small_archs>")

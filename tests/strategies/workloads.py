@@ -15,6 +15,7 @@ accumulators narrow enough (2..8 bits) that saturation really happens.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -27,10 +28,12 @@ from hypothesis.extra import numpy as hnp
 
 from qsnnsim.workload import (
     MULT_LIMIT,
+    Projection,
     Workload,
     WorkloadBuilder,
     conv_output_hw,
     save_workload,
+    validate_workload,
     weight_code_range,
     workload_to_arrays,
 )
@@ -306,6 +309,59 @@ def small_workloads(
 
 
 @st.composite
+def delayed_workloads(draw, recurrent: bool = True, **kwargs) -> Workload:
+    """A :func:`small_workloads` workload with random projection delays (0..T) and, when
+    ``recurrent`` and a 1-D spiking population exists, a delayed recurrent projection back to
+    it from itself or a later spiking population (DESIGN §2b)."""
+    wl = draw(small_workloads(**kwargs))
+    projs = [dataclasses.replace(p, delay=draw(st.integers(0, wl.timesteps))) for p in wl.projections]
+    flat = [p for p in wl.populations if p.kind == "lif" and len(p.shape) == 1]
+    if recurrent and flat:
+        target = draw(st.sampled_from(flat))
+        later = [p for p in wl.populations[wl.populations.index(target):] if p.kind == "lif"]
+        source = draw(st.sampled_from(later))
+        n = source.n_neurons * target.n_neurons
+        codes = np.array(draw(st.lists(st.sampled_from([-1, 1]), min_size=n, max_size=n)), np.int16)
+        projs.append(Projection(
+            name="recurrent", kind="linear", source=source.name, target=target.name, weight_bits=1,
+            weights=codes.reshape(target.n_neurons, source.n_neurons),
+            mult=np.full(target.n_channels, draw(st.integers(1, 4)), np.int32),
+            shift=np.zeros(target.n_channels, np.int32), acc_bits=16, delay=draw(st.integers(1, 3))))
+    return validate_workload(dataclasses.replace(wl, projections=tuple(projs)))
+
+
+def _dialect_params(draw, dialect: str, c: int) -> dict:
+    """Random parameters of a dialect, edges of every range included (docs/neurons.md)."""
+    def per_channel(lo, hi, small_hi=None):
+        values = st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi]),
+                           st.integers(lo, small_hi if small_hi is not None else hi))
+        return np.array(draw(st.lists(values, min_size=c, max_size=c)), np.int64)
+
+    if dialect == "loihi_cuba":
+        return dict(du=per_channel(0, 4095), dv=per_channel(0, 4095), vth=per_channel(0, 131071, 64),
+                    bias_mant=per_channel(-4096, 4095, 8), bias_exp=per_channel(0, 7, 2),
+                    silicon_reset=draw(st.integers(0, 1)))
+    version = draw(st.integers(1, 2))
+    return dict(threshold=per_channel(1, 32767, 64), dash_syn=per_channel(0, 15), dash_mem=per_channel(0, 15),
+                bias=per_channel(-32768, 32767, 8) if version == 2 else np.zeros(c, np.int64), version=version)
+
+
+@st.composite
+def dialect_workloads(draw, **kwargs) -> Workload:
+    """A :func:`delayed_workloads` workload whose spiking populations each use a random
+    neuron dialect (qsnn_lif, loihi_cuba or xylo_lif, DESIGN §2b) with random parameters."""
+    wl = draw(delayed_workloads(**kwargs))
+    pops = []
+    for pop in wl.populations:
+        if pop.kind == "lif":
+            dialect = draw(st.sampled_from(["qsnn_lif", "loihi_cuba", "xylo_lif"]))
+            if dialect != "qsnn_lif":
+                pop = dataclasses.replace(pop, dialect=dialect, params=_dialect_params(draw, dialect, pop.n_channels))
+        pops.append(pop)
+    return validate_workload(dataclasses.replace(wl, populations=tuple(pops)))
+
+
+@st.composite
 def workload_and_sample(draw, **kwargs) -> tuple[Workload, int]:
     """A :func:`small_workloads` workload and a valid sample index into it."""
     wl = draw(small_workloads(**kwargs))
@@ -434,8 +490,8 @@ def malformed_workload_files(folder) -> list[MalformedCase]:
     case("meta_not_json", "meta", "not UTF-8 JSON",
          lambda p: np.savez(p, **arrays, meta=np.frombuffer(b"{not json", np.uint8)))
     case("wrong_format", "meta.format", "not 'qsnnsim-workload'", with_meta(lambda m: m.update(format="other")))
-    case("wrong_version", "meta.version", "is 2; this qsnnsim reads versions 1",
-         with_meta(lambda m: m.update(version=2)))
+    case("wrong_version", "meta.version", "is 3; this qsnnsim reads versions 1, 2",
+         with_meta(lambda m: m.update(version=3)))
     case("missing_version", "meta.version", "is None", with_meta(lambda m: m.pop("version")))
     case("weights_shape_mismatch", "proj1.weights", "does not match weights_shape",
          with_arrays(lambda a: a.update({"proj1.weights": a["proj1.weights"][:, :16]})))

@@ -22,7 +22,7 @@ def _stage_with(folder: OutputFolder, files: dict) -> str:
     return stage
 
 
-REPORT = {"report.md": "md", "report.html": "html", "figures/a.png": "png", "tables/t.csv": "csv",
+REPORT = {"report.md": "md", "report.html": "html", "figures/a.svg": "svg", "tables/t.csv": "csv",
           "result.json": "{}"}
 
 
@@ -30,7 +30,7 @@ def test_a_commit_writes_the_files_and_a_manifest_with_its_run_id(tmp_path):
     out = tmp_path / "run"
     with OutputFolder(str(out)) as folder:
         paths = folder.commit(_stage_with(folder, REPORT), "abc123")
-    assert [os.path.relpath(p, out) for p in paths] == ["report.html", "report.md", "figures/a.png",
+    assert [os.path.relpath(p, out) for p in paths] == ["report.html", "report.md", "figures/a.svg",
                                                         "tables/t.csv", "result.json"]
     manifest = (out / MANIFEST).read_text().splitlines()
     assert manifest[0] == "# qsnnsim output files, run abc123"
@@ -68,16 +68,16 @@ def test_a_hostile_manifest_never_deletes_outside_the_folder(tmp_path, entry):
 
 
 def test_a_manifest_entry_that_is_a_link_is_not_followed(tmp_path):
-    victim = tmp_path / "victim.png"
+    victim = tmp_path / "victim.svg"
     victim.write_text("keep me")
     out = tmp_path / "run"
     (out / "figures").mkdir(parents=True)
-    os.symlink(victim, out / "figures" / "old.png")
-    (out / MANIFEST).write_text("figures/old.png\n")
+    os.symlink(victim, out / "figures" / "old.svg")
+    (out / MANIFEST).write_text("figures/old.svg\n")
     with OutputFolder(str(out)) as folder:
         folder.commit(_stage_with(folder, REPORT), "r1")
     assert victim.read_text() == "keep me"
-    assert os.path.islink(out / "figures" / "old.png")  # not ours: left alone
+    assert os.path.islink(out / "figures" / "old.svg")  # not ours: left alone
 
 
 def test_a_staged_file_replaces_a_planted_link_instead_of_writing_through_it(tmp_path):
@@ -95,11 +95,11 @@ def test_a_staged_file_replaces_a_planted_link_instead_of_writing_through_it(tmp
 def test_files_the_previous_run_wrote_and_this_one_does_not_are_removed(tmp_path):
     out = tmp_path / "run"
     with OutputFolder(str(out)) as folder:
-        folder.commit(_stage_with(folder, {**REPORT, "figures/old.png": "x"}), "r1")
-    (out / "figures" / "mine.png").write_text("a user's own file")
+        folder.commit(_stage_with(folder, {**REPORT, "figures/old.svg": "x"}), "r1")
+    (out / "figures" / "mine.svg").write_text("a user's own file")
     with OutputFolder(str(out)) as folder:
         folder.commit(_stage_with(folder, {"result.json": "{}"}), "r2")
-    assert sorted(os.listdir(out / "figures")) == ["mine.png"]
+    assert sorted(os.listdir(out / "figures")) == ["mine.svg"]
     assert not (out / "report.md").exists()  # a new result never sits beside an older run's report
     assert (out / MANIFEST).read_text().splitlines() == ["# qsnnsim output files, run r2", "result.json"]
 
@@ -116,7 +116,7 @@ def test_a_second_run_into_a_busy_folder_is_refused(tmp_path):
 def test_stages_left_by_a_killed_run_are_removed_by_the_next(tmp_path):
     out = tmp_path / "run"
     (out / f"{STAGE_PREFIX}dead" / "figures").mkdir(parents=True)
-    (out / f"{STAGE_PREFIX}dead" / "figures" / "x.png").write_text("x")
+    (out / f"{STAGE_PREFIX}dead" / "figures" / "x.svg").write_text("x")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "keep.txt").write_text("keep")
@@ -160,8 +160,8 @@ def test_a_folder_whose_parent_is_not_writable_still_works(tmp_path):
 
 
 def test_a_forked_child_does_not_keep_the_folder_locked(tmp_path):
-    # The report draws figures in a forked child; when the parent goes (killed), the lock must
-    # go with it, not live on in the orphaned child.
+    # A child forked while the folder is open (by the program holding it, or a library it
+    # calls): when the parent goes (killed), the lock must go with it, not live on in the child.
     out = str(tmp_path / "run")
     folder = OutputFolder(out)
     folder.open()

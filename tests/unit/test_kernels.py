@@ -81,8 +81,9 @@ def test_fire_kernel_equals_golden_neuron_update(data):
     gold_m = g_m.reshape(-1)[n0:n1]
     gold_spikes = g_spikes.reshape(-1)[n0:n1]
     clamped = [golden.saturate(a[n0:n1], b)[1] for a, b in zip(accs, acc_bits)]
-    spikes, sats, fired = phase.fire_slice(acc, lo, hi, mult, shift, m, pop.threshold.astype(np.int64)[c0:c1],
-                                           pop.bias.astype(np.int64)[c0:c1], plane, n0 - c0 * plane, pop, 5)
+    # the engine's entry: the dialect's fire kernel with the slice's channels' parameters
+    params = {k: (v[c0:c1] if isinstance(v, np.ndarray) else v) for k, v in pop.neuron.parameters(pop).items()}
+    spikes, sats, fired = pop.neuron.fire(acc, lo, hi, mult, shift, {"m": m}, params, plane, n0 - c0 * plane, pop, 5)
     assert np.array_equal(m, gold_m)
     assert np.array_equal(spikes.astype(bool), gold_spikes)
     assert np.array_equal(fired, 5 + np.flatnonzero(gold_spikes))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_helpers import xy_links
 from hypothesis import given, reject
 from hypothesis import strategies as st
 from strategies import workload_and_sample
@@ -504,19 +505,6 @@ def test_reference_workload_multi_pass_bits_equal_golden():
         assert max(end for _, end in r.fires.values()) == r.latency_cycles
 
 
-def _xy_links(src_core: int, dest: int, cols: int) -> list[tuple]:
-    """Links along the XY route from a router to a core's ejection port (timing doc §3)."""
-    (r, c), (rd, cd) = divmod(src_core, cols), divmod(dest, cols)
-    out = []
-    while (r, c) != (rd, cd):
-        port = ("E" if cd > c else "W") if c != cd else ("S" if rd > r else "N")
-        out.append((r * cols + c, port))
-        c += {"E": 1, "W": -1}.get(port, 0)
-        r += {"S": 1, "N": -1}.get(port, 0)
-    out.append((dest, "ej"))
-    return out
-
-
 def _levels_by_relaxation(mapping, p: int, T: int) -> tuple[dict, dict]:
     """lambda(s, t) and lambda_H(t) of timing doc §2b for pass ``p``, as the least fixed point.
 
@@ -584,7 +572,7 @@ def check_doc_recurrences(wl, arch, mapping, sample: int, r) -> None:
         else:
             core = mapping.slices[src].core
             start_core, e, first, level = core, r.fires[(src, t)][1], (core, "inj"), fire_level[(src, t)]
-        path = [first] + _xy_links(start_core, dest, cols)
+        path = [first] + xy_links(start_core, dest, cols)
         assert len(path) == len(timing.grants) == hops(start_core, dest) + 2
         for i, (link, g) in enumerate(zip(path, timing.grants)):
             uses.setdefault((p, link), []).append(((level, src, dest), e, g, n_packets, timing.delivery))

@@ -8,9 +8,9 @@ import json
 import math
 import os
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import fields
 
-import matplotlib.image
 import numpy as np
 import pytest
 from strategies.archs import arch_dict
@@ -98,15 +98,15 @@ def test_a_report_has_documents_figures_and_tables(report_dir):
     out, paths = report_dir
     names = {os.path.relpath(p, out) for p in paths}
     assert paths[0] == os.path.join(out, "report.html")
-    assert {"report.md", "report.html", "figures/energy_components.png", "figures/energy_layers.png",
-            "figures/core_utilisation.png", "figures/noc_links.png", "figures/firing_rates.png",
-            "figures/model_size.png", "figures/paper_estimate.png", "figures/timeline_sample0.png",
-            "figures/timeline_sample1.png"} <= names
+    assert {"report.md", "report.html", "figures/energy_components.svg", "figures/energy_layers.svg",
+            "figures/core_utilisation.svg", "figures/noc_links.svg", "figures/firing_rates.svg",
+            "figures/model_size.svg", "figures/paper_estimate.svg", "figures/timeline_sample0.svg",
+            "figures/timeline_sample1.svg"} <= names
     assert {f"tables/{t}" for t in col.TABLES} <= names
-    for p in paths:
-        if p.endswith(".png"):
-            with open(p, "rb") as fh:
-                assert fh.read(8) == b"\x89PNG\r\n\x1a\n", p
+    figures = [p for p in paths if p.startswith(os.path.join(out, "figures"))]
+    assert figures and all(p.endswith(".svg") for p in figures)
+    for p in figures:
+        assert ET.parse(p).getroot().tag == "{http://www.w3.org/2000/svg}svg", p
 
 
 def test_every_table_reads_back_into_its_schema(tiny_run, report_dir):
@@ -140,7 +140,7 @@ def test_the_html_page_opens_offline(report_dir):
     with open(os.path.join(report_dir[0], "report.html"), encoding="utf-8") as fh:
         page = fh.read()
     sources = re.findall(r'src="([^"]*)"', page)
-    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
     assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', page)) and "<script" not in page
     assert len(sources) == len(os.listdir(os.path.join(report_dir[0], "figures")))
 
@@ -195,12 +195,12 @@ def test_a_new_report_replaces_the_old_figures(tiny_run, tmp_path):
     with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as fh:
         fh.write("{}")
     render.build_report(tiny_run[4], out, "r.json")
-    assert "timeline_sample1.png" in _listing(os.path.join(out, "figures"))
+    assert "timeline_sample1.svg" in _listing(os.path.join(out, "figures"))
     run, footprint, checks = tiny_run[0], tiny_run[1], tiny_run[2]
     one = json.loads(json.dumps(run_to_dict(dataclasses.replace(run, samples=run.samples[:1]), footprint,
                                             checks[:1], trace=True)))
     render.build_report(one, out, "r.json")
-    assert "timeline_sample1.png" not in _listing(os.path.join(out, "figures"))
+    assert "timeline_sample1.svg" not in _listing(os.path.join(out, "figures"))
     assert _listing(out) == [".qsnnsim-report-files", "figures", "report.html", "report.md", "result.json", "tables"]
 
 
@@ -243,7 +243,7 @@ def test_whiskers_tolerate_a_mean_an_ulp_outside_min_max(tmp_path):
     # The mean of equal floats can differ from them in the last bit; the figure must still draw.
     x = 0.1 + 0.2
     above, below = math.nextafter(x, 1.0), math.nextafter(x, 0.0)
-    path = plots.plot_components(["noc"], ["NoC"], [x], [above], [below], [100.0], str(tmp_path / "c.png"), "t")
+    path = plots.plot_components(["noc"], ["NoC"], [x], [above], [below], [100.0], str(tmp_path / "c.svg"), "t")
     assert os.path.getsize(path) > 0
 
 
@@ -252,11 +252,14 @@ def test_repeated_samples_render_once_each(tiny_run, tmp_path):
     again = dataclasses.replace(run, samples=(run.samples[0],) * 3)
     same = json.loads(json.dumps(run_to_dict(again, footprint, [checks[0]] * 3, trace=True)))
     paths = render.build_report(same, str(tmp_path / "rep"), "r.json")
-    assert [os.path.basename(p) for p in paths if "timeline" in p] == ["timeline_sample0.png"]
+    assert [os.path.basename(p) for p in paths if "timeline" in p] == ["timeline_sample0.svg"]
 
 
-def _png_size(path: str) -> tuple[int, int]:
-    height, width = matplotlib.image.imread(path).shape[:2]
+def _svg_size(path: str) -> tuple[int, int]:
+    """The figure's size in px; its viewBox must say the same (a fixed-size drawing)."""
+    root = ET.parse(path).getroot()
+    width, height = int(root.get("width")), int(root.get("height"))
+    assert root.get("viewBox") == f"0 0 {width} {height}", path
     return width, height
 
 
@@ -284,10 +287,10 @@ def test_every_figure_of_a_128_core_report_fits_on_a_screen(tmp_path):
     result = run_to_dict(run, compute_footprint(wl, mapping, arch), checks, "w.npz", "a.yaml")
     result["energy"] = run_energy_to_dict(estimate_run_energy([s.counters for s in run.samples], arch))
     paths = render.build_report(json.loads(json.dumps(result)), str(tmp_path / "rep"), "r.json")
-    figures = [p for p in paths if p.endswith(".png")]
+    figures = [p for p in paths if p.endswith(".svg")]
     assert len(figures) == 9
     for path in figures:
-        width, height = _png_size(path)
+        width, height = _svg_size(path)
         assert width <= 2400 and height <= 2000, (os.path.basename(path), width, height)
 
 
@@ -301,17 +304,69 @@ def test_mesh_figures_of_4096_cores_and_timelines_of_many_layers_stay_small(tmp_
     populations = [f"layer{k}" for k in range(18)]
     spans = [[(0.1 * k, 0.1 * k + 0.05, k % 18)] for k in range(128)]
     paths = [
-        plots.plot_utilisation(busy, busy, str(tmp_path / "u.png")),
-        plots.plot_links(rows, cols, links, busy.ravel(), str(tmp_path / "l.png"), "t"),
-        plots.plot_sram([(0, cores, percent, percent, percent)], str(tmp_path / "s.png"), (rows, cols)),
-        plots.plot_sram([(p, cores, percent, percent, percent) for p in range(12)], str(tmp_path / "p.png"),
+        plots.plot_utilisation(busy, busy, str(tmp_path / "u.svg")),
+        plots.plot_links(rows, cols, links, busy.ravel(), str(tmp_path / "l.svg"), "t"),
+        plots.plot_sram([(0, cores, percent, percent, percent)], str(tmp_path / "s.svg"), (rows, cols)),
+        plots.plot_sram([(p, cores, percent, percent, percent) for p in range(12)], str(tmp_path / "p.svg"),
                         (rows, cols)),
         plots.plot_timeline([f"core {c}" for c in range(128)], spans, spans, populations, 13.0,
-                            str(tmp_path / "t.png"), "t"),
+                            str(tmp_path / "t.svg"), "t"),
     ]
     for path in paths:
-        width, height = _png_size(path)
+        width, height = _svg_size(path)
+        # A 4096-cell map is one embedded raster, not 4096 elements: the files stay small.
+        assert os.path.getsize(path) < 300_000, (os.path.basename(path), os.path.getsize(path))
         assert width <= 2400 and height <= 2000, (os.path.basename(path), width, height)
+
+
+#: A population name that would be markup, an entity and an attribute break if copied raw.
+HOSTILE = "<script>&\"'"
+
+
+def _two_layer_report_input(name: str, seed: int = 1) -> dict:
+    """The result object of a tiny run of in -> ``name`` (lif) -> out on the test arch."""
+    arch = _arch()
+    rng = np.random.default_rng(seed)
+    b = WorkloadBuilder(f"wl {name}", timesteps=2, input_kind="spikes")
+    b.input("in", (16,))
+    b.lif(name, (16,), threshold=1)
+    b.linear("in", name, rng.choice([-1, 1], size=(16, 16)), name="fc0")
+    b.readout("out", (3,))
+    b.linear(name, "out", rng.choice([-1, 1], size=(3, 16)), name="fc1")
+    b.set_samples(rng.integers(0, 2, size=(1, 2, 16)).astype(np.uint8))
+    wl = b.build()
+    mapping = map_workload(wl, arch)
+    run = simulate(wl, arch, mapping, samples=[0])
+    checks = [{"predicted": s.predicted, "readout_equal": True, "spikes_equal": True} for s in run.samples]
+    result = run_to_dict(run, compute_footprint(wl, mapping, arch), checks, "w.npz", "a.yaml", trace=True)
+    result["energy"] = run_energy_to_dict(estimate_run_energy([s.counters for s in run.samples], arch))
+    return json.loads(json.dumps(result))
+
+
+def test_hostile_names_are_escaped_in_every_figure(tmp_path):
+    paths = render.build_report(_two_layer_report_input(HOSTILE), str(tmp_path / "rep"), "r.json")
+    shown = 0
+    for path in (p for p in paths if p.endswith(".svg")):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        assert "<script" not in text, os.path.basename(path)
+        root = ET.fromstring(text)   # well-formed whatever the name holds
+        shown += any(HOSTILE in "".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert shown >= 3   # energy by layer, firing rates and the timeline's legend name it, as typed
+    with open(os.path.join(tmp_path, "rep", "report.html"), encoding="utf-8") as fh:
+        assert "<script" not in fh.read()
+
+
+def test_figures_are_the_same_bytes_every_time(tmp_path):
+    data = _two_layer_report_input("layer one")
+    first = render.build_report(data, str(tmp_path / "a"), "r.json")
+    second = render.build_report(data, str(tmp_path / "b"), "r.json")
+    figures = [os.path.relpath(p, tmp_path / "a") for p in first if p.endswith(".svg")]
+    assert len(figures) == 9
+    for rel in figures:
+        with open(tmp_path / "a" / rel, "rb") as fa, open(tmp_path / "b" / rel, "rb") as fb:
+            assert fa.read() == fb.read(), rel
+    assert [os.path.relpath(p, tmp_path / "b") for p in second if p.endswith(".svg")] == figures
 
 
 def test_small_values_keep_two_significant_digits_and_counts_are_compact():

@@ -108,3 +108,7 @@ def test_the_readme_python_example_runs_as_written(tmp_path):
                           timeout=600, env={**os.environ, "QSNNSIM_README_TEST": "1"})
     assert proc.returncode == 0, proc.stderr
     assert "energy per inference" in proc.stdout
+    for block in blocks[1:]:  # every other example runs as written too
+        proc = subprocess.run([sys.executable, "-c", block], cwd=str(tmp_path), capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr

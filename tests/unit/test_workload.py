@@ -490,7 +490,8 @@ def test_self_loop_is_refused():
     b.readout("out", (2,))
     b.linear("a", "out", np.ones((2, 2), np.int8), weight_bits=2)
     _samples(b)
-    with pytest.raises(WorkloadError, match=r"projections\.loop: .*not later in topological order"):
+    with pytest.raises(WorkloadError, match=r"projections\.loop: closes the cycle a -> a with no delay \("
+                                            r"give one projection of the cycle a delay >= 1"):
         b.build()
 
 
