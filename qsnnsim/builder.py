@@ -73,11 +73,14 @@ class WorkloadBuilder:
         return name
 
     def readout(self, name: str, shape: tuple[int, ...], bias=0, decay_mult: int = 1, decay_shift: int = 0,
-                rounding: str = "floor") -> str:
+                rounding: str = "floor", dialect: str = "readout", **params) -> str:
+        """The output population: the 64-bit ``readout`` register, or another readout dialect
+        (``cuba_readout`` with ``syn_decay_mult``, ``syn_decay_shift``; docs/neurons.md)."""
         c = int(shape[0])
         self._pops.append(Population(
             name=name, kind="readout", shape=tuple(shape), membrane_bits=16, decay_mult=decay_mult,
             decay_shift=decay_shift, rounding=rounding, threshold=np.zeros(c, np.int32), bias=_per_channel(bias, c),
+            dialect=dialect, params=dict(params) or None,
         ))
         return name
 

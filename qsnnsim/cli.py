@@ -205,6 +205,32 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_import(args) -> int:
+    from qsnnsim.importers.nir import ImportOptions, import_nir, write_import
+
+    options = ImportOptions(dialect=args.dialect, dt=args.dt, rule=args.rule, reset=args.reset,
+                            weight_bits=args.weight_bits, membrane_bits=args.membrane_bits,
+                            timesteps=args.timesteps, name=args.name)
+    result = import_nir(args.model, args.samples, options)
+    for line in write_import(result, args.out):
+        print(line)
+    return 0
+
+
+def _cmd_export_nir(args) -> int:
+    import nir
+
+    from qsnnsim.importers.nir_export import export_nir
+    from qsnnsim.workload import load_workload
+
+    path = _resolve(args.workload, "workloads")
+    graph = export_nir(load_workload(path), dt=args.dt)
+    nir.write(args.out, graph)
+    print(f"exported {path} -> {args.out}: {len(graph.nodes)} NIR nodes, {len(graph.edges)} edges (dt {args.dt:g} s; "
+          f"import it back with qsnnsim import {args.out} --dt {args.dt:g})")
+    return 0
+
+
 def _cmd_examples(args) -> int:
     from qsnnsim.examples import list_examples
 
@@ -344,6 +370,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes (default: the CPUs available; ignored with --scheduler)")
     p.add_argument("--report", default=None, metavar="DIR", help="re-render DIR's table and page from its points")
     p.set_defaults(func=_cmd_sweep)
+    p = sub.add_parser("import", help="import a NIR graph (.nir) as an integer workload, with its agreement "
+                       "report (needs the import extra)")
+    p.add_argument("model", metavar="MODEL.nir")
+    p.add_argument("-o", "--out", required=True, metavar="WORKLOAD.npz", help="the workload to write")
+    p.add_argument("--samples", required=True, metavar="SAMPLES.npz",
+                   help="x: (N, *input) static or (N, T, *input) events; y: labels (optional)")
+    p.add_argument("--dialect", default="qsnn_lif", choices=("qsnn_lif", "loihi_cuba"),
+                   help="what LIF and IF nodes become (CubaLIF always becomes loihi_cuba)")
+    p.add_argument("--dt", type=float, default=1e-4, metavar="SECONDS",
+                   help="timestep of the discretisation (default 1e-4, snnTorch's export)")
+    p.add_argument("--rule", default="euler", choices=("euler", "exp"),
+                   help="decay 1 - dt/tau (forward Euler, as snnTorch exports) or exp(-dt/tau)")
+    p.add_argument("--reset", default=None, choices=("zero", "subtract"),
+                   help="NIR does not say: reset to zero (the dialect's default) or by subtraction")
+    p.add_argument("--weight-bits", type=int, default=8, metavar="N")
+    p.add_argument("--membrane-bits", type=int, default=16, metavar="N")
+    p.add_argument("--timesteps", type=int, default=None, metavar="T", help="T for a static input")
+    p.add_argument("--name", default=None, help="the workload's name (default: the model file's)")
+    p.set_defaults(func=_cmd_import)
+    p = sub.add_parser("export-nir", help="write a workload as a NIR graph (.nir), for Lava, SpiNNaker2 or any "
+                       "NIR consumer (needs the import extra)")
+    p.add_argument("workload", metavar="WORKLOAD.npz")
+    p.add_argument("-o", "--out", required=True, metavar="MODEL.nir")
+    p.add_argument("--dt", type=float, default=1e-4, metavar="SECONDS", help="the timestep the graph's taus assume")
+    p.set_defaults(func=_cmd_export_nir)
     p = sub.add_parser("examples", help="list the architectures and workloads shipped with qsnnsim")
     p.set_defaults(func=_cmd_examples)
     sub.add_parser("train", help="train a Q-SNN and export it as a workload (needs the train extra; see --help)",

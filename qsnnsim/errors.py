@@ -63,3 +63,8 @@ class MappingError(InputError):
 
 class ResultError(InputError):
     """A run result (.json) that cannot be read back for reporting."""
+
+
+class NirImportError(InputError):
+    """A NIR file (or its sample file) that cannot be imported: a node, shape or parameter
+    qsnnsim cannot make integer, named with the fix."""

@@ -39,7 +39,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from qsnnsim.arch import ArchSpec
+from qsnnsim.arch import NO_SUCH_UNIT, ArchSpec
 from qsnnsim.dependence import compute_destinations
 from qsnnsim.errors import MappingError
 from qsnnsim.workload import Population, Projection, Workload, dense_synaptic_ops
@@ -584,6 +584,15 @@ def _check_support(wl: Workload, arch: ArchSpec, arch_file: str) -> None:
                 f"{', '.join(core.dialects)}",
                 f"add {pop.neuron.name} to core.dialects or use an arch whose cores implement it",
             )
+    for pop in wl.populations:
+        # the dialects' own actions must be priced (checked after every dialect is known to run)
+        for action, _ in (pop.neuron.counts if pop.neuron else ()):
+            if getattr(arch.energy, f"{action}_pj").source == NO_SUCH_UNIT:
+                raise MappingError(
+                    arch_file, f"energy.{action}_pj",
+                    f"is not given, and population {pop.name!r} ({pop.neuron.name}) counts {action}",
+                    f"add energy.{action}_pj with its value and source",
+                )
         if pop.is_spiking and pop.neuron.chosen_width and pop.membrane_bits not in core.membrane_bits_supported:
             raise MappingError(
                 arch_file,

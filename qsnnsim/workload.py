@@ -347,6 +347,8 @@ def _check_params(file: str, fld: str, spec, params: dict | None, n_channels: in
                    f"use {', '.join(names)}")
     checked = {}
     for p in spec.params:
+        if p.name not in params and p.default is not None:
+            params[p.name] = p.default
         if p.name not in params:
             raise _err(file, f"{fld}.params.{p.name}", "is missing", f"give it ({p.meaning}; {p.lo}..{p.hi})")
         value = params[p.name]

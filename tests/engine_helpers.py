@@ -17,6 +17,17 @@ def with_packet_flits(arch, flit_bits: int = 64):
     return dataclasses.replace(arch, noc=noc)
 
 
+def with_every_dialect(arch):
+    """The arch with cores that implement every dialect, and test prices for their actions (the
+    engine tests are about bits and cycles, not about which chip has which neuron)."""
+    from qsnnsim.arch import EnergyEntry
+
+    test_price = EnergyEntry(1.0, "test value, no technology node")
+    energy = dataclasses.replace(arch.energy, current_update_pj=test_price, multi_spike_compare_pj=test_price)
+    core = dataclasses.replace(arch.core, dialects=("qsnn_lif", "loihi_cuba", "xylo_lif"))
+    return dataclasses.replace(arch, core=core, energy=energy)
+
+
 def with_core(arch, **changes):
     return dataclasses.replace(arch, core=dataclasses.replace(arch.core, **changes))
 

@@ -19,10 +19,11 @@ MODULES = {
     "readout": "qsnnsim.neurons.readout",
     "loihi_cuba": "qsnnsim.neurons.loihi_cuba",
     "xylo_lif": "qsnnsim.neurons.xylo_lif",
+    "cuba_readout": "qsnnsim.neurons.cuba_readout",
 }
 #: The dialects a population of each role may use (v1 workloads name none: the first is the default).
 SPIKING_DIALECTS = ("qsnn_lif", "loihi_cuba", "xylo_lif")
-READOUT_DIALECTS = ("readout",)
+READOUT_DIALECTS = ("readout", "cuba_readout")
 
 _loaded: dict[str, Dialect] = {}
 

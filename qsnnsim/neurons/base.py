@@ -34,6 +34,7 @@ class Param:
     hi: int
     meaning: str
     per_population: bool = False
+    default: int | None = None   # the value a workload that leaves it out gets (None: required)
 
 
 @dataclass(frozen=True)

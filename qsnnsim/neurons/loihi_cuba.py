@@ -135,7 +135,8 @@ def effective_bias(bias_mant, bias_exp) -> np.ndarray:
     return np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
 
 
-def golden_step(state: dict, a_in: np.ndarray, params: dict, *, silicon_reset: bool = False):
+def golden_step(state: dict, a_in: np.ndarray, params: dict, *, silicon_reset: bool = False,
+                reset_subtract: bool = False):
     """One timestep of a vector of loihi_cuba neurons (numpy int64, the reference form).
 
     Parameters
@@ -145,6 +146,9 @@ def golden_step(state: dict, a_in: np.ndarray, params: dict, *, silicon_reset: b
     a_in : int array (n,), the step's synaptic input as Dense delivers it (already delayed).
     params : {"du", "dv", "vth", "bias_mant", "bias_exp"}, scalars or arrays broadcasting to (n,).
     silicon_reset : reproduce Loihi 2 silicon's ``v = 128`` on the spike step (module docstring).
+    reset_subtract : after a spike ``v -= vth << 6`` instead of ``v = 0``: not Lava's neuron, an
+        option of qsnnsim's (a Loihi 2 microcoded neuron can do it) for networks trained with
+        reset by subtraction (snnTorch ``RSynaptic``); the oracle proves only the default.
 
     Returns
     -------
@@ -166,7 +170,7 @@ def golden_step(state: dict, a_in: np.ndarray, params: dict, *, silicon_reset: b
     u = _fold24(u_pre)
     v = np.clip(_rtz_decay(v, _DECAY_UNITY - (dv + _DM_OFFSET)) + u + bias, -_V_LIMIT, _V_LIMIT)
     spikes = (v > (vth << _VTH_SHIFT)).astype(np.int64)
-    new_state = {"u": u, "v": np.where(spikes != 0, 0, v)}
+    new_state = {"u": u, "v": np.where(spikes != 0, v - (vth << _VTH_SHIFT) if reset_subtract else 0, v)}
     if silicon_reset:
         new_state["v"] = np.where(spikes != 0, SILICON_REFRACTORY_V, v)
         new_state["refractory"] = spikes.copy()
@@ -180,7 +184,7 @@ def _wrap32_scalar(x):
 
 
 @jit
-def update_neuron(u, v, refractory, a_in, du, dv, vth, bias_mant, bias_exp, silicon_reset):
+def update_neuron(u, v, refractory, a_in, du, dv, vth, bias_mant, bias_exp, silicon_reset, reset_subtract=False):
     """One loihi_cuba neuron, one step: ``(spike, u, v, refractory)``, all int64 scalars.
 
     Same rule as :func:`golden_step` (module docstring); ``refractory`` is ignored and returned
@@ -206,7 +210,12 @@ def update_neuron(u, v, refractory, a_in, du, dv, vth, bias_mant, bias_exp, sili
     h = min(max(decayed_v + u_new + bias, -_V_LIMIT), _V_LIMIT)
     spike = np.int64(h > (np.int64(vth) << _VTH_SHIFT))
     if spike:
-        h = np.int64(SILICON_REFRACTORY_V) if silicon_reset else np.int64(0)
+        if silicon_reset:
+            h = np.int64(SILICON_REFRACTORY_V)
+        elif reset_subtract:
+            h = h - (np.int64(vth) << _VTH_SHIFT)
+        else:
+            h = np.int64(0)
     return spike, u_new, h, (spike if silicon_reset else np.int64(0))
 
 
@@ -267,31 +276,36 @@ def dense_trace(weights: np.ndarray, spikes: np.ndarray, **dense_options) -> np.
 # What the stages read (qsnnsim/neurons/base.py): the step above over a population's neurons,
 # its parameters per channel, and the engine's slice kernel around ``update_neuron``.
 
-#: The refractory flag of the silicon option is kept inside v's 24 bits on the chip: 0 SRAM bits.
-_SILICON_STATE_SRAM = STATE + (("refractory", 0),)
+#: The chip's state, voltage first (the first variable is what a run reports as the membrane);
+#: the refractory flag of the silicon option lives inside v's 24 bits on the chip: 0 SRAM bits.
+_CHIP_STATE = (("v", 24), ("u", 24))
+_SILICON_STATE_SRAM = _CHIP_STATE + (("refractory", 0),)
 
 
 def _state_vars(pop) -> tuple:
-    return _SILICON_STATE_SRAM if (pop.params or {}).get("silicon_reset", 0) else STATE
+    return _SILICON_STATE_SRAM if (pop.params or {}).get("silicon_reset", 0) else _CHIP_STATE
 
 
 def _parameters(pop) -> dict:
     params = {name: np.asarray(pop.params[name], np.int64) for name, *_ in PARAMS}
     params["silicon_reset"] = int(pop.params.get("silicon_reset", 0))
+    params["reset_subtract"] = int(pop.params.get("reset_subtract", 0))
     return params
 
 
 def _step(params: dict, state: dict, current: np.ndarray):
-    return golden_step(state, current, params, silicon_reset=bool(params["silicon_reset"]))
+    return golden_step(state, current, params, silicon_reset=bool(params["silicon_reset"]),
+                       reset_subtract=bool(params["reset_subtract"]))
 
 
 @jit
-def _fire_neurons(current, channel, u, v, refractory, du, dv, vth, bias_mant, bias_exp, silicon_reset, spikes):
+def _fire_neurons(current, channel, u, v, refractory, du, dv, vth, bias_mant, bias_exp, silicon_reset,
+                  reset_subtract, spikes):
     """``update_neuron`` over a slice, in place; neuron i is in slice channel ``channel[i]``."""
     for i in range(current.shape[0]):
         c = channel[i]
         s, u_new, v_new, r_new = update_neuron(u[i], v[i], refractory[i], current[i], du[c], dv[c], vth[c],
-                                               bias_mant[c], bias_exp[c], silicon_reset)
+                                               bias_mant[c], bias_exp[c], silicon_reset, reset_subtract)
         u[i] = u_new
         v[i] = v_new
         refractory[i] = r_new
@@ -306,7 +320,7 @@ def _fire(acc, acc_lo, acc_hi, mult, shift, state, params, plane, first, pop, in
     spikes = np.empty(n, np.uint8)
     refractory = state["refractory"] if "refractory" in state else np.zeros(n, np.int16)
     _fire_neurons(current, channel, state["u"], state["v"], refractory, params["du"], params["dv"], params["vth"],
-                  params["bias_mant"], params["bias_exp"], params["silicon_reset"], spikes)
+                  params["bias_mant"], params["bias_exp"], params["silicon_reset"], params["reset_subtract"], spikes)
     return spikes, saturations, phase.spikes_to_packets(spikes, index_base)
 
 
@@ -319,7 +333,9 @@ def _dialect():
         spike_max=1,
         params=tuple(Param(name, lo, hi, meaning) for name, lo, hi, meaning in PARAMS)
         + (Param("silicon_reset", 0, 1, "1: Loihi 2 silicon's v = 128 on the spike step (module docstring)",
-                 per_population=True),),
+                 per_population=True),
+           Param("reset_subtract", 0, 1, "1: v -= vth << 6 after a spike (qsnnsim's option; Lava sets v = 0)",
+                 per_population=True, default=0)),
         state_vars=_state_vars,
         parameters=_parameters,
         step=_step,

@@ -6,13 +6,12 @@ share cores and spill into passes), and on every shipped workload.
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import os
 
 import numpy as np
 import pytest
-from engine_helpers import assert_bits_equal_golden, run_engine, with_packet_flits
+from engine_helpers import assert_bits_equal_golden, run_engine, with_every_dialect, with_packet_flits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import small_archs, small_workloads
@@ -44,7 +43,7 @@ def test_engine_equals_golden_on_shipped_workloads(workload_path, arch_name):
     arch = load_arch(os.path.join(ROOT, "archs", f"{arch_name}.yaml"))
     # The dialect workloads (xylo_recurrent, loihi_conv) run here on these cores as if they
     # implemented every dialect: the test is about bits, not about which chip has which neuron.
-    arch = dataclasses.replace(arch, core=dataclasses.replace(arch.core, dialects=("qsnn_lif", "loihi_cuba", "xylo_lif")))
+    arch = with_every_dialect(arch)
     try:
         run = run_engine(wl, arch, samples=range(min(3, wl.n_samples)))
     except MappingError as exc:

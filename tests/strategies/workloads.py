@@ -340,7 +340,7 @@ def _dialect_params(draw, dialect: str, c: int) -> dict:
     if dialect == "loihi_cuba":
         return dict(du=per_channel(0, 4095), dv=per_channel(0, 4095), vth=per_channel(0, 131071, 64),
                     bias_mant=per_channel(-4096, 4095, 8), bias_exp=per_channel(0, 7, 2),
-                    silicon_reset=draw(st.integers(0, 1)))
+                    silicon_reset=draw(st.integers(0, 1)), reset_subtract=draw(st.integers(0, 1)))
     version = draw(st.integers(1, 2))
     return dict(threshold=per_channel(1, 32767, 64), dash_syn=per_channel(0, 15), dash_mem=per_channel(0, 15),
                 bias=per_channel(-32768, 32767, 8) if version == 2 else np.zeros(c, np.int64), version=version)
@@ -349,7 +349,8 @@ def _dialect_params(draw, dialect: str, c: int) -> dict:
 @st.composite
 def dialect_workloads(draw, **kwargs) -> Workload:
     """A :func:`delayed_workloads` workload whose spiking populations each use a random
-    neuron dialect (qsnn_lif, loihi_cuba or xylo_lif, DESIGN §2b) with random parameters."""
+    neuron dialect (qsnn_lif, loihi_cuba or xylo_lif, DESIGN §2b) with random parameters, and
+    whose readout is sometimes a ``cuba_readout``."""
     wl = draw(delayed_workloads(**kwargs))
     pops = []
     for pop in wl.populations:
@@ -357,6 +358,10 @@ def dialect_workloads(draw, **kwargs) -> Workload:
             dialect = draw(st.sampled_from(["qsnn_lif", "loihi_cuba", "xylo_lif"]))
             if dialect != "qsnn_lif":
                 pop = dataclasses.replace(pop, dialect=dialect, params=_dialect_params(draw, dialect, pop.n_channels))
+        elif pop.kind == "readout" and draw(st.booleans()):
+            pop = dataclasses.replace(pop, dialect="cuba_readout", decay_shift=16,
+                                      decay_mult=draw(st.integers(0, 1 << 16)),
+                                      params={"syn_decay_mult": draw(st.integers(0, 1 << 16)), "syn_decay_shift": 16})
         pops.append(pop)
     return validate_workload(dataclasses.replace(wl, populations=tuple(pops)))
 

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 import pytest
-from engine_helpers import xy_links
+from engine_helpers import with_every_dialect, xy_links
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from strategies.workloads import small_workloads
@@ -321,7 +321,7 @@ def test_graded_spikes_travel_as_counts_and_multiply():
     b.linear("x", "out", np.array([[1, 1]], np.int8), weight_bits=4, delay=1)
     b.set_samples(np.array([[[1], [1], [0]]], np.uint8))
     wl = b.build()
-    arch = dataclasses.replace(TINY, core=dataclasses.replace(TINY.core, dialects=("qsnn_lif", "xylo_lif")))
+    arch = with_every_dialect(TINY)
     mapping = map_workload(wl, arch)
     r = simulate_reference(wl, arch, mapping, 0, record_packets=True)
     assert_bits_equal_golden(wl, r)
@@ -598,7 +598,7 @@ def test_random_delays_and_recurrence_equal_golden_and_obey_the_doc(data, geomet
                                fire_pipeline_cycles=fire_pipeline, dialects=("qsnn_lif", "xylo_lif"),
                                weight_sram=dataclasses.replace(TINY.core.weight_sram, bank_words=4096),
                                acc_sram=dataclasses.replace(TINY.core.acc_sram, bank_words=4096))
-    arch = dataclasses.replace(TINY, core=core,
+    arch = dataclasses.replace(with_every_dialect(TINY), core=core,
                                chip=dataclasses.replace(TINY.chip, mesh_rows=rows, mesh_cols=cols),
                                offchip=dataclasses.replace(TINY.offchip, io_router=io),
                                noc=dataclasses.replace(TINY.noc, flit_bits=64))
