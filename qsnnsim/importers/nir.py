@@ -394,6 +394,12 @@ class _Builder:
             peak = max(peak, float((np.abs(current) * g[None, :, None]).max(initial=0.0)))
         peak = peak * HEADROOM or 1.0
         cuba = kind == "CubaLIF" or self.options.dialect == "loihi_cuba"
+        if not cuba and kind in ("LIF", "IF") and np.ptp(pop.params["decay"]) > 0:
+            # qsnn_lif has one decay per population; loihi_cuba keeps one per channel (12-bit),
+            # with its current cleared every step (du 4095), which is exactly a LIF.
+            self.notes.append(f"{pop.node}: decays differ between channels ({pop.params['decay'].min():.4g}.."
+                              f"{pop.params['decay'].max():.4g}): imported as loihi_cuba, which keeps one per channel")
+            cuba = True
         if cuba:
             self._add_loihi(b, pop, theta, peak)
         else:
@@ -435,18 +441,23 @@ class _Builder:
         dv = np.clip(np.rint(4096 * (1 - pop.params["decay"])), 0, 4095).astype(np.int64)
         vth = np.clip(np.rint(theta * pop.scale / 64), 0, 131071).astype(np.int64)
         chain_bias = self._chain_bias(pop)
-        if chain_bias.any():
-            # loihi_cuba has a bias on v only; a constant input to the synaptic current (the
-            # chains' Affine/Conv biases) comes, exactly, from a unit that fires every step into
-            # an identity projection weighted by the bias: what a chip without a current bias does.
+        v_bias = pop.params["leak"] * pop.scale
+        if chain_bias.any() and np.all(syn == 0):
+            # A current that lasts one step (du 4095, a LIF) passes a constant input straight to v:
+            # it is v's bias (to the 13-bit mantissa's precision, in the bound below).
+            v_bias = v_bias + pop.params["gain"] * chain_bias * pop.scale
+        elif chain_bias.any():
+            # loihi_cuba has a bias on v only; a constant input to a current that decays slowly
+            # comes, exactly, from a unit that fires every step into an identity projection
+            # weighted by the bias: what a chip without a current bias does.
             pop.params["bias_unit"] = self._bias_unit(b, pop, chain_bias)
-        mant, exp = _bias_mant_exp(pop.params["leak"] * pop.scale)
+        mant, exp = _bias_mant_exp(v_bias)
         # Per step: both 12-bit decays' rounding on the largest values, the bias's rounding, and
         # rounding toward zero of both decays (a current's error reaches v through every later step).
         dsq = 1 - (du + 1) / 4096.0
         dmq = 1 - dv / 4096.0
         peak_v = peak / HEADROOM
-        bias_error = np.abs(pop.params["leak"] * pop.scale - mant * np.exp2(exp)) / pop.scale
+        bias_error = np.abs(v_bias - mant * np.exp2(exp)) / pop.scale
         pop.params["error_step"] = (np.abs(syn - dsq) * peak_v + np.abs(pop.params["decay"] - dmq) * peak_v
                                     + bias_error + 2.0 / pop.scale)
         pop.params["accumulates"] = 2

@@ -50,8 +50,10 @@ def test_a_trained_framework_network_imports_within_one_point_and_runs_on_core16
     assert report["samples"] == 450
     assert abs(report["accuracy_integer"] - report["accuracy_float"]) <= 0.01, format_agreement(report)
     assert f"({report['accuracy_difference_points']:+.2f} points)" in format_agreement(report)
-    # the NIR float network is the framework's own, up to the reset timing (docs/nir-import.md)
+    # the NIR float network is the framework's own, up to the reset timing (docs/nir-import.md),
+    # and the integer workload is within a point of the framework's own accuracy too
     assert abs(report["accuracy_float"] - export["accuracy_in_framework"]["spike_count"]) <= 0.02
+    assert abs(report["accuracy_integer"] - export["accuracy_in_framework"]["spike_count"]) <= 0.01
     for layer in report["layers"]:
         assert layer["spike_agreement"] > 0.95 and layer["count_correlation"] > 0.98, layer
     _run_on_core16(res.workload)
