@@ -632,9 +632,13 @@ def write_import(result: ImportResult, out: str) -> list[str]:
     with atomic_write(stem + ".agreement.json", "w", suffix=".json") as fh:
         json.dump({"agreement": result.agreement, "notes": list(result.notes),
                    "provenance": result.workload.provenance}, fh, indent=1, sort_keys=True)
+    prov = result.workload.provenance
     with atomic_write(stem + ".agreement.md", "w", suffix=".md") as fh:
-        fh.write(f"# Import of {result.workload.provenance.get('source', '')}\n\n```\n{text}\n```\n\n"
-                 + "".join(f"- {note}\n" for note in result.notes))
+        fh.write(f"# Import of {prov.get('source', '')}\n\n"
+                 f"dt {prov['dt']:g} s, {prov['discretisation']} discretisation, reset {prov['reset']} "
+                 f"(NIR does not say: as given or the dialect's default), dialect {prov['dialect']}, "
+                 f"{prov['weight_bits']}-bit weights, {prov['membrane_bits']}-bit membranes, {prov['input']} input.\n\n"
+                 f"```\n{text}\n```\n\n" + "".join(f"- {note}\n" for note in result.notes))
     wl = result.workload
     lines = [f"imported {wl.provenance.get('source', '')} -> {out}: {len(wl.populations) - 2} layers, "
              f"{sum(p.n_weights for p in wl.projections):,} weights, T = {wl.timesteps}, {wl.n_samples} samples "

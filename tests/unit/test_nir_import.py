@@ -258,6 +258,7 @@ def test_the_cli_imports_writes_the_report_and_refuses_in_one_line(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "agreement of the integer workload" in res.stdout and "accuracy: float" in res.stdout
     assert (tmp_path / "w.agreement.json").exists() and (tmp_path / "w.agreement.md").exists()
+    assert "dt 0.0001 s, euler discretisation, reset zero" in (tmp_path / "w.agreement.md").read_text()
     run = subprocess.run([sys.executable, "-m", "qsnnsim", "run", "archs/tiny.yaml", out, "--samples", "2",
                           "--no-report", "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
