@@ -8,6 +8,7 @@ in the package prints or exits.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import threading
@@ -206,8 +207,9 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from qsnnsim.importers.nir import ImportOptions, import_nir, write_import
+    from qsnnsim.importers.nir import ImportOptions, check_outputs, import_nir, write_import
 
+    check_outputs(args.out, [args.model, args.samples], ".npz", args.model)
     options = ImportOptions(dialect=args.dialect, dt=args.dt, rule=args.rule, reset=args.reset,
                             weight_bits=args.weight_bits, membrane_bits=args.membrane_bits,
                             timesteps=args.timesteps, name=args.name)
@@ -218,16 +220,33 @@ def _cmd_import(args) -> int:
 
 
 def _cmd_export_nir(args) -> int:
-    import nir
-
-    from qsnnsim.importers.nir_export import export_nir
+    from qsnnsim.errors import NirImportError
+    from qsnnsim.importers.nir import check_outputs
     from qsnnsim.workload import load_workload
 
+    try:
+        import nir
+    except ImportError:
+        raise NirImportError(args.workload, "", "export needs the nir package", 'pip install "qsnnsim[import]"') from None
+    from qsnnsim.importers.nir_export import export_nir
+
+    if not (args.dt > 0 and math.isfinite(args.dt)):
+        raise NirImportError(args.out, "--dt", f"is {args.dt}", "give the timestep in seconds, e.g. 1e-4")
     path = _resolve(args.workload, "workloads")
-    graph = export_nir(load_workload(path), dt=args.dt)
-    nir.write(args.out, graph)
-    print(f"exported {path} -> {args.out}: {len(graph.nodes)} NIR nodes, {len(graph.edges)} edges (dt {args.dt:g} s; "
-          f"import it back with qsnnsim import {args.out} --dt {args.dt:g})")
+    check_outputs(args.out, [path], ".nir", path)
+    workload = load_workload(path)
+    graph = export_nir(workload, dt=args.dt)
+    try:
+        nir.write(args.out, graph)
+    except OSError as exc:
+        raise NirImportError(args.out, "", f"cannot be written ({exc})", "choose a file in a folder you can write") from None
+    resets = sorted(set(graph.metadata["resets"].values()))
+    reset = "subtract" if resets == ["soft"] else "zero" if resets in ([], ["hard"]) else "per layer (see metadata)"
+    units = "the original sample units" if "input_scale" in workload.provenance else "the workload's int8 codes"
+    print(f"exported {path} -> {args.out}: {len(graph.nodes)} NIR nodes, {len(graph.edges)} edges; input in {units}")
+    print(f"import it back: qsnnsim import {args.out} -o NEW.npz --samples SAMPLES.npz --dt {args.dt:g} "
+          f"--reset {reset if reset in ('zero', 'subtract') else 'zero'}" + ("" if reset in ("zero", "subtract") else
+                                                                           "  (resets differ by layer)"))
     return 0
 
 
@@ -376,23 +395,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, metavar="WORKLOAD.npz", help="the workload to write")
     p.add_argument("--samples", required=True, metavar="SAMPLES.npz",
                    help="x: (N, *input) static or (N, T, *input) events; y: labels (optional)")
-    p.add_argument("--dialect", default="qsnn_lif", choices=("qsnn_lif", "loihi_cuba"),
-                   help="what LIF and IF nodes become (CubaLIF always becomes loihi_cuba)")
+    p.add_argument("--dialect", default=None, choices=("qsnn_lif", "loihi_cuba"),
+                   help="what LIF and IF nodes become (default: qsnn_lif, or loihi_cuba for a layer whose decays "
+                        "differ by channel; CubaLIF always becomes loihi_cuba)")
     p.add_argument("--dt", type=float, default=1e-4, metavar="SECONDS",
                    help="timestep of the discretisation (default 1e-4, snnTorch's export)")
     p.add_argument("--rule", default="euler", choices=("euler", "exp"),
                    help="decay 1 - dt/tau (forward Euler, as snnTorch exports) or exp(-dt/tau)")
     p.add_argument("--reset", default=None, choices=("zero", "subtract"),
                    help="NIR does not say: reset to zero (the dialect's default) or by subtraction")
-    p.add_argument("--weight-bits", type=int, default=8, metavar="N")
-    p.add_argument("--membrane-bits", type=int, default=16, metavar="N")
+    p.add_argument("--weight-bits", type=int, default=8, metavar="N",
+                   help="bits of a weight code (default 8; binary +-alpha weights stay 1-bit)")
+    p.add_argument("--membrane-bits", type=int, default=16, metavar="N",
+                   help="bits of a qsnn_lif membrane (default 16)")
     p.add_argument("--timesteps", type=int, default=None, metavar="T", help="T for a static input")
     p.add_argument("--name", default=None, help="the workload's name (default: the model file's)")
     p.set_defaults(func=_cmd_import)
     p = sub.add_parser("export-nir", help="write a workload as a NIR graph (.nir), for Lava, SpiNNaker2 or any "
                        "NIR consumer (needs the import extra)")
     p.add_argument("workload", metavar="WORKLOAD.npz")
-    p.add_argument("-o", "--out", required=True, metavar="MODEL.nir")
+    p.add_argument("-o", "--out", required=True, metavar="MODEL.nir", help="the NIR file to write")
     p.add_argument("--dt", type=float, default=1e-4, metavar="SECONDS", help="the timestep the graph's taus assume")
     p.set_defaults(func=_cmd_export_nir)
     p = sub.add_parser("examples", help="list the architectures and workloads shipped with qsnnsim")

@@ -36,6 +36,8 @@ from qsnnsim.importers import nir_chains, nir_float
 from qsnnsim.importers.nir_graph import INTEGRATORS, SPIKING, FlatGraph, flatten, per_neuron
 
 DIALECTS = ("qsnn_lif", "loihi_cuba")
+#: ``--dialect`` left out: LIF/IF become qsnn_lif, or loihi_cuba where their decays differ by channel.
+AUTO = None
 RULES = ("euler", "exp")
 RESETS = ("zero", "subtract")
 #: Each dialect's reset when the user names none (NIR does not say, DESIGN §10).
@@ -52,7 +54,7 @@ HEADROOM = 2.0
 class ImportOptions:
     """How to discretise and quantise (the `qsnnsim import` flags)."""
 
-    dialect: str = "qsnn_lif"
+    dialect: str | None = AUTO  # None: qsnn_lif, or loihi_cuba for a LIF layer whose decays differ by channel
     dt: float = 1e-4             # snnTorch's hard-coded export dt
     rule: str = "euler"
     reset: str | None = None     # None: the dialect's default
@@ -170,7 +172,12 @@ def read_samples(path: str, input_shape: tuple, timesteps: int | None):
             x = np.asarray(entries.get("x", "x"), np.float64)
             y = np.asarray(entries.get("y", "y")) if "y" in entries.files else None
     except WorkloadError as exc:
-        raise NirImportError(path, exc.field, exc.problem, exc.fix) from None
+        raise NirImportError(path, exc.field, f"is not a readable samples file ({exc.problem})",
+                             "save the samples with np.savez(path, x=..., y=...)") from None
+    except (TypeError, ValueError) as exc:
+        raise NirImportError(path, "x", f"is not numbers ({exc})", "save x as a float or integer array") from None
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise NirImportError(path, "x", f"holds no sample (shape {x.shape})", "save at least one sample")
     n_in = math.prod(input_shape)
     if x.ndim >= 2 and math.prod(x.shape[1:]) == n_in and x.ndim - 1 in (1, len(input_shape)):
         if timesteps is None:
@@ -179,6 +186,9 @@ def read_samples(path: str, input_shape: tuple, timesteps: int | None):
         x = np.repeat(x.reshape((x.shape[0], 1) + tuple(input_shape)), timesteps, axis=1)
         encoding = "static"
     elif x.ndim >= 2 and math.prod(x.shape[2:]) == n_in:
+        if timesteps is not None and timesteps != x.shape[1]:
+            raise NirImportError(path, "x", f"holds events for {x.shape[1]} timesteps, not --timesteps {timesteps}",
+                                 "leave --timesteps out for event samples (their T is theirs)")
         x = x.reshape(x.shape[:2] + tuple(input_shape))
         encoding = "events"
     else:
@@ -217,19 +227,27 @@ def import_nir(model, samples, options: ImportOptions = ImportOptions(), file: s
     else:
         x, y, encoding = _samples_from_arrays(samples, input_shape, options.timesteps, samples_file)
     disc = nir_float.Discretisation(dt=options.dt, rule=options.rule,
-                                    reset=options.reset or DEFAULT_RESET[options.dialect])
+                                    reset=options.reset or DEFAULT_RESET[options.dialect or DIALECTS[0]])
     calib = nir_float.simulate_batch(flat, x[:options.calibration_samples], disc)
     builder = _Builder(flat, options, disc, x, encoding, calib, file)
+    builder.samples_file = samples_file
     builder.notes.extend(read_notes)
     workload = builder.build(y)
     from qsnnsim.importers import nir_agreement
 
     agreement = nir_agreement.compare(flat, workload, builder.populations, x, y, disc, builder.readout_rule)
+    for layer in agreement["layers"]:
+        # A layer that never fires usually means a wrong --dt (a framework that counts time in
+        # steps, such as Sinabs, needs --dt 1) or too few membrane bits: say it, do not hide it.
+        for side in ("float", "integer"):
+            if layer[f"{side}_rate"] == 0:
+                builder.notes.append(f"{layer['node']}: the {side} network never fires on these samples "
+                                     "(check --dt, the samples' scale, --membrane-bits)")
     return ImportResult(workload=workload, agreement=agreement, notes=tuple(builder.notes))
 
 
 def _check_options(options: ImportOptions, file: str) -> None:
-    checks = (("dialect", options.dialect, DIALECTS), ("rule", options.rule, RULES))
+    checks = (("dialect", options.dialect or DIALECTS[0], DIALECTS), ("rule", options.rule, RULES))
     for name, value, choices in checks:
         if value not in choices:
             raise NirImportError(file, f"--{name}", f"is {value!r}", f"use one of {', '.join(choices)}")
@@ -239,6 +257,8 @@ def _check_options(options: ImportOptions, file: str) -> None:
         raise NirImportError(file, "--dt", f"is {options.dt}", "give the timestep in seconds, e.g. 1e-4")
     if not 1 <= options.weight_bits <= 16 or not 2 <= options.membrane_bits <= 16:
         raise NirImportError(file, "--weight-bits/--membrane-bits", "out of range", "weights 1..16, membranes 2..16")
+    if options.timesteps is not None and not 1 <= options.timesteps <= 4096:
+        raise NirImportError(file, "--timesteps", f"is {options.timesteps}", "give 1..4096 timesteps")
 
 
 def _samples_from_arrays(samples, input_shape, timesteps, file):
@@ -261,6 +281,8 @@ class _Builder:
         self.populations: dict[str, _Pop] = {}
         self.readout_rule = ""
         self._chains: dict = {}
+        self._projection_names: set = set()
+        self.samples_file = "<samples>"
 
     # ----------------------------------------------------------------- structure
     def build(self, y):
@@ -299,7 +321,8 @@ class _Builder:
         try:
             return b.build()
         except WorkloadError as exc:
-            raise NirImportError(self.file, exc.field, exc.problem, exc.fix) from None
+            where = self.samples_file if exc.field.split(".")[0] in ("samples", "labels") else self.file
+            raise NirImportError(where, exc.field, exc.problem, exc.fix) from None
 
     def _output_source(self) -> str:
         out = self.flat.nodes[self.flat.output]
@@ -315,8 +338,8 @@ class _Builder:
         if self.encoding == "events":
             values = np.unique(self.x)
             if not set(values.tolist()) <= {0.0, 1.0}:
-                raise NirImportError(self.file, "samples.x", f"holds event values {values[:5].tolist()}...",
-                                     "events must be 0/1 spikes (or save a static input)")
+                raise NirImportError(self.samples_file, "x", f"holds event values {values[:5].tolist()}",
+                                     "events must be 0/1 spikes, or save a static input")
             return 1.0
         peak = float(np.abs(self.x).max())
         return peak / 127.0 if peak > 0 else 1.0
@@ -394,11 +417,12 @@ class _Builder:
             peak = max(peak, float((np.abs(current) * g[None, :, None]).max(initial=0.0)))
         peak = peak * HEADROOM or 1.0
         cuba = kind == "CubaLIF" or self.options.dialect == "loihi_cuba"
-        if not cuba and kind in ("LIF", "IF") and np.ptp(pop.params["decay"]) > 0:
+        if not cuba and kind in ("LIF", "IF") and np.ptp(pop.params["decay"]) > 0 and self.options.dialect is AUTO:
             # qsnn_lif has one decay per population; loihi_cuba keeps one per channel (12-bit),
             # with its current cleared every step (du 4095), which is exactly a LIF.
             self.notes.append(f"{pop.node}: decays differ between channels ({pop.params['decay'].min():.4g}.."
-                              f"{pop.params['decay'].max():.4g}): imported as loihi_cuba, which keeps one per channel")
+                              f"{pop.params['decay'].max():.4g}): imported as loihi_cuba, which keeps one per channel "
+                              "(--dialect qsnn_lif keeps qsnn_lif with their mean)")
             cuba = True
         if cuba:
             self._add_loihi(b, pop, theta, peak)
@@ -560,6 +584,11 @@ class _Builder:
         if pop.params.get("dialect") == "loihi_cuba":
             k_common = k_common / 64.0              # a_in enters u shifted left by 6 (loihi_cuba)
         name = f"{src_name}->{pop.name}" + (f"@{fp.delay}" if fp.delay else "")
+        base, k = name, 1
+        while name in self._projection_names:  # two chains between the same populations
+            k += 1
+            name = f"{base}#{k}"
+        self._projection_names.add(name)
         if fp.kind == "pool":
             mult, shift = _mult_shift(k_common * fp.pool_scale)
             acc_bits = _acc_bits(fp.kernel[0] * fp.kernel[1] * code_max)
@@ -611,7 +640,11 @@ class _Builder:
         return {
             "importer": "qsnnsim import (qsnnsim/importers/nir.py)", "source": os.path.basename(self.file),
             "calibration": "calibrated on the samples: integer scales from the float reference's ranges",
-            "dt": o.dt, "discretisation": o.rule, "reset": self.disc.reset, "dialect": o.dialect,
+            "dt": o.dt, "discretisation": o.rule, "reset": self.disc.reset,
+            "dialect": o.dialect or ("qsnn_lif (auto)" if not any(p.params.get("dialect") == "loihi_cuba"
+                                                                for p in self.populations.values())
+                                     else "auto: qsnn_lif and loihi_cuba"),
+            "input_scale": self.input_scale,
             "weight_bits": o.weight_bits, "membrane_bits": o.membrane_bits, "input": self.encoding,
             "readout": self.readout_rule, "rounded": "; ".join(self.notes)[:4000] or "nothing",
         }
@@ -626,9 +659,40 @@ def write_import(result: ImportResult, out: str) -> list[str]:
     from qsnnsim.importers.nir_agreement import format_agreement
     from qsnnsim.workload import save_workload
 
-    save_workload(result.workload, out)
     stem = os.path.splitext(out)[0]
     text = format_agreement(result.agreement)
+    try:
+        save_workload(result.workload, out)
+        _write_reports(result, stem, text, atomic_write, json)
+    except OSError as exc:
+        raise NirImportError(out, "", f"cannot be written ({exc.strerror or exc})",
+                             "choose a file in a folder you can write") from None
+    wl = result.workload
+    layers = sum(1 for p in wl.populations if p.kind == "lif" and not p.name.endswith(".bias_unit"))
+    prov = wl.provenance
+    lines = [f"imported {prov.get('source', '')} -> {out}: {layers} spiking layer{'s' if layers != 1 else ''}, "
+             f"{sum(p.n_weights for p in wl.projections):,} weights, T = {wl.timesteps}, {wl.n_samples} samples",
+             f"  {prov['dialect']}, dt {prov['dt']:g} s, {prov['discretisation']}, reset {prov['reset']}"]
+    lines.append(text)
+    lines += [f"  note: {note}" for note in result.notes[:8]]
+    if len(result.notes) > 8:
+        lines.append(f"  ... {len(result.notes) - 8} more in {stem}.agreement.md")
+    lines.append(f"report: {stem}.agreement.md, {stem}.agreement.json")
+    return lines
+
+
+def check_outputs(out: str, inputs: list, suffix: str, file: str) -> None:
+    """The output is a new file of the right kind, never one of the inputs (one line if not)."""
+    if not out.endswith(suffix):
+        raise NirImportError(out, "-o", f"is not a {suffix} file name", f"name the output *{suffix}")
+    if os.path.isdir(out):
+        raise NirImportError(out, "-o", "is a folder", f"give a file name ending in {suffix}")
+    for path in inputs:
+        if os.path.exists(out) and os.path.exists(path) and os.path.samefile(out, path):
+            raise NirImportError(out, "-o", "is one of the input files", "write the output to another file")
+
+
+def _write_reports(result: ImportResult, stem: str, text: str, atomic_write, json) -> None:
     with atomic_write(stem + ".agreement.json", "w", suffix=".json") as fh:
         json.dump({"agreement": result.agreement, "notes": list(result.notes),
                    "provenance": result.workload.provenance}, fh, indent=1, sort_keys=True)
@@ -639,17 +703,6 @@ def write_import(result: ImportResult, out: str) -> list[str]:
                  f"(NIR does not say: as given or the dialect's default), dialect {prov['dialect']}, "
                  f"{prov['weight_bits']}-bit weights, {prov['membrane_bits']}-bit membranes, {prov['input']} input.\n\n"
                  f"```\n{text}\n```\n\n" + "".join(f"- {note}\n" for note in result.notes))
-    wl = result.workload
-    lines = [f"imported {wl.provenance.get('source', '')} -> {out}: {len(wl.populations) - 2} layers, "
-             f"{sum(p.n_weights for p in wl.projections):,} weights, T = {wl.timesteps}, {wl.n_samples} samples "
-             f"({wl.provenance['dialect']}, dt {wl.provenance['dt']:g} s, {wl.provenance['discretisation']}, "
-             f"reset {wl.provenance['reset']})"]
-    lines.append(text)
-    lines += [f"  rounded: {note}" for note in result.notes[:8]]
-    if len(result.notes) > 8:
-        lines.append(f"  ... {len(result.notes) - 8} more in {stem}.agreement.md")
-    lines.append(f"report: {stem}.agreement.md, {stem}.agreement.json")
-    return lines
 
 
 # --------------------------------------------------------------------------- helpers

@@ -110,12 +110,15 @@ def format_agreement(report: dict) -> str:
     """The report as the lines ``qsnnsim import`` prints (fits 100 columns)."""
     lines = [f"agreement of the integer workload with the float NIR network, {report['samples']} samples x "
              f"{report['timesteps']} timesteps (readout: {report['readout']})"]
-    lines.append(f"  {'layer':<20} {'neurons':>8} {'float rate':>10} {'int rate':>9} {'count corr':>10} "
+    lines.append(f"  {'layer':<18} {'neurons':>8} {'float rate':>10} {'int rate':>9} {'count corr':>10} "
                  f"{'spikes same':>11} {'first diff':>10} {'v error / bound':>15}")
     for layer in report["layers"]:
         first = "-" if layer["first_divergent_timestep"] is None else str(layer["first_divergent_timestep"])
-        bound = f"{layer['membrane_error']:.2g} / {layer['quantisation_bound']:.2g}"
-        lines.append(f"  {layer['layer'][:20]:<20} {layer['neurons']:>8,} {layer['float_rate']:>10.3f} "
+        # "-": nothing measured (a Threshold, or spikes that differ from the first step)
+        bound = (f"{layer['membrane_error']:.2g} / {layer['quantisation_bound']:.2g}"
+                 if layer["quantisation_bound"] > 0 else "-")
+        name = layer["layer"] if len(layer["layer"]) <= 18 else layer["layer"][:8] + "~" + layer["layer"][-9:]
+        lines.append(f"  {name:<18} {layer['neurons']:>8,} {layer['float_rate']:>10.3f} "
                      f"{layer['integer_rate']:>9.3f} {layer['count_correlation']:>10.3f} "
                      f"{100 * layer['spike_agreement']:>10.2f}% {first:>10} {bound:>15}")
     lines.append(f"  same predicted class: {100 * report['prediction_agreement']:.2f}% of samples")

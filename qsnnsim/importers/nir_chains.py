@@ -159,6 +159,25 @@ def _compose(flat: FlatGraph, source: str, target: str, chain: list[str], recurr
     src, tgt = flat.nodes[source], flat.nodes[target]
     shape_in, shape_out = src.out_shape, tgt.in_shape
     p = FloatProjection(source=source, target=target, kind="dense", weight=None, delay=delay, nodes=chain, notes=notes)
+    # A Scale by one value for every neuron commutes with every linear node: fold it into a factor
+    # (an exported workload's input scale, for one), unless it is all the chain has.
+    factor = 1.0
+    uniform = [n for n in ops if n.kind == "Scale" and np.ptp(np.asarray(n.nir.scale, np.float64)) == 0]
+    if len(uniform) < len([n for n in ops if n.kind != "Flatten"]):
+        for n in uniform:
+            factor *= float(np.asarray(n.nir.scale, np.float64).reshape(-1)[0])
+        ops = [n for n in ops if n not in uniform]
+    composed = _compose_ops(flat, p, ops, source, target, chain, shape_in, shape_out, file)
+    if factor != 1.0:
+        if composed.kind == "pool":
+            composed.pool_scale *= factor
+        else:
+            composed.weight = composed.weight * factor
+    return composed
+
+
+def _compose_ops(flat, p, ops, source, target, chain, shape_in, shape_out, file) -> FloatProjection:
+    """The composed projection of the chain's remaining nodes (see :func:`_compose`)."""
     kinds = [n.kind for n in ops if n.kind != "Flatten"]
     if not kinds or kinds == ["Scale"]:
         if math.prod(shape_in) != math.prod(shape_out):

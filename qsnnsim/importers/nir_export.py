@@ -39,14 +39,36 @@ def export_nir(workload, dt: float = DT):
     nodes: dict = {}
     edges: list = []
     pops = {p.name: p for p in workload.populations}
+    units = {p.name for p in workload.populations if _always_fires(p, workload)}
+    in_pop = workload.input_population
+    entry = in_pop.name
     for pop in workload.populations:
-        nodes[pop.name] = _population_node(nir, pop, dt, workload)
+        if pop.name not in units:
+            nodes[pop.name] = _population_node(nir, pop, dt, workload)
+    scale = workload.provenance.get("input_scale") if isinstance(workload.provenance, dict) else None
+    if workload.input_kind == "analog" and isinstance(scale, (int, float)) and scale > 0 and scale != 1:
+        # An imported workload's int8 codes are round(x / scale): the graph takes x itself.
+        entry = f"{in_pop.name}.scale"
+        nodes[entry] = nir.Scale(scale=np.full(in_pop.shape, 1.0 / scale))
+        edges.append((in_pop.name, entry))
     for proj in workload.projections:
         src, tgt = pops[proj.source], pops[proj.target]
-        chain = _projection_nodes(nir, proj, src, tgt)
+        if proj.source in units:
+            if proj.target in units:
+                continue  # the unit's own silent self-projection
+            # A unit that fires every step (the importer's bias for a CUBA current) is a
+            # constant input: an Affine with no weights and the projection's values as bias.
+            chain = [("flatten", nir.Flatten(input_type={"input": np.array(in_pop.shape)}, start_dim=0))] \
+                if len(in_pop.shape) > 1 else []
+            bias = np.broadcast_to((_scale(proj) * proj.weights.astype(np.float64)).reshape(
+                (-1,) + (1,) * (len(tgt.shape) - 1)), tgt.shape).reshape(-1)
+            chain.append(("constant", nir.Affine(weight=np.zeros((bias.size, in_pop.n_neurons)), bias=bias.copy())))
+            prev = entry
+        else:
+            chain = _projection_nodes(nir, proj, src, tgt)
+            prev = entry if proj.source == in_pop.name else proj.source
         if proj.delay:
             chain.append(("delay", nir.Delay(delay=np.full(tgt.shape, proj.delay * dt))))
-        prev = proj.source
         for suffix, node in chain:
             name = f"{proj.name}.{suffix}"
             nodes[name] = node
@@ -58,8 +80,25 @@ def export_nir(workload, dt: float = DT):
     edges.append((out.name, "output"))
     graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False,
                          metadata={"exported_by": "qsnnsim export-nir", "dt": dt, "workload": workload.name,
-                                   "resets": {p.name: p.reset for p in workload.populations if p.kind == "lif"}})
+                                   "resets": {p.name: _reset(p) for p in workload.populations
+                                              if p.kind == "lif" and p.name not in units}})
     return graph
+
+
+def _reset(pop) -> str:
+    """A spiking population's reset: hard (to 0) or soft (by subtraction)."""
+    if pop.neuron.name == "loihi_cuba":
+        return "soft" if pop.params.get("reset_subtract", 0) else "hard"
+    return pop.reset
+
+
+def _always_fires(pop, workload) -> bool:
+    """A population that spikes at every step whatever comes in (no leak, threshold below 0, fed
+    only by a silent self-projection): the importer's constant-input unit."""
+    if pop.kind != "lif" or pop.neuron.name != "qsnn_lif" or pop.decay_mult != 0 or not np.all(pop.threshold < 0):
+        return False
+    incoming = workload.projections_into(pop.name)
+    return all(p.source == pop.name and not np.any(p.weights) for p in incoming)
 
 
 def _population_node(nir, pop, dt: float, workload):

@@ -98,7 +98,8 @@ def format_workload(wl: Workload, path: str = "") -> str:
         if p.kind == "input":
             model = f"{wl.input_kind} input"
         elif p.kind == "readout":
-            model = "readout (64-bit, no fire)"
+            model = "readout (64-bit, no fire)" if p.neuron.name == "readout" else \
+                f"{p.neuron.name} ({', '.join(n for n, _ in p.neuron.state_vars(p))} 64-bit, no fire)"
         elif p.neuron.params:
             model = _dialect_model(p)
         else:
@@ -111,7 +112,9 @@ def format_workload(wl: Workload, path: str = "") -> str:
     for proj in wl.projections:
         src, tgt = pops[proj.source], pops[proj.target]
         if proj.kind == "conv2d":
-            geo = f"k{proj.kernel[0]}x{proj.kernel[1]} s{proj.stride[0]} p{proj.padding[0]}"
+            geo = (f"k{proj.kernel[0]}x{proj.kernel[1]} s{proj.stride[0]} p{proj.padding[0]}" if proj.stride[0] == proj.stride[1]
+                   and proj.padding[0] == proj.padding[1] else f"k{proj.kernel[0]}x{proj.kernel[1]} "
+                   f"s{proj.stride[0]}x{proj.stride[1]} p{proj.padding[0]}x{proj.padding[1]}")
         elif proj.kind == "sumpool2d":
             geo = f"k{proj.kernel[0]}x{proj.kernel[1]} s{proj.stride[0]}"
         elif proj.kind == "linear" and proj.global_sum_pool:

@@ -290,13 +290,14 @@ def test_a_workload_exports_to_nir_and_its_float_graph_computes_the_same_network
     from qsnnsim.workload import load_workload
 
     rng = np.random.default_rng(12)
-    res = import_nir(conv_graph(rng, ["conv", "pool"]), (rng.random((12, 2, 8, 8)), rng.integers(0, 5, 12)),
-                     ImportOptions(timesteps=6))
+    x_float = rng.random((12, 2, 8, 8)) * 2.5
+    res = import_nir(conv_graph(rng, ["conv", "pool"]), (x_float, rng.integers(0, 5, 12)), ImportOptions(timesteps=6))
     wl = res.workload
     path = str(tmp_path / "back.nir")
     nir.write(path, export_nir(wl))
     flat = flatten(read_graph(path))
-    x = np.repeat(wl.samples.astype(np.float64)[:, None], wl.timesteps, axis=1)
+    # the exported graph takes the samples in their own units (its Input is followed by 1 / input scale)
+    x = np.repeat(x_float[:, None], wl.timesteps, axis=1)
     trace = nir_float.simulate_batch(flat, x, nir_float.Discretisation(dt=1e-4))
     src = flat.nodes[flat.output].sources[0]
     float_v = trace.states[src]["v"][:, -1].reshape(len(x), -1)
@@ -313,3 +314,32 @@ def test_a_workload_exports_to_nir_and_its_float_graph_computes_the_same_network
                            str(tmp_path / "x.nir")], capture_output=True, text=True, timeout=300)
     assert xylo.returncode == 2 and "xylo_lif, which no NIR node computes" in xylo.stderr
     assert load_workload(workload_file).name == wl.name
+    same_file = subprocess.run([sys.executable, "-m", "qsnnsim", "export-nir", workload_file, "-o", workload_file],
+                               capture_output=True, text=True, timeout=300)
+    assert same_file.returncode == 2 and "-o: is not a .nir file name" in same_file.stderr
+    # and back in: the exported graph imports with the original samples
+    again = import_nir(path, (x_float, None), ImportOptions(timesteps=6))
+    assert again.agreement["prediction_agreement"] >= 0.9
+
+
+def test_the_cli_refuses_to_overwrite_an_input_and_bad_counts_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(13)
+    model = _graph_file(tmp_path, mlp(rng))
+    samples = str(tmp_path / "s.npz")
+    np.savez(samples, x=rng.random((4, 12)))
+    empty = str(tmp_path / "e.npz")
+    np.savez(empty, x=np.zeros((0, 12)))
+    cases = [
+        (["-o", samples, "--samples", samples, "--timesteps", "4"], "-o: is one of the input files"),
+        (["-o", str(tmp_path / "w.npz"), "--samples", samples, "--timesteps", "0"], "--timesteps: is 0"),
+        (["-o", str(tmp_path / "w.npz"), "--samples", empty, "--timesteps", "4"], "x: holds no sample"),
+        (["-o", str(tmp_path), "--samples", samples, "--timesteps", "4"], "is not a .npz file name"),
+    ]
+    for args, message in cases:
+        res = subprocess.run([sys.executable, "-m", "qsnnsim", "import", model, *args], capture_output=True, text=True,
+                             timeout=300)
+        assert res.returncode == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert np.load(samples)["x"].shape == (4, 12)  # untouched
