@@ -168,7 +168,7 @@ class PassTopology:
     order: PassOrder
 
 
-def _edge_delays(wl, plan: Plan) -> tuple[dict, list]:
+def _edge_delays(wl) -> tuple[dict, list]:
     """(source population, target population) -> sorted distinct delays; and K per population."""
     index = {p.name: i for i, p in enumerate(wl.populations)}
     delays: dict = {}
@@ -184,7 +184,7 @@ def pass_topology(plan: Plan, pass_index: int) -> PassTopology:
     """Sources, destinations, delays and service order of one pass (docs/timing-model.md §2b, §5, §5b, §7)."""
     mapping, wl, T = plan.mapping, plan.workload, plan.workload.timesteps
     input_pop = next(i for i, p in enumerate(wl.populations) if p.kind == "input")
-    delays, slots = _edge_delays(wl, plan)
+    delays, slots = _edge_delays(wl)
 
     def pop_of(src: int) -> int:
         return input_pop if src == HOST_SOURCE else plan.slices[src].pop

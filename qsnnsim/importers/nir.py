@@ -450,7 +450,9 @@ class _Builder:
         # Per step: the bias's rounding, the decay's rounding on the largest membrane, one LSB of
         # the decay's shift (the projections add theirs in _bound).
         dq = decay_mult / (1 << decay_shift) if decay_shift else float(decay_mult)
-        pop.params["error_step"] = (np.abs(decay - dq) * peak / HEADROOM + 1.5 / pop.scale)
+        # A reset by subtraction takes off the rounded threshold: up to half an LSB more a step.
+        reset_lsb = 0.5 if self.disc.reset == "subtract" else 0.0
+        pop.params["error_step"] = (np.abs(decay - dq) * peak / HEADROOM + (1.5 + reset_lsb) / pop.scale)
         pop.params["accumulates"] = 1
         b.lif(pop.name, pop.shape, threshold=threshold, bias=bias, membrane_bits=bits, decay_mult=decay_mult,
               decay_shift=decay_shift, rounding="toward_zero", fire_cmp="gt",
@@ -482,8 +484,10 @@ class _Builder:
         dmq = 1 - dv / 4096.0
         peak_v = peak / HEADROOM
         bias_error = np.abs(v_bias - mant * np.exp2(exp)) / pop.scale
+        # A reset by subtraction takes off vth << 6, the threshold rounded to 64 LSBs: up to 32 more.
+        reset_lsb = 32.0 if self.disc.reset == "subtract" else 0.0
         pop.params["error_step"] = (np.abs(syn - dsq) * peak_v + np.abs(pop.params["decay"] - dmq) * peak_v
-                                    + bias_error + 2.0 / pop.scale)
+                                    + bias_error + (2.0 + reset_lsb) / pop.scale)
         pop.params["accumulates"] = 2
         b.neurons(pop.name, pop.shape, "loihi_cuba", du=du, dv=dv, vth=vth, bias_mant=mant, bias_exp=exp,
                   silicon_reset=0, reset_subtract=int(self.disc.reset == "subtract"))

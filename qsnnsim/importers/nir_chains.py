@@ -97,32 +97,17 @@ def _node_bias(flat: FlatGraph, n: Node, p: FloatProjection, target: Node):
 
 
 def apply_linear(n: Node, x: np.ndarray) -> np.ndarray:
-    """One stateless node applied to one value of its input shape (the float reference's rule)."""
-    obj = n.nir
+    """One stateless node applied to one value of its input shape: the float reference's own
+    rule for it (:mod:`nir_float`), on a batch of one; a Delay passes the value through."""
     x = np.asarray(x, np.float64).reshape(n.in_shape)
-    if n.kind == "Flatten":
-        return x.reshape(-1)
-    if n.kind == "Scale":
-        return x * per_neuron(obj.scale, n.in_shape)
-    if n.kind in ("Affine", "Linear"):
-        y = np.asarray(obj.weight, np.float64) @ x.reshape(-1)
-        return y + np.asarray(obj.bias, np.float64) if n.kind == "Affine" else y
     if n.kind == "Delay":
         return x
-    if n.kind in ("Conv2d", "Conv1d"):
-        w = np.asarray(obj.weight, np.float64)
-        if n.kind == "Conv1d":
-            w, x = w[:, :, None, :], x[:, None, :]
-            stride, padding = (1, _pair(obj.stride)[0]), (0, conv_padding(obj.padding, (1, w.shape[3]), n, "")[1])
-        else:
-            stride, padding = _pair(obj.stride), conv_padding(obj.padding, (w.shape[2], w.shape[3]), n, "")
-        y = conv2d(x, w, stride, padding) + np.asarray(obj.bias, np.float64).reshape(-1, 1, 1)
-        return y.reshape(n.out_shape)
-    if n.kind in ("SumPool2d", "AvgPool2d"):
-        k, s, p = _pair(obj.kernel_size), _pair(obj.stride), _pair(obj.padding)
-        y = pool2d(x, k, s, p)
-        return y / (k[0] * k[1]) if n.kind == "AvgPool2d" else y
-    raise ValueError(n.kind)
+    step = nir_float._compile(n, _NO_TIME, "<nir>")
+    return np.asarray(step(x[None], {}))[0].reshape(n.out_shape)
+
+
+#: Stateless nodes do not read the discretisation; any valid one compiles them.
+_NO_TIME = nir_float.Discretisation(dt=1.0)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride, padding) -> np.ndarray:
