@@ -98,6 +98,22 @@ class NocSpec:
             doc="input buffer depth per router port",
         ),
     )
+    arbitration: str = field(
+        default="level_order",
+        metadata=spec(
+            choices=("level_order", "round_robin"),
+            doc="link service order: the mapping's fixed order, or work-conserving round-robin "
+                "per output port (docs/timing-model.md §10.1)",
+        ),
+    )
+    router_buffers: str = field(
+        default="unbounded",
+        metadata=spec(
+            choices=("unbounded", "finite"),
+            doc="router input buffers: never full, or buffer_depth_flits per input port with "
+                "wormhole credit flow control (docs/timing-model.md §10.3)",
+        ),
+    )
     packet_header_bits: int = field(
         default=8,
         metadata=spec(
@@ -231,6 +247,14 @@ class CoreSpec:
             maximum=1024,
             unit="cycles",
             doc="pipeline fill of the fire phase",
+        ),
+    )
+    soma_order: str = field(
+        default="level",
+        metadata=spec(
+            choices=("level", "ready"),
+            doc="fire order of a soma: the mapping's fixed order, or earliest ready first "
+                "(work-conserving; docs/timing-model.md §10.2)",
         ),
     )
     dialects: tuple[str, ...] = field(

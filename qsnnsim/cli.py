@@ -15,7 +15,7 @@ import threading
 import time
 
 from qsnnsim._spec import nearest
-from qsnnsim.errors import InputError
+from qsnnsim.errors import DeadlockError, InputError
 
 STRATEGIES = ("balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES, without importing it
 CHECKS = ("all", "first", "none")  # qsnnsim.run.CHECKS, without importing it
@@ -170,7 +170,8 @@ def _cmd_run(args) -> int:
             progress.spin("compiling kernels, first run only (about 10-20 s)")
         else:
             progress.spin("building the plan")
-        record = simulate_point(point, check=args.check, trace=args.trace, progress=progress,
+        trace = {None: False, "trains": True, "packets": "packets"}[args.trace]
+        record = simulate_point(point, check=args.check, trace=trace, progress=progress,
                                 executor="dask" if args.scheduler else args.executor, workers=args.workers,
                                 scheduler=args.scheduler)
         progress.spin("writing result.json" + ("" if args.no_report else " and the report"))
@@ -361,9 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", choices=CHECKS, default="first",
                    help="which samples are checked bit for bit against the golden model: the first (default; "
                         "the dense golden model costs about 3x a simulated sample), all, or none")
-    p.add_argument("--trace", action="store_true",
-                   help="keep every sample's per-core counters, fires and trains in result.json (large; "
-                        "without it only the first sample's, for the timeline)")
+    p.add_argument("--trace", nargs="?", const="trains", choices=("trains", "packets"), default=None,
+                   help="keep every sample's per-core counters, fires, trains and NoC figures in result.json "
+                        "(large; without it only the first sample's, for the timeline and the NoC page); "
+                        "'--trace packets' also keeps every packet's spike-buffer entry and integrate start "
+                        "(docs/timing-model.md §9; small runs)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"), default="serial",
                    help="run the samples in chunks on local processes or a Dask cluster (the sweep extra); "
                         "the result is identical to a serial run's (default serial)")
@@ -472,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except InputError as exc:
         print(f"qsnnsim: error: {exc.line()}", file=sys.stderr)
+        return 2
+    except DeadlockError as exc:  # docs/timing-model.md §10.4: never a hang, never silence
+        print(f"qsnnsim: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, _Terminated)

@@ -68,3 +68,12 @@ class ResultError(InputError):
 class NirImportError(InputError):
     """A NIR file (or its sample file) that cannot be imported: a node, shape or parameter
     qsnnsim cannot make integer, named with the fix."""
+
+
+class DeadlockError(Exception):
+    """A pass stopped with slices that had not fired every timestep (docs/timing-model.md §10.4).
+
+    Not expected to occur (the timing doc proves every option deadlock-free); it turns a bug
+    into one line naming the cycle, the waiting slices and the held links rather than a hang.
+    The CLI reports it like an input error: one line, exit status 2.
+    """

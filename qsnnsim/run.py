@@ -93,6 +93,7 @@ class RunRecord:
     mapped_sram_bits: int
     is_calibrated: bool               # calibrated, not trained: predictions mean nothing
     result: dict = field(repr=False)
+    bottleneck: str = ""              # the first traced sample's bottleneck line (docs/timing-model.md §11)
 
     # ------------------------------------------------------------------ files
 
@@ -181,7 +182,18 @@ def record_from_result(data: dict, source: str = "<result>", energy=None) -> Run
         mapped_sram_bits=int(fp["mapped_weight_bits"] + fp["mapped_membrane_bits"] + fp["mapped_acc_bits"]),
         is_calibrated=wl.get("is_calibrated") is True,
         result=data,
+        bottleneck=_bottleneck(entries),
     )
+
+
+def _bottleneck(entries: list) -> str:
+    from qsnnsim.report.critical import bottleneck_line
+
+    for entry in entries:
+        path = entry.get("critical_path") if isinstance(entry, dict) else None
+        if isinstance(path, dict) and isinstance(path.get("units"), list):
+            return f"sample {entry.get('sample')}: " + bottleneck_line(path)
+    return ""
 
 
 # ---------------------------------------------------------------------- the point
@@ -347,7 +359,7 @@ def _simulate_into(builder, point: PreparedPoint, positions, check: str, trace: 
         topologies = [pass_topology(plan, p) for p in range(point.mapping.n_passes)]
         try:
             _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahead, progress,
-                              [trace or pos == 0 for pos in positions])
+                              [bool(trace) or pos == 0 for pos in positions], record_packets=trace == "packets")
         finally:
             for future in golden_futures.values():
                 future.cancel()  # an interrupted or failed run does not wait for checks it will not use
@@ -411,8 +423,11 @@ def content_id(data: dict) -> str:
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
 
 
-def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahead, progress, traced) -> None:
-    """Simulate the samples in order, each compared with its golden result when one is due."""
+def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahead, progress, traced,
+                      record_packets: bool = False) -> None:
+    """Simulate the samples in order, each compared with its golden result when one is due.
+    ``traced[k]`` keeps sample k's trace and NoC figures; ``record_packets`` adds, to a traced
+    sample, every packet's ejection and integrate start (``--trace packets``)."""
     from qsnnsim.engine.simulate import simulate_sample
 
     wl, total = point.workload, len(point.samples)
@@ -420,7 +435,8 @@ def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahe
         look_ahead(k)
         within = None if progress is None else (
             lambda fires_done, fires_total, k=k: progress("simulate", k + fires_done / fires_total, total))
-        result = simulate_sample(plan, index, topologies, False, within)
+        result = simulate_sample(plan, index, topologies, record_packets and traced[k], within,
+                                 noc_figures=traced[k])
         if progress is not None:
             progress("simulate", k + 1, total)
         golden = None

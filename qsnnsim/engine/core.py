@@ -28,6 +28,7 @@ class Readiness:
         self.next_t = 0
         self.missing = list(needs)
         self.ready_at = [0] * len(self.missing)
+        self.cause = [("start",)] * len(self.missing)  # the condition met last (the critical path's step)
 
     @property
     def ready(self) -> int:
@@ -42,13 +43,16 @@ class Readiness:
         """The next timestep starts: the unit now waits for the one after."""
         self.next_t += 1
 
-    def satisfy(self, t: int, cycle: int) -> bool:
+    def satisfy(self, t: int, cycle: int, cause=("start",)) -> bool:
         """One condition of timestep ``t`` holds from ``cycle``; True when ``t`` is the next
-        timestep and none of its conditions is missing."""
+        timestep and none of its conditions is missing. ``cause`` names the condition (a train,
+        a credit, the unit's own previous timestep), kept when it is the latest."""
         if self.missing[t] <= 0:
             raise RuntimeError(f"a condition of timestep {t} met more often than it exists")
         self.missing[t] -= 1
-        self.ready_at[t] = max(self.ready_at[t], cycle)
+        if cycle > self.ready_at[t]:
+            self.ready_at[t] = cycle
+            self.cause[t] = cause
         return t == self.next_t and self.missing[t] == 0
 
 
@@ -56,10 +60,12 @@ class CoreUnit:
     """One core in one pass: its soma, serving fires in the pass's fixed order, and its integrate-unit state."""
 
     def __init__(self, env: simpy.Environment, core: int, fire_sequence: list, spike_buffer_packets: int,
-                 start_fire):
+                 start_fire, ready_order: bool = False):
         self.env = env
         self.core = core
         self.fire_sequence = fire_sequence   # (slice index, t) in service order (engine/order.py)
+        self.ready_order = ready_order       # core.soma_order: ready (docs/timing-model.md §10.2)
+        self.last_fire = None                # (slice, t) of the soma's previous fire
         self.next = 0
         self.start_fire = start_fire   # (slice index, now) -> fire cycles; the pass does the work
         self.busy_until = 0
@@ -80,6 +86,9 @@ class CoreUnit:
         now = self.env.now
         if self.busy_until > now or self.next == len(self.fire_sequence):
             return
+        if self.ready_order:
+            self._start_earliest_ready(now)
+            return
         sid, t = self.fire_sequence[self.next]
         r = self.readiness[sid]
         if r.next_t != t or not r.is_ready():
@@ -89,4 +98,27 @@ class CoreUnit:
             return
         self.next += 1
         cycles = self.start_fire(sid, now)
+        self.busy_until = now + cycles
+
+    def _start_earliest_ready(self, now: int) -> None:
+        # Work-conserving (§10.2): of the slices whose next timestep is ready by now, the one
+        # ready first; ties to the smaller timestep, then the smaller slice.
+        best = None
+        later = None
+        for sid, r in self.readiness.items():
+            if r.is_ready():
+                if r.ready <= now:
+                    job = (r.ready, r.next_t, sid)
+                    if best is None or job < best:
+                        best = job
+                elif later is None or r.ready < later:
+                    later = r.ready
+        if best is None:
+            # A slice whose last condition was its own previous fire is ready only from its other
+            # conditions' cycles, which may be later than that fire's end: decide again then.
+            if later is not None:
+                self.schedule_decision(later)
+            return
+        self.next += 1
+        cycles = self.start_fire(best[2], now)
         self.busy_until = now + cycles

@@ -62,11 +62,13 @@ class LinkUnit:
         self.sequence = sequence
         self.next = 0
         self.free_at = 0
+        self.name = ""
         self._offered: dict = {}
         self._granting = False
 
-    def offer(self, train, key, eligible: int | None = None) -> None:
-        """The train with ``key`` can use this link from cycle ``eligible`` on (default: now)."""
+    def offer(self, train, key, eligible: int | None = None, in_port: int = 0) -> None:
+        """The train with ``key`` can use this link from cycle ``eligible`` on (default: now).
+        ``in_port`` (the router input it comes through) matters only to round-robin links."""
         self._offered[key] = (self.env.now if eligible is None else eligible, train)
         if self._granting:
             return  # a grant in progress here led back to this link; its loop takes the offer
@@ -81,3 +83,7 @@ class LinkUnit:
                 self.free_at = self.on_grant(train, max(eligible, self.free_at), eligible)
         finally:
             self._granting = False
+
+    def held(self) -> bool:
+        """Trains are offered here that the fixed order does not let through yet."""
+        return bool(self._offered)

@@ -17,10 +17,14 @@ import simpy
 from qsnnsim.arch import ArchSpec
 from qsnnsim.counters import Action, Counters, Unit
 from qsnnsim.engine import offchip
+from qsnnsim.engine.arbiter import RoundRobinLink, input_port
 from qsnnsim.engine.build import HOST_SOURCE, Plan, build_plan
 from qsnnsim.engine.core import CoreUnit, Readiness
+from qsnnsim.engine.flits import FlitEjectPort, FlitLink
+from qsnnsim.engine.occupancy import NocLog, link_name
 from qsnnsim.engine.order import PassOrder, pass_order, train_path
 from qsnnsim.engine.router import DECIDE, NORMAL, LinkUnit, call_at
+from qsnnsim.errors import DeadlockError
 from qsnnsim.kernels import noc, phase, synapse
 from qsnnsim.mapping import Mapping
 from qsnnsim.workload import Workload
@@ -44,6 +48,8 @@ class TrainTiming:
     delivery: int
     marker_start: int
     packets: tuple | None = None
+    eligibles: tuple = ()    # the cycle the train was eligible at each link of its path
+    n_packets: int = 0       # F: its spikes and the marker
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,9 +70,12 @@ class SampleResult:
     fires: dict                  # (slice, t) -> (start, end)
     trains: dict                 # (pass, source, t, dest core) -> TrainTiming
     pass_starts: tuple
-    noc_wait_peak_packets: tuple  # per router
+    noc_buffer_peak_flits: tuple  # per router: its fullest input port's peak (docs/timing-model.md §11)
     link_flits: dict             # (router core, next router core) -> flits carried; (c, c) is c's ejection port
     saturations: dict = field(default_factory=dict)  # projection name -> int64 (T,)
+    link_wait_cycles: dict = field(default_factory=dict)   # link name -> cycles trains waited for a grant
+    link_stall_cycles: dict = field(default_factory=dict)  # link name -> cycles packets waited for a credit
+    fire_waits: dict = field(default_factory=dict)  # (slice, t) -> what its start waited for (critical path)
 
     @property
     def soma_busy_cycles(self) -> tuple:
@@ -92,9 +101,10 @@ class RunResult:
 
 
 class _Train:
-    __slots__ = ("key", "order_key", "source_pop", "t", "dest", "spikes", "n_packets", "links", "grants")
+    __slots__ = ("key", "order_key", "source_pop", "t", "dest", "spikes", "n_packets", "links", "ports", "grants",
+                 "eligibles", "ready", "record")
 
-    def __init__(self, key, order_key, source_pop, t, dest, spikes, links):
+    def __init__(self, key, order_key, source_pop, t, dest, spikes, links, ports):
         self.key = key
         self.order_key = order_key
         self.source_pop = source_pop
@@ -103,7 +113,11 @@ class _Train:
         self.spikes = spikes
         self.n_packets = len(spikes) + 1
         self.links = links
+        self.ports = ports        # per link of the path: the (router, input port) it reads from; None first
         self.grants = []
+        self.eligibles = []
+        self.ready = None         # finite buffers: per link, the cycle each packet is ready there
+        self.record = None        # finite buffers: (u_k, start_k) per packet
 
 
 def _state_dtype(bits: int) -> type:
@@ -236,7 +250,7 @@ class _PassRun:
     """One pass of one sample: the simpy environment and its units."""
 
     def __init__(self, plan: Plan, state: _SampleState, pass_index: int, offset: int, counts: np.ndarray,
-                 unit_cycles: np.ndarray, fires: dict, trains: dict, wait_log: list, link_flits: dict,
+                 unit_cycles: np.ndarray, fires: dict, trains: dict, noc_log: NocLog, link_flits: dict,
                  topology: PassTopology, record_packets: bool = False, on_fire=None):
         self.plan = plan
         self.on_fire = on_fire
@@ -248,9 +262,13 @@ class _PassRun:
         self.unit_cycles = unit_cycles
         self.fires = fires
         self.trains = trains
-        self.wait_log = wait_log
+        self.noc_log = noc_log
         self.link_flits = link_flits
         arch = plan.arch
+        # The options of docs/timing-model.md §10; the defaults keep the fixed order's ahead-granting links.
+        self.round_robin = arch.noc.arbitration == "round_robin"
+        self.finite = arch.noc.router_buffers == "finite"
+        self.depth = arch.noc.buffer_depth_flits
         self.R = arch.noc.router_latency_cycles
         self.L = arch.noc.link_latency_cycles
         self.P_int = arch.core.integrate_pipeline_cycles
@@ -265,20 +283,34 @@ class _PassRun:
         for s in self.top.here:
             if s.core not in self.cores:
                 self.cores[s.core] = CoreUnit(self.env, s.core, self.order.soma_sequence[s.core],
-                                              arch.core.spike_buffer_packets, self._start_fire)
+                                              arch.core.spike_buffer_packets, self._start_fire,
+                                              ready_order=arch.core.soma_order == "ready")
             self.cores[s.core].readiness[s.index] = Readiness(self.top.needs[s.index])
         self.links: dict[tuple, LinkUnit] = {}
         self.paths: dict[tuple, tuple] = {}
         self.host = Readiness(self.top.host_needs)
 
     # ----------------------------------------------------------------- helpers
-    def _link(self, name: tuple) -> LinkUnit:
+    def _link(self, name: tuple):
         link = self.links.get(name)
         if link is None:
             kind = name[0]
             router = self.plan.io_core if kind == "host" else name[1]
-            on_grant = self._grant_eject if kind == "eject" else self._grant_hop
-            link = self.links[name] = LinkUnit(self.env, router, on_grant, self.order.link_sequence[name])
+            sequence = None if self.round_robin else self.order.link_sequence[name]
+            label = link_name(name)
+            if self.finite and kind == "eject":
+                link = FlitEjectPort(self.env, label, router, sequence, self._grant_flits, self._eject_packet)
+            elif self.finite:
+                link = FlitLink(self.env, label, router, sequence, self._grant_flits, self._move_packet,
+                                self.depth, self.L if kind == "mesh" else 1)
+            else:
+                on_grant = self._grant_eject if kind == "eject" else self._grant_hop
+                if self.round_robin:
+                    link = RoundRobinLink(self.env, router, on_grant, label)
+                else:
+                    link = LinkUnit(self.env, router, on_grant, sequence)
+                    link.name = label
+            self.links[name] = link
         return link
 
     def _count(self, core: int, pop: int, t: int, action: Action, n) -> None:
@@ -290,10 +322,10 @@ class _PassRun:
             self.cores[core].schedule_decision(0)
         self._host_ready_check()
         self.env.run()
-        for cu in self.cores.values():
-            for sid in sorted(cu.readiness):
-                if cu.readiness[sid].next_t < self.T:
-                    raise RuntimeError(f"deadlock: slice {sid} stopped before timestep {cu.readiness[sid].next_t}")
+        self._check_finished()
+        for link in self.links.values():
+            if self.finite and isinstance(link, FlitLink):
+                self.noc_log.stall(link.name, link.stall_cycles)
         # The units call back into this pass (bound methods): drop them, so the pass, its plan
         # and its arrays are freed when the sample ends rather than at some later cycle
         # collection, whose timing would decide when tens of MB go back to the allocator.
@@ -301,6 +333,18 @@ class _PassRun:
         self.links.clear()
         self.paths.clear()
         return self.end
+
+    def _check_finished(self) -> None:
+        """Nothing is left to happen: every slice must have fired every timestep (§10.4)."""
+        waiting = [(sid, cu.readiness[sid].next_t) for cu in self.cores.values() for sid in sorted(cu.readiness)
+                   if cu.readiness[sid].next_t < self.T]
+        if waiting:
+            held = sorted(link.name for link in self.links.values() if link.held())
+            slices = ", ".join(f"slice {sid} at t={t}" for sid, t in waiting[:8])
+            raise DeadlockError(
+                f"deadlock in pass {self.p} at cycle {self.env.now + self.offset}: {slices}"
+                f"{' and more' if len(waiting) > 8 else ''} wait; links holding or queueing trains: "
+                f"{', '.join(held[:12]) or 'none'}{' ...' if len(held) > 12 else ''}")
 
     # ----------------------------------------------------------------- host
     def _host_ready_check(self) -> None:
@@ -313,9 +357,10 @@ class _PassRun:
         t = self.host.next_t
         now = self.env.now
         io = self.plan.io_core
+        self.noc_log.fire_waits[("host", self.p, t)] = (now + self.offset, self.host.cause[t])
         self.host.advance()
         if t + 1 < self.T:
-            self.host.satisfy(t + 1, now)  # its trains of t became eligible now
+            self.host.satisfy(t + 1, now, ("own",))  # its trains of t became eligible now
         for src in self.top.host_sources:
             spikes, pop = self._source_spikes(src, t)
             for core in self.top.host_train_cores[src]:
@@ -337,47 +382,70 @@ class _PassRun:
 
     # ----------------------------------------------------------------- trains
     def _path(self, src_core: int, dest_core: int, from_host: bool) -> tuple:
-        """The links of a route and the keys its flits are counted under (after the injection port)."""
+        """The links of a route, the keys its flits are counted under (after the injection port),
+        and the (router, input port) each link of the route reads from (None for the first)."""
         key = (src_core, dest_core, from_host)
         path = self.paths.get(key)
         if path is None:
             names = train_path(src_core, dest_core, self.cols, from_host)
             hops = [(n[1], n[2]) if n[0] == "mesh" else (dest_core, dest_core) for n in names[1:]]
-            path = self.paths[key] = ([self._link(name) for name in names], hops)
+            # (router, input port, pass): each pass has its own timeline and empty buffers (§7, §11)
+            ports = [None] + [(self.links_router(n), input_port(prev, self.cols), self.p)
+                              for prev, n in zip(names, names[1:])]
+            path = self.paths[key] = ([self._link(name) for name in names], hops, ports)
         return path
 
+    def links_router(self, name: tuple) -> int:
+        return self.plan.io_core if name[0] == "host" else name[1]
+
     def _launch(self, src, pop, t, dest_core, spikes, src_core, level, from_host=False):
-        links, hops = self._path(src_core, dest_core, from_host)
+        links, hops, ports = self._path(src_core, dest_core, from_host)
         f = len(spikes) + 1
         for hop in hops:
             self.link_flits[hop] = self.link_flits.get(hop, 0) + f
-        train = _Train((self.p, src, t, dest_core), (level, src, dest_core), pop, t, dest_core, spikes, links)
+        train = _Train((self.p, src, t, dest_core), (level, src, dest_core), pop, t, dest_core, spikes, links, ports)
         counter_core = self.plan.n_cores if from_host else src_core
         self._count(counter_core, pop, t, Action.PACKET, f)
         self._count(counter_core, pop, t, Action.FLIT_HOP, f * len(hops))
         self._count(dest_core, pop, t, Action.SPIKE_BUFFER_ACCESS, 2 * f)
-        links[0].offer(train, train.order_key)
+        now = self.env.now
+        if self.finite:
+            train.ready = [[now] * f] + [[] for _ in links[1:]]
+            train.record = []
+        links[0].offer(train, train.order_key, now, 0)
+
+    def _forward_latency(self, train: _Train, i: int) -> int:
+        """Cycles from crossing link ``i`` of the train's path to entering the next router."""
+        return 1 if i == 0 else self.L
+
+    def _waited(self, train: _Train, link, grant: int, eligible: int) -> None:
+        train.grants.append(grant)
+        train.eligibles.append(eligible)
+        self.noc_log.carried(link.name)
+        if grant > eligible:
+            self.unit_cycles[link.router_core, train.source_pop, train.t, _LINK_WAIT] += grant - eligible
+            self.noc_log.wait(link.name, grant - eligible)
 
     def _grant_hop(self, train: _Train, grant: int, eligible: int) -> int:
         i = len(train.grants)
-        train.grants.append(grant)
-        link = train.links[i]
-        if grant > eligible:
-            self.unit_cycles[link.router_core, train.source_pop, train.t, _LINK_WAIT] += grant - eligible
-            self.wait_log.append((link.router_core, eligible + self.offset, grant + self.offset, train.n_packets))
-        delay = (1 + self.R) if i == 0 else (self.L + self.R)
-        train.links[i + 1].offer(train, train.order_key, grant + delay)
-        return grant + train.n_packets
+        self._waited(train, train.links[i], grant, eligible)
+        f = train.n_packets
+        if i > 0:  # the train sat in this router's input port from its entry until it crossed here
+            self.noc_log.held(train.ports[i], train.grants[i - 1] + self._forward_latency(train, i - 1) + self.offset,
+                              f, grant + self.offset, f)
+        nxt = train.links[i + 1]
+        nxt.offer(train, train.order_key, grant + self._forward_latency(train, i) + self.R,
+                  train.ports[i + 1][1])
+        return grant + f
 
     def _grant_eject(self, train: _Train, grant: int, eligible: int) -> int:
-        train.grants.append(grant)
-        if grant > eligible:
-            self.unit_cycles[train.dest, train.source_pop, train.t, _LINK_WAIT] += grant - eligible
-            self.wait_log.append((train.dest, eligible + self.offset, grant + self.offset, train.n_packets))
+        i = len(train.grants)
+        self._waited(train, train.links[i], grant, eligible)
         table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
         cu = self.cores[train.dest]
         t = train.t
-        record = np.empty((train.n_packets, 2), np.int64) if self.record_packets else _NO_RECORD
+        record = np.empty((train.n_packets, 2), np.int64) if self.record_packets or self.noc_log.enabled \
+            else _NO_RECORD
         delivery, marker_start, stall, busy = noc.eject_and_count(
             grant, train.spikes, table.cost, table.stats, table.target_pops, table.target_actions,
             self.counts[train.dest], t, _COUNT_COLUMNS, cu.ring, cu.integrate_state, record)
@@ -385,25 +453,80 @@ class _PassRun:
         cycles[_EJECTION_STALL] += stall
         cycles[_INTEGRATE_BUSY] += busy
         o = self.offset
-        packets = tuple((u + o, start + o) for u, start in record.tolist()) if self.record_packets else None
-        grants = tuple(train.grants) if o == 0 else tuple(g + o for g in train.grants)
-        self.trains[train.key] = TrainTiming(grants, delivery + o, marker_start + o, packets)
+        f = train.n_packets
+        enter = train.grants[i - 1] + self._forward_latency(train, i - 1) + o
+        if stall:
+            self.noc_log.held(train.ports[i], enter, f, 0, 0)
+            self.noc_log.held_exits(train.ports[i], record[:, 0] + o)
+        else:
+            self.noc_log.held(train.ports[i], enter, f, grant + o, f)
+        self._delivered(train, delivery, marker_start, record.tolist() if self.record_packets else None)
+        return delivery + 1
+
+    def _delivered(self, train: _Train, delivery: int, marker_start: int, packets) -> None:
+        o = self.offset
+        if packets is not None:
+            packets = tuple((u + o, start + o) for u, start in packets)
+        grants = tuple(g + o for g in train.grants)
+        eligibles = tuple(e + o for e in train.eligibles)
+        self.trains[train.key] = TrainTiming(grants, delivery + o, marker_start + o, packets, eligibles,
+                                             train.n_packets)
         # The marker's targets may fire from ``done`` on. That cycle is known now (the port and
         # the integrate unit serve in a fixed order), so their readiness records it at once and
         # their soma decides at that cycle at the earliest: no event of its own per train.
         done = marker_start + 1 + self.P_int
-        self._marker_done(self.top.marker_targets[(train.key[1], train.dest)], t, done)
-        return delivery + 1
+        self._marker_done(self.top.marker_targets[(train.key[1], train.dest)], train.t, done, train.key)
 
-    def _marker_done(self, edges, t, cycle) -> None:
+    # ------------------------------------------------- finite router buffers (§10.3)
+    def _grant_flits(self, train: _Train, grant: int, eligible: int) -> None:
+        self._waited(train, train.links[len(train.grants)], grant, eligible)
+
+    def _move_packet(self, train: _Train, i: int, k: int, x: int, stall: int) -> None:
+        """Packet ``k`` crossed link ``i`` of its path at ``x``."""
+        o = self.offset
+        if i > 0:  # it left the input port of link i's router, whose slot the link before gets back
+            self.noc_log.held(train.ports[i], 0, 0, x + o, 1)
+            train.links[i - 1].credit(x + self._forward_latency(train, i - 1))
+        lat = self._forward_latency(train, i)
+        self.noc_log.held(train.ports[i + 1], x + lat + o, 1, 0, 0)
+        train.ready[i + 1].append(x + lat + self.R)
+        nxt = train.links[i + 1]
+        if k == 0:
+            nxt.offer(train, train.order_key, x + lat + self.R, train.ports[i + 1][1])
+        else:
+            nxt.packet_ready(train)
+
+    def _eject_packet(self, train: _Train, k: int, earliest: int) -> int:
+        """Packet ``k`` of the port's train enters the spike buffer (§10.3): returns ``u_k``."""
+        cu = self.cores[train.dest]
+        table = self.plan.cost_tables[(train.source_pop, train.dest, self.p)]
+        t = train.t
+        if k == 0:
+            noc.count_train(train.spikes, table.stats, table.target_pops, table.target_actions,
+                            self.counts[train.dest], t, _COUNT_COLUMNS)
+        cost = np.array([table.cost[train.spikes[k]] if k < len(train.spikes) else 1], np.int64)
+        row = np.empty((1, 2), np.int64)
+        u, start, stall, busy = noc.eject_train(earliest, cost, cu.ring, cu.integrate_state, row)
+        cycles = self.unit_cycles[train.dest, train.source_pop, t]
+        cycles[_EJECTION_STALL] += stall
+        cycles[_INTEGRATE_BUSY] += busy
+        train.record.append((int(u), int(start)))
+        i = len(train.grants) - 1
+        self.noc_log.held(train.ports[i], 0, 0, int(u) + self.offset, 1)
+        train.links[i - 1].credit(int(u) + self._forward_latency(train, i - 1))
+        if k == train.n_packets - 1:
+            self._delivered(train, int(u), int(start), train.record if self.record_packets else None)
+        return int(u)
+
+    def _marker_done(self, edges, t, cycle, train_key) -> None:
         # A train of t completes its targets' timestep t + delay, for every edge (§5b).
         for sid, delay in edges:
             if t + delay < self.T:
-                self._satisfy(sid, t + delay, cycle)
+                self._satisfy(sid, t + delay, cycle, ("train", train_key))
 
-    def _satisfy(self, sid: int, t: int, cycle: int) -> None:
+    def _satisfy(self, sid: int, t: int, cycle: int, cause) -> None:
         cu = self.cores[self.plan.slices[sid].core]
-        if cu.readiness[sid].satisfy(t, cycle):
+        if cu.readiness[sid].satisfy(t, cycle, cause):
             cu.schedule_decision(max(self.env.now, cu.readiness[sid].ready))
 
     # ----------------------------------------------------------------- fire
@@ -414,9 +537,13 @@ class _PassRun:
         r = cu.readiness[sid]
         t = r.next_t
         end = now + sl.fire_cycles
+        # What this start waited for, the critical path's step back (docs/timing-model.md §11).
+        busy = now > r.ready_at[t] and cu.last_fire is not None
+        self.noc_log.fire_waits[(sid, t)] = ("soma", cu.last_fire) if busy else r.cause[t]
+        cu.last_fire = (sid, t)
         r.advance()
         if t + 1 < self.T:
-            r.satisfy(t + 1, end)  # its own fire of t
+            r.satisfy(t + 1, end, ("own",))  # its own fire of t
         fired = self._compute(sl, t)
         call_at(self.env, end, lambda: self._end_fire(sid, t, fired), NORMAL)
         self.fires[(sid, t)] = (now + self.offset, end + self.offset)
@@ -429,12 +556,12 @@ class _PassRun:
             granted = t + self.top.credit_lag[(src, sid)]
             if granted < self.T:
                 lat = plan.hops(plan.slices[src].core, sl.core) * (self.R + self.L)
-                self._satisfy(src, granted, end + lat)
+                self._satisfy(src, granted, end + lat, ("credit", sid, t))
         if sid in self.top.host_lag:
             granted = t + self.top.host_lag[sid]
             if granted < self.T:
                 lat = plan.hops(sl.core, plan.io_core) * (self.R + self.L)
-                if self.host.satisfy(granted, end + lat):
+                if self.host.satisfy(granted, end + lat, ("credit", sid, t)):
                     self._host_ready_check()
         self.unit_cycles[sl.core, sl.pop, t, Unit.SOMA_BUSY] += sl.fire_cycles
         return sl.fire_cycles
@@ -515,30 +642,18 @@ class _PassRun:
         return fired
 
 
-def _peak_waiting(wait_log: list, n_routers: int) -> tuple:
-    """Peak packets of trains waiting at each router (eligible, not yet granted)."""
-    peaks = np.zeros(n_routers, np.int64)
-    if wait_log:
-        router, eligible, granted, packets = np.array(wait_log, np.int64).T
-        routers = np.concatenate([router, router])
-        times = np.concatenate([eligible, granted])
-        deltas = np.concatenate([packets, -packets])
-        # Per router in time order, a grant before an arrival in the same cycle. Every router's
-        # deltas sum to zero, so one running sum over the sorted events is each router's level.
-        order = np.lexsort((deltas, times, routers))
-        np.maximum.at(peaks, routers[order], np.cumsum(deltas[order]))
-    return tuple(int(p) for p in peaks)
-
-
 def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
-                    record_packets: bool = False, progress=None) -> SampleResult:
+                    record_packets: bool = False, progress=None, noc_figures: bool = True) -> SampleResult:
     """Run one sample (all passes) and collect its result.
 
     ``topologies`` (one :class:`PassTopology` per pass) are sample-independent; pass them to
     compute them once for many samples. ``record_packets`` keeps every packet's ejection and
     integrate start in each :class:`TrainTiming` (small runs: F pairs per train).
     ``progress(fires_done, fires_total)``, when given, is called after every fire (a slice's
-    timestep), so a long sample can show where it is.
+    timestep), so a long sample can show where it is. ``noc_figures`` keeps the per-link waits
+    and stalls and the router buffer peaks (docs/timing-model.md §11); without it those are
+    empty (they cost a run about a third of a sample's time, so a long run keeps them for the
+    samples it traces).
     """
     on_fire = None
     if progress is not None:
@@ -557,7 +672,7 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
     unit_cycles = np.zeros((plan.n_cores + 1, n_pops, T, len(Unit)), np.int64)
     fires: dict = {}
     trains: dict = {}
-    wait_log: list = []
+    noc_log = NocLog(plan.n_cores, noc_figures)
     link_flits: dict = {}
     state = _SampleState(plan, sample)
     host = plan.n_cores
@@ -581,7 +696,7 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
                     counts[host, pop_i, 0, Action.OFFCHIP_BIT] += s.weight_words * arch.core.weight_sram.word_bits
                     counts[s.core, pop_i, 0, Action.WEIGHT_SRAM_WRITE] += s.weight_words
         starts.append(offset)
-        run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, wait_log, link_flits,
+        run = _PassRun(plan, state, p, offset, counts, unit_cycles, fires, trains, noc_log, link_flits,
                        topologies[p], record_packets, on_fire)
         end = int(offset + run.run())  # a plain int with or without the JIT
     out_i = next(i for i, q in enumerate(wl.populations) if q is wl.readout_population)
@@ -596,9 +711,11 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
         sample=sample, label=label, readout=readout, predicted=int(np.argmax(readout)), latency_cycles=end,
         latency_us=end / arch.chip.clock_mhz, counters=counters, spikes=spikes, membranes=membranes,
         fires=fires, trains=trains,
-        pass_starts=tuple(starts), noc_wait_peak_packets=_peak_waiting(wait_log, plan.n_cores),
+        pass_starts=tuple(starts), noc_buffer_peak_flits=noc_log.buffer_peaks(),
         link_flits=dict(sorted(link_flits.items())),
         saturations=state.saturations,
+        link_wait_cycles=noc_log.wait_cycles, link_stall_cycles=noc_log.stall_cycles,
+        fire_waits=noc_log.fire_waits,
     )
 
 

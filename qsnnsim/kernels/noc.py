@@ -69,19 +69,8 @@ def eject_train(grant, costs, ring, state, record):
 
 
 @jit
-def eject_and_count(grant, spikes, cost, stats, target_pops, target_actions, counts, t, count_columns,
-                    ring, state, record):
-    """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after
-    them), and the train's counts per target slice added in the same call.
-
-    ``cost`` (n_src,) is the integrate cost of a packet per source neuron; ``stats``
-    (n_targets, 3, n_src) holds, per source neuron, the weight words, updates and
-    accumulator words its packet causes in each target slice. Their totals over the train's
-    spikes are added to ``counts`` int64 (n_pops, T, n_actions) of the core at timestep ``t``:
-    target k's updates under action ``target_actions[k]`` of population ``target_pops[k]``,
-    its weight words, accumulator reads and accumulator writes under the three actions
-    ``count_columns`` int64 (3,) names.
-    """
+def count_train(spikes, stats, target_pops, target_actions, counts, t, count_columns):
+    """Add a train's counts per target slice (see :func:`eject_and_count`) without timing it."""
     n = spikes.shape[0]
     for k in range(stats.shape[0]):
         words_row, updates_row, acc_row = stats[k, 0], stats[k, 1], stats[k, 2]
@@ -98,6 +87,24 @@ def eject_and_count(grant, spikes, cost, stats, target_pops, target_actions, cou
         counts[pop, t, target_actions[k]] += updates
         counts[pop, t, count_columns[1]] += acc_words
         counts[pop, t, count_columns[2]] += acc_words
+
+
+@jit
+def eject_and_count(grant, spikes, cost, stats, target_pops, target_actions, counts, t, count_columns,
+                    ring, state, record):
+    """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after
+    them), and the train's counts per target slice added in the same call.
+
+    ``cost`` (n_src,) is the integrate cost of a packet per source neuron; ``stats``
+    (n_targets, 3, n_src) holds, per source neuron, the weight words, updates and
+    accumulator words its packet causes in each target slice. Their totals over the train's
+    spikes are added to ``counts`` int64 (n_pops, T, n_actions) of the core at timestep ``t``:
+    target k's updates under action ``target_actions[k]`` of population ``target_pops[k]``,
+    its weight words, accumulator reads and accumulator writes under the three actions
+    ``count_columns`` int64 (3,) names.
+    """
+    count_train(spikes, stats, target_pops, target_actions, counts, t, count_columns)
+    n = spikes.shape[0]
     costs = np.empty(n + 1, dtype=np.int64)
     for i in range(n):
         costs[i] = cost[spikes[i]]

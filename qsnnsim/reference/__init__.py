@@ -11,30 +11,60 @@ Time is modelled by units that look at their own state every cycle, never by clo
 recurrences over whole trains: packets sit in router queues, trains own links and send one
 packet per cycle, packets fly over a link for its latency and through a router for ``R``
 cycles, the spike buffer holds packets, the integrate unit counts down a packet's cost and the
-soma counts down a fire. Every link and every soma serves its jobs in the fixed order of timing
-doc §2b: before a pass runs, the levels of its fires and host emissions are computed from the
-mapping and the projections' delays alone, each link gets the list of the trains that cross it sorted by key
+soma counts down a fire. By default (``noc.arbitration: level_order``, ``core.soma_order: level``)
+every link and every soma serves its jobs in the fixed order of timing doc §2b: before a pass runs,
+the levels of its fires and host emissions are computed from the mapping and the projections'
+delays alone, each link gets the list of the trains that cross it sorted by key
 ``(level, source, destination core)`` and each soma the list of its slices' fires sorted by
-``(level, slice index)``. Within one cycle ``c`` the units act in this fixed order (the order
-is what makes the doc's inclusive/exclusive cycle rules come out exactly):
+``(level, slice index)``. The options of timing doc §10 are read from the arch:
+``noc.arbitration: round_robin`` makes every link work-conserving (§10.1), ``core.soma_order:
+ready`` every soma (§10.2), and ``noc.router_buffers: finite`` gives every router input port
+``noc.buffer_depth_flits`` slots with credits (§10.3). Within one cycle ``c`` the units act in this
+fixed order (the order is what makes the doc's inclusive/exclusive cycle rules come out exactly,
+for every combination of the options):
 
 1. somas whose fire ends at ``c`` finish it: the slice's spikes become trains eligible at the
    core's injection port at ``c``, and credits leave for the slice's sources (itself included,
    for a self-projection);
-2. events due at ``c`` land: packets reach the point where their router has routed them (a
-   train's head there makes the train eligible at the next output port at ``c``), markers
-   complete in the integrate pipeline, credits arrive (a credit with zero hops lands at once);
+2. events due at ``c`` land: packets reach the point where their router has routed them (the
+   packet's readiness ``a_k`` at the next output port; a train's head there makes the train
+   eligible at that port at ``c``), markers complete in the integrate pipeline, credits arrive (a
+   credit with zero hops lands at once);
 3. the host puts its trains on its port for every next timestep that is ready at ``c`` (with
    accumulator slots several can be: a credit for a timestep below 0 is no wait);
-4. every link with no owner grants the next train of its order if that train is eligible, and
-   otherwise idles, even while a later train waits; every owned link moves one packet (the
-   ejection port only while the spike buffer, as it was at the start of the cycle, has a free
-   slot; otherwise it counts a stall cycle);
+4. every link with no owner (free: its last train's last packet crossed before ``c``) grants a
+   train. ``level_order``: the next train of its order if that train is eligible, and otherwise
+   it idles, even while a later train waits. ``round_robin``: among the trains eligible at
+   ``<= c`` (steps 1-3 included), an injection or host port takes the oldest eligibility, ties by
+   key; a router output port takes the first input port after its pointer in the cyclic order
+   local, host, north, east, south, west (pointer initially west) that has a waiting train, the
+   earliest eligible train there, ties by key, and moves its pointer to that input port. Then
+   every owned link moves one packet if that packet is ready there (``a_k <= c``): the ejection
+   port only while the spike buffer, as it was at the start of the cycle, has a free slot
+   (otherwise it counts an ejection stall cycle); with ``finite`` buffers any other link only
+   while it holds a credit, i.e. fewer than ``B`` of the packets that crossed it still hold a
+   slot in the input port it feeds (otherwise it counts a link stall cycle). A packet holds that
+   slot from its crossing until ``y + C``, ``y`` the cycle it crosses its next link and ``C`` the
+   link's forward latency (``L``, or 1 for an injection or host port): since ``C >= 1`` a slot
+   freed in cycle ``c`` is usable from ``c + 1`` at the earliest, and since a packet crossing at
+   ``c`` is ready at the next port at ``c + lat + R > c``, the order in which links are visited
+   within the cycle never matters;
 5. every idle integrate unit starts the oldest buffered packet that entered before ``c``;
    the slot it frees is only seen by the ejection port at ``c + 1``;
-6. every idle soma starts the next fire of its order if that slice is ready, and otherwise
-   idles; a fire computes the slice's neuron update of DESIGN §2 from the accumulators its
-   integrate unit filled from the packets it really received.
+6. every idle soma starts a fire, and otherwise idles: ``level``, the next fire of its order if
+   that slice is ready; ``ready``, of its slices ready for their next timestep (every condition
+   of §5 met at a cycle ``<= c``, steps 1-2 included), the one ready earliest, ties by the smaller
+   ``t``, then the smaller slice index. A fire computes the slice's neuron update of DESIGN §2
+   from the accumulators its integrate unit filled from the packets it really received.
+
+Figures of timing doc §11 come out of the same stepping: a train's wait at a link is its grant
+cycle minus the cycle it became eligible there; every packet that crosses a link other than an
+ejection port gets an occupancy cell of the input port behind it, entered at ``x + lat`` and left
+at the cycle it crosses its next link (``u_k`` at the ejection port), from which
+``noc_buffer_peak_flits`` is the largest count of cells with ``enter <= c < leave`` (for either
+buffer model). If a cycle passes in which nothing happens while nothing is due later (no event,
+fire end, integrate issue or credit return ahead) and the pass is not done, the chip can never
+move again: the run raises :class:`qsnnsim.errors.DeadlockError` (§10.4) rather than loop.
 
 Delays and recurrence (timing doc §5b): a slice holds ``K`` accumulator slots; a packet of a
 source's train of ``t`` adds, for each projection with delay ``e``, into the slot of timestep
@@ -158,8 +188,11 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
     Returns
     -------
     ReferenceResult
-        Cycles of every fire and train, per-core busy and stall cycles, latency, and the
-        functional result (spikes, readout), which equals :func:`qsnnsim.golden.run_golden`.
+        Cycles of every fire and train, per-core busy and stall cycles, latency, per-link wait
+        and stall cycles, per-router buffer peaks (timing doc §9, §11), and the functional result
+        (spikes, readout), which equals :func:`qsnnsim.golden.run_golden`. The options of timing
+        doc §10 are read from ``arch`` (``noc.arbitration``, ``core.soma_order``,
+        ``noc.router_buffers`` with ``noc.buffer_depth_flits``).
 
     Raises
     ------
@@ -168,6 +201,9 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
     MappingError
         The mapping does not belong to this workload and arch (mesh, slices, SRAM words,
         or destinations that miss a synapse).
+    DeadlockError
+        A pass stopped moving with slices that had not fired every timestep (timing doc §10.4;
+        not expected to happen).
     """
     mapping_file = f"<mapping of {mapping.workload_name} on {mapping.arch_name}>"
     _check(workload, arch, mapping, sample, mapping_file)
@@ -203,5 +239,8 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
         predicted=int(np.argmax(readout)),
         spikes=run.spikes,
         actions=dict(run.actions),
+        link_wait_cycles=dict(sorted(run.link_wait.items())),
+        link_stall_cycles=dict(sorted(run.link_stall.items())),
+        noc_buffer_peak_flits=tuple(run.buffer_peak),
     )
 

@@ -1,10 +1,13 @@
 """The chip of the reference model, stepped one cycle at a time: NoC links, spike buffers,
 integrate units, somas and the host, for one pass of one sample (timing doc §1-§7).
 
-Every link and every soma serves its jobs in the fixed order of timing doc §2b. Like the
-chip, which is configured with it, the model sets that order up before a pass runs, from the
+By default every link and every soma serves its jobs in the fixed order of timing doc §2b. Like
+the chip, which is configured with it, the model sets that order up before a pass runs, from the
 levels :func:`service_levels` derives from the mapping and the projections' delays alone; while
-the pass runs each unit only ever looks at the next job of its own order. Each slice keeps its
+the pass runs each unit only ever looks at the next job of its own order. The options of timing
+doc §10 (round-robin links, ready-first somas, finite router buffers with credits) change only
+how a free unit picks its next job and when a packet may cross a link (:meth:`PassModel.pick`,
+:meth:`PassModel.soma_step`, :meth:`PassModel.link_step`). Each slice keeps its
 accumulator slots (timing doc §5b) and the counts of the synapse-side actions (§4, §5). The intra-cycle order of
 :meth:`PassModel.step` is documented in :mod:`qsnnsim.reference`.
 """
@@ -16,7 +19,7 @@ from collections import deque
 import numpy as np
 
 from qsnnsim.arch import ArchSpec
-from qsnnsim.errors import MappingError
+from qsnnsim.errors import DeadlockError, MappingError
 from qsnnsim.golden import rshift, saturate
 from qsnnsim.mapping import Mapping, Slice
 from qsnnsim.reference.edges import SourceEdges, pass_graph
@@ -25,6 +28,11 @@ from qsnnsim.reference.synapses import CoreSynapses, fire_cycles_of
 from qsnnsim.workload import Workload
 
 MARKER = -1
+#: Input ports of a router in the cyclic order of round-robin arbitration (timing doc §10.1).
+PORTS = ("local", "host", "north", "east", "south", "west")
+LOCAL, HOST_PORT, NORTH, EAST, SOUTH, WEST = range(6)
+#: The input port a train enters the next router through, by the output port it left on.
+ENTERS_THROUGH = {"E": WEST, "W": EAST, "S": NORTH, "N": SOUTH}
 #: Actions the reference counts, totals per sample (timing doc §4, §5): the synapse-side ones.
 ACTIONS = ("weight_sram_read", "acc_sram_read", "acc_sram_write", "synaptic_add", "mac8", "mac16")
 
@@ -101,6 +109,7 @@ class Train:
     __slots__ = (
         "delivery",
         "dest",
+        "eligible",
         "grants",
         "key",
         "marker_start",
@@ -125,9 +134,11 @@ class Train:
         self.dest = dest
         self.packets = packets  # (source neuron, value); the last one is the marker
         self.path = path
-        # Packets routed and waiting in front of link h: (cycle they became available, k).
+        # Packets routed and waiting in front of link h: (cycle they became available, i.e. a_k, k,
+        # the occupancy cell of the input port they sit in, None before the first link).
         self.queues = [deque() for _ in path]
         self.grants: list[int] = []
+        self.eligible: list[int] = []  # per link of the path: the cycle its head became eligible there
         self.delivery = -1
         self.marker_start = -1
         # Per packet k, filled as the units step: cycle it entered the spike buffer, cycle the
@@ -140,20 +151,49 @@ class Link:
     """A router output port with its wire, an injection port or the host port (timing doc §3).
 
     ``schedule`` is the link's service order for the pass: the keys ``(level, source,
-    destination core)`` of every train whose path crosses it, increasing (timing doc §2b).
+    destination core)`` of every train whose path crosses it, increasing (timing doc §2b). With
+    round-robin arbitration (§10.1) it is only the list of the trains to come (its length says
+    when all have been granted); the choice among waiting trains is made as they wait.
+
+    Every link but an ejection port feeds one router input port (``downstream`` router, port
+    ``in_port`` of :data:`PORTS`). ``cells`` are the packets that crossed it, one mutable
+    ``[enter, leave, release]`` each: the cycle the packet entered that input port (``x + lat``),
+    the cycle it left it by crossing its next link (``y``), and the cycle its slot is usable by
+    this link again (``y + C``, ``C`` = this link's forward latency; timing doc §10.3, §11).
+    ``held`` are the cells that may still hold a slot (finite buffers' credits).
     """
 
-    __slots__ = ("eject_core", "hop", "latency", "next", "order", "owner", "schedule", "waiting")
+    __slots__ = ("cells", "downstream", "eject_core", "held", "hop", "in_port", "latency", "name", "next",
+                 "order", "owner", "pointer", "schedule", "stall", "wait", "waiting")
 
-    def __init__(self, order: int, latency: int, eject_core: int = -1):
+    def __init__(self, order: int, latency: int, name: str, downstream: int = -1, in_port: int = -1,
+                 eject_core: int = -1):
         self.order = order  # fixed visiting order, for determinism only
         self.latency = latency
+        self.name = name  # as timing doc §11 names links: "inject c", "host", "c->d", "eject c"
+        self.downstream = downstream
+        self.in_port = in_port
         self.eject_core = eject_core
         self.schedule: list[tuple[int, int, int]] = []
-        self.next = 0  # position in schedule of the next train to grant
+        self.next = 0  # trains granted so far (level order: position in schedule of the next one)
         self.waiting: dict[tuple[int, int, int], tuple[Train, int]] = {}  # eligible trains: key -> (train, hop)
         self.owner: Train | None = None
         self.hop = 0
+        self.pointer = WEST  # round robin: the input port granted last (timing doc §10.1)
+        self.cells: list[list] = []
+        self.held: list[list] = []
+        self.wait = 0  # link_wait_cycles: sum of g - e (timing doc §3)
+        self.stall = 0  # link_stall_cycles: cycles a ready packet waited only for a credit (§10.3)
+
+
+def buffer_peak(cells: list[list]) -> int:
+    """Largest number of cells with ``enter <= c < leave`` at any cycle ``c`` (timing doc §11)."""
+    edges = sorted([(cell[0], 1) for cell in cells] + [(cell[1], -1) for cell in cells])
+    peak = now = 0
+    for _, delta in edges:  # at equal cycles the leaves (-1) come first: a packet leaving at c is gone
+        now += delta
+        peak = max(peak, now)
+    return peak
 
 
 # --------------------------------------------------------------------------- one sample
@@ -177,6 +217,11 @@ class SampleRun:
         self.soma_busy = [0] * n_cores
         self.integrate_busy = [0] * n_cores
         self.ejection_stall = [0] * n_cores
+        # Per link that carried a train (timing doc §11 names), summed over passes; per router the
+        # largest input-port occupancy over the sample's cycles (its passes never overlap in time).
+        self.link_wait: dict[str, int] = {}
+        self.link_stall: dict[str, int] = {}
+        self.buffer_peak = [0] * n_cores
         self.fires: dict[tuple[int, int], tuple[int, int]] = {}
         self.trains: dict[tuple[int, int, int, int], TrainTiming] = {}
         self.spikes = {p.name: np.zeros((self.T,) + p.shape, bool if p.spike_max == 1 else np.int64)
@@ -208,6 +253,11 @@ class PassModel:
         self.P_int = arch.core.integrate_pipeline_cycles
         self.cols = arch.chip.mesh_cols
         self.io_core = arch.offchip.io_router[0] * self.cols + arch.offchip.io_router[1]
+        # Options of timing doc §10.
+        self.round_robin = arch.noc.arbitration == "round_robin"
+        self.ready_order = arch.core.soma_order == "ready"
+        self.finite = arch.noc.router_buffers == "finite"
+        self.B = arch.noc.buffer_depth_flits
         self.slices = [s for s in mapping.slices if s.pass_index == pass_index]
         here = {s.index for s in self.slices}
         self.here = here
@@ -229,13 +279,19 @@ class PassModel:
         # Links, created in a fixed order.
         self.links: dict[tuple, Link] = {}
         order = 0
+        step = {"N": (-1, 0), "E": (0, 1), "S": (1, 0), "W": (0, -1)}
         for core in range(arch.chip.mesh_rows * self.cols):
-            for port in ("inj", "N", "E", "S", "W"):
-                self.links[(core, port)] = Link(order, 1 if port == "inj" else self.L)
-                order += 1
-            self.links[(core, "ej")] = Link(order, 0, eject_core=core)
+            row, col = divmod(core, self.cols)
+            self.links[(core, "inj")] = Link(order, 1, f"inject {core}", core, LOCAL)
             order += 1
-        self.links[("host",)] = Link(order, 1)
+            for port in ("N", "E", "S", "W"):
+                # A port at the mesh's edge leads nowhere; XY routing never uses it.
+                nbr = (row + step[port][0]) * self.cols + col + step[port][1]
+                self.links[(core, port)] = Link(order, self.L, f"{core}->{nbr}", nbr, ENTERS_THROUGH[port])
+                order += 1
+            self.links[(core, "ej")] = Link(order, 0, f"eject {core}", eject_core=core)
+            order += 1
+        self.links[("host",)] = Link(order, 1, "host", self.io_core, HOST_PORT)
         self.active: set[Link] = set()
         # The fixed service orders of timing doc §2b, set up before the pass as the chip is configured.
         self.fire_level, self.host_level = service_levels(mapping, pass_index, run.T, run.edges)
@@ -274,6 +330,11 @@ class PassModel:
         self.host_credit: dict[tuple[int, int], int] = {}
         self.host_next_t = 0
         self.events: dict[int, list] = {}
+        # Deadlock detection (timing doc §10.4): whether anything happened in the current cycle, and
+        # the latest cycle at which something already set in motion is due (an event, a fire end,
+        # an integrate unit's next issue, a buffered packet's earliest start, a credit's return).
+        self.progress = False
+        self.horizon = 0
 
     # ------------------------------------------------------------------ helpers
 
@@ -284,6 +345,12 @@ class PassModel:
 
     def at(self, cycle: int, event: tuple) -> None:
         self.events.setdefault(cycle, []).append(event)
+        self.due(cycle)
+
+    def due(self, cycle: int) -> None:
+        """Something set in motion happens at ``cycle``: the pass cannot be stuck before it."""
+        if cycle > self.horizon:
+            self.horizon = cycle
 
     def is_host_source(self, source: int) -> bool:
         """The host sends this source's trains: the input, or a slice of an earlier pass (timing doc §7)."""
@@ -321,13 +388,16 @@ class PassModel:
         packets = [(int(n), int(v)) for n, v in zip(neurons, values, strict=True)] + [(MARKER, 0)]
         train = Train((self.p, source, t, dest), self.service_key(source, t, dest), source, src_pop, t, dest,
                       packets, self.path_of(source, dest))
-        train.queues[0].extend((c, k) for k in range(len(packets)))
-        self.request(train.path[0], train, 0)
+        # At the injection (or host) port every packet is ready from the eligible cycle: a_k = e.
+        train.queues[0].extend((c, k, None) for k in range(len(packets)))
+        self.request(train.path[0], train, 0, c)
+        self.progress = True
         return train
 
-    def request(self, link: Link, train: Train, hop: int) -> None:
-        """The train's head is at ``link`` (eligible from this cycle on), waiting for its turn."""
+    def request(self, link: Link, train: Train, hop: int, c: int) -> None:
+        """The train's head is at ``link`` (eligible from cycle ``c`` on), waiting for its turn."""
         link.waiting[train.service_key] = (train, hop)
+        train.eligible.append(c)
         self.active.add(link)
 
     def ready_cycle(self, s: Slice, t: int) -> int | None:
@@ -361,6 +431,13 @@ class PassModel:
         is sent like every train (§5b "Trains") and crosses the chip. It is stepped to its
         marker's integrate start like the others (its cycles are part of timing doc §9) but ends
         nothing: the pass ends at its last fire.
+
+        Raises
+        ------
+        DeadlockError
+            A cycle in which nothing happened, with nothing due later (no event, fire end,
+            integrate issue or credit return ahead), while the pass is not done: the chip's state
+            can never change again (timing doc §10.4).
         """
         total = len(self.slices) * self.run.T
         c = 0
@@ -368,18 +445,32 @@ class PassModel:
             self.step(c)
             if sum(self.fires_ended.values()) == total and not self.trains_in_flight():
                 break
-            # Links holding only trains that are not next in their order cannot move on their own.
-            moving = any(link.owner is not None for link in self.active)
-            if not (self.events or moving or self.firing or any(self.buffers.values())):
-                waiting = [f"{s.label} t={self.next_t[s.index]}" for s in self.slices if self.next_t[s.index] < self.run.T]
-                raise RuntimeError(f"reference model stalled at cycle {c} of pass {self.p}: "
-                                   f"{', '.join(waiting) or 'a train'} can never move on "
-                                   "(inconsistent mapping or service order)")
+            if not self.progress and c >= self.horizon:
+                raise DeadlockError(self.deadlock_message(c))
             c += 1
         for s in self.slices:
             # The first state variable of a dialect is its membrane.
             self.run.membranes[s.index] = next(iter(self.state[s.index].values()))
+        self.collect()
         return max(self.fire_end.values())
+
+    def deadlock_message(self, c: int) -> str:
+        """One line: the cycle, the slices that wait and the links held (timing doc §10.4)."""
+        waiting = [f"{s.label} t={self.next_t[s.index]}" for s in self.slices if self.next_t[s.index] < self.run.T]
+        held = [f"{link.name} by train {link.owner.key}" for link in self.links.values() if link.owner is not None]
+        return (f"deadlock at cycle {c + self.offset} (pass {self.p}): nothing can move on; waiting: "
+                f"{', '.join(waiting) or 'no slice (a train is not delivered)'}; links held: "
+                f"{', '.join(held) or 'none'} (a bug of the reference model, please report it)")
+
+    def collect(self) -> None:
+        """Add the pass's per-link and per-router figures (timing doc §11) to the sample's."""
+        run = self.run
+        for link in self.links.values():
+            if link.next:  # carried at least one train
+                run.link_wait[link.name] = run.link_wait.get(link.name, 0) + link.wait
+                run.link_stall[link.name] = run.link_stall.get(link.name, 0) + link.stall
+            if link.cells:
+                run.buffer_peak[link.downstream] = max(run.buffer_peak[link.downstream], buffer_peak(link.cells))
 
     def trains_in_flight(self) -> bool:
         """Some train is not yet granted everywhere on its path, or some packet is not yet integrated."""
@@ -388,18 +479,22 @@ class PassModel:
 
     def step(self, c: int) -> None:
         """Advance the whole chip through cycle ``c`` in the fixed order of the module docstring."""
+        self.progress = False
         for core in self.cores:
             f = self.firing.get(core)
             if f is not None and f[3] == c:
                 del self.firing[core]
                 self.finish_fire(c, *f)
-        for event in self.events.pop(c, ()):
+        events = self.events.pop(c, ())
+        if events:
+            self.progress = True
+        for event in events:
             kind = event[0]
             if kind == "pkt":
-                _, train, hop, k = event
-                train.queues[hop].append((c, k))
+                _, train, hop, k, cell = event
+                train.queues[hop].append((c, k, cell))
                 if k == 0:
-                    self.request(train.path[hop], train, hop)
+                    self.request(train.path[hop], train, hop, c)
             elif kind == "marker":
                 self.marker_done[event[1:]] = c
             elif kind == "credit":
@@ -440,37 +535,100 @@ class PassModel:
                 for dest in cores:
                     self.launch(c, source, pop, t, dest, neurons, values)
 
-    def link_step(self, link: Link, c: int) -> None:
-        """Grant a free link to the next train of its order if eligible; move one packet of the owner."""
-        if link.owner is None:
+    def pick(self, link: Link, c: int) -> tuple[Train, int] | None:
+        """The waiting train a free link grants at ``c``, or None (it idles).
+
+        ``level_order`` (timing doc §2b, §3): the next train of the link's order if it is
+        eligible, whoever else waits. ``round_robin`` (§10.1): an injection or host port takes
+        the oldest eligibility, ties by key; a router output port takes, from the first input
+        port after its pointer (cyclic order of :data:`PORTS`) that has a waiting train, the
+        train eligible first, ties by key, and moves its pointer to that input port.
+        """
+        if not self.round_robin:
             key = link.schedule[link.next] if link.next < len(link.schedule) else None
-            if key not in link.waiting:
+            return link.waiting.get(key)
+        if not link.waiting:
+            return None
+        best: dict[int, tuple] = {}  # input port -> (eligible, key, train, hop) of its best train
+        for key, (train, hop) in link.waiting.items():
+            port = train.path[hop - 1].in_port if hop > 0 else LOCAL
+            cand = (train.eligible[hop], key, train, hop)
+            if port not in best or cand[:2] < best[port][:2]:
+                best[port] = cand
+        if link.in_port in (LOCAL, HOST_PORT):  # an injection or host port: one input
+            _, _, train, hop = best[LOCAL]
+            return train, hop
+        for i in range(1, len(PORTS) + 1):
+            port = (link.pointer + i) % len(PORTS)
+            if port in best:
+                link.pointer = port
+                _, _, train, hop = best[port]
+                return train, hop
+        return None  # unreachable: some train waits
+
+    def has_credit(self, link: Link, c: int) -> bool:
+        """Fewer than B packets that crossed ``link`` still hold their slot at ``c`` (timing doc §10.3).
+
+        A slot is held from the crossing until its release ``y + C``; a packet that has not crossed
+        its next link yet (release unknown) holds it.
+        """
+        link.held = [cell for cell in link.held if cell[2] is None or cell[2] > c]
+        return len(link.held) < self.B
+
+    def leave(self, cell: list | None, y: int, upstream: Link) -> None:
+        """A packet leaves the input port fed by ``upstream`` at ``y`` by crossing its next link: its
+        slot is usable by ``upstream`` again from ``y + C`` (C: ``upstream``'s forward latency)."""
+        if cell is not None:
+            cell[1] = y
+            cell[2] = y + upstream.latency
+            self.due(cell[2])
+
+    def link_step(self, link: Link, c: int) -> None:
+        """Grant a free link to a waiting train (by :meth:`pick`); move one packet of the owner."""
+        if link.owner is None:
+            picked = self.pick(link, c)
+            if picked is None:
                 # Timing doc §2b: the link idles until its next train comes, whoever else waits.
                 if not link.waiting:
                     self.active.discard(link)
                 return
-            link.owner, link.hop = link.waiting.pop(key)
+            train, hop = picked
+            del link.waiting[train.service_key]
+            link.owner, link.hop = train, hop
             link.next += 1
-            link.owner.grants.append(c)
+            train.grants.append(c)
+            link.wait += c - train.eligible[hop]
+            self.progress = True
         train, hop = link.owner, link.hop
         queue = train.queues[hop]
         if not queue or queue[0][0] > c:
-            return  # the next packet has not been routed yet (§3's timing never lets this happen)
+            return  # the next packet is not ready here yet (a_k > c: only with finite buffers)
         last = len(train.packets) - 1
         if link.eject_core >= 0:
             buffer = self.buffers[link.eject_core]
             if len(buffer) >= self.S:
                 self.run.ejection_stall[link.eject_core] += 1
                 return
-            _, k = queue.popleft()
+            _, k, cell = queue.popleft()
+            self.leave(cell, c, train.path[hop - 1])
             buffer.append((c, train, k))
+            self.due(c + 1)  # the integrate unit can start it from the next cycle
             train.u.append(c)
             if k == last:
                 train.delivery = c
         else:
-            _, k = queue.popleft()
-            # Over the wire, then through the next router's pipeline.
-            self.at(c + link.latency + self.R, ("pkt", train, hop + 1, k))
+            if self.finite and not self.has_credit(link, c):
+                link.stall += 1
+                return
+            _, k, cell = queue.popleft()
+            if hop > 0:
+                self.leave(cell, c, train.path[hop - 1])
+            # Into the downstream input port at c + lat; over the wire, then through its router's pipeline.
+            new = [c + link.latency, None, None]
+            link.cells.append(new)
+            link.held.append(new)
+            self.at(c + link.latency + self.R, ("pkt", train, hop + 1, k, new))
+        self.progress = True
         if k == last:
             link.owner = None
             if not link.waiting:
@@ -502,6 +660,8 @@ class PassModel:
                 self.accumulate(train, neuron, value, reach)
         self.integrate_free[core] = c + cost
         self.run.integrate_busy[core] += cost
+        self.progress = True
+        self.due(c + cost)
 
     def accumulate(self, train: Train, neuron: int, value: int, reach) -> None:
         """One packet's synapses into one (slice, projection) pair: slot ``t + delay`` (timing doc §5b)."""
@@ -530,23 +690,44 @@ class PassModel:
         run.actions["acc_sram_write"] += reach.acc_words
 
     def soma_step(self, core: int, c: int) -> None:
-        """Start the next fire of the soma's order (timing doc §2b) if its slice is ready; else idle."""
-        schedule, n = self.soma_schedule[core], self.soma_next[core]
-        if n == len(schedule):
-            return
-        _, index, t = schedule[n]
-        sl = self.run.mapping.slices[index]
-        if self.ready_cycle(sl, t) is None:
-            return
-        self.soma_next[core] = n + 1
+        """Start a fire on an idle soma, or idle.
+
+        ``level`` (timing doc §2b): the next fire of the soma's order if its slice is ready, else
+        idle. ``ready`` (§10.2): of the core's slices that are ready for their next timestep, the
+        one ready earliest; ties to the smaller ``t``, then the smaller slice index.
+        """
+        if self.ready_order:
+            best = None
+            for sl in self.on_core[core]:
+                t = self.next_t[sl.index]
+                if t < self.run.T:
+                    ready = self.ready_cycle(sl, t)
+                    if ready is not None and (best is None or (ready, t, sl.index) < best):
+                        best = (ready, t, sl.index)
+            if best is None:
+                return
+            _, t, index = best
+            sl = self.run.mapping.slices[index]
+        else:
+            schedule, n = self.soma_schedule[core], self.soma_next[core]
+            if n == len(schedule):
+                return
+            _, index, t = schedule[n]
+            sl = self.run.mapping.slices[index]
+            if self.ready_cycle(sl, t) is None:
+                return
+            self.soma_next[core] = n + 1
         cycles = self.fire_cycles[index]
         self.firing[core] = (index, t, c, c + cycles, self.fire_neurons(sl, t))
         self.next_t[index] = t + 1
         self.run.soma_busy[core] += cycles
+        self.progress = True
+        self.due(c + cycles)
 
     def finish_fire(self, c: int, index: int, t: int, start: int, end: int, spikes: np.ndarray) -> None:
         """Fire end: trains to the destination cores, credits to the sources (timing doc §5, §6)."""
         sl = self.run.mapping.slices[index]
+        self.progress = True
         self.fire_end[(index, t)] = c
         self.fires_ended[index] += 1
         self.run.fires[(index, t)] = (start + self.offset, end + self.offset)

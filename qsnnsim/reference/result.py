@@ -64,6 +64,21 @@ class ReferenceResult:
         reads and clears one accumulator slot, §5b), ``synaptic_add``, ``mac8``, ``mac16`` (a
         packet that carries a value, an analog input or a graded spike's count, multiplies).
         Not part of §9's list; a check of the counters the engine reports.
+    link_wait_cycles : dict[str, int]
+        Per link, ``g - e`` summed over the trains that crossed it (contention, timing doc §3),
+        summed over passes. Links are named as in timing doc §11: ``"inject c"`` (core ``c``'s
+        injection port), ``"host"``, ``"c->d"`` (mesh link from router ``c`` to router ``d``),
+        ``"eject c"``; every link that carried at least one train in the sample is a key (its
+        value may be 0), no other.
+    link_stall_cycles : dict[str, int]
+        Same keys: cycles a ready packet waited only for a credit (back-pressure, timing doc
+        §10.3), summed over passes. Always 0 with ``noc.router_buffers: unbounded``, and for an
+        ejection port (it waits for the spike buffer, counted in ``ejection_stall_cycles``).
+    noc_buffer_peak_flits : tuple[int, ...]
+        Per router (core id order), the largest occupancy of any of its input ports at any cycle
+        of the sample (timing doc §11): a packet crossing into the port at ``x`` is in it from
+        ``x + lat`` until the cycle it crosses its next link. Computed for both buffer models; a
+        router no packet entered has 0. The maximum over passes (they never overlap in time).
     """
 
     latency_cycles: int
@@ -76,3 +91,6 @@ class ReferenceResult:
     predicted: int
     spikes: dict
     actions: dict = field(default_factory=dict)
+    link_wait_cycles: dict = field(default_factory=dict)
+    link_stall_cycles: dict = field(default_factory=dict)
+    noc_buffer_peak_flits: tuple = ()

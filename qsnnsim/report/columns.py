@@ -358,6 +358,38 @@ class CoreRow:
 
 
 @dataclass(frozen=True)
+class CriticalRow:
+    """One unit's share of a traced sample's critical path (docs/timing-model.md §11)."""
+
+    sample: int = column("count", "the traced sample")
+    unit: str = column("text", "soma / integrate / spike buffer of a core, a link (its waits), NoC latency, off-chip")
+    cycles: int = column("count", "cycles of the critical path charged to the unit")
+    share_percent: float = column("pct", "cycles / the sample's latency")
+
+
+@dataclass(frozen=True)
+class NocLinkRow:
+    """One link of a traced sample: contention and back-pressure (docs/timing-model.md §11)."""
+
+    sample: int = column("count", "the traced sample")
+    link: str = column("text", "inject c, host, a->b (mesh link from router a to b) or eject c")
+    wait_cycles: int = column("count", "cycles trains waited there for a grant (contention)")
+    stall_cycles: int = column("count", "cycles packets waited there for a credit (back-pressure; finite buffers)")
+
+
+@dataclass(frozen=True)
+class RouterBufferRow:
+    """One router of a traced sample: the most flits its fullest input port held."""
+
+    sample: int = column("count", "the traced sample")
+    router: int = column("count", "core id of the router")
+    position: str = column("text", "(row, col) on the mesh")
+    peak_flits: int = column("count", "most flits one of its input ports held at once")
+    depth_flits: int = column("count", "noc.buffer_depth_flits")
+    over_depth: str = column("text", "yes: a router of that depth would have stalled (unbounded buffers)")
+
+
+@dataclass(frozen=True)
 class CoreMappingRow:
     """One core in one pass: the slices placed on it and the SRAM they use."""
 
@@ -396,6 +428,9 @@ TABLES = {
     "cores.csv": CoreRow,
     "mapping.csv": CoreMappingRow,
     "footprint.csv": FootprintRow,
+    "critical_path.csv": CriticalRow,
+    "noc_links.csv": NocLinkRow,
+    "noc_routers.csv": RouterBufferRow,
 }
 
 

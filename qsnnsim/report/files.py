@@ -80,8 +80,14 @@ def sample_trace(sample) -> dict:
         # int(): without the JIT (NUMBA_DISABLE_JIT=1) the kernels hand back numpy integers.
         "fires": [[int(s), int(t), int(a), int(b)] for (s, t), (a, b) in sorted(sample.fires.items())],
         "trains": [[int(p), int(src), int(t), int(dest), [int(g) for g in tt.grants], int(tt.delivery),
-                    int(tt.marker_start)] for (p, src, t, dest), tt in sorted(sample.trains.items())],
+                    int(tt.marker_start)]
+                   + ([[[int(u), int(start)] for u, start in tt.packets]] if tt.packets is not None else [])
+                   for (p, src, t, dest), tt in sorted(sample.trains.items())],
         "link_flits": [[int(a), int(b), int(n)] for (a, b), n in sample.link_flits.items()],
+        # docs/timing-model.md §11: per link (by name) the cycles trains waited for a grant and
+        # packets waited for a credit; per router its buffer peak (in the sample entry).
+        "link_wait_cycles": {k: int(v) for k, v in sorted(sample.link_wait_cycles.items())},
+        "link_stall_cycles": {k: int(v) for k, v in sorted(sample.link_stall_cycles.items())},
     }
 
 
@@ -101,7 +107,7 @@ def sample_summary(sample, golden=None, trace: bool = False) -> dict:
         "latency_us": float(sample.latency_us),
         "pass_starts": [int(c) for c in sample.pass_starts],
         "action_totals": sample.counters.totals(),
-        "noc_wait_peak_packets": [int(n) for n in sample.noc_wait_peak_packets],
+        "noc_buffer_peak_flits": [int(n) for n in sample.noc_buffer_peak_flits] or None,
         "saturations": {k: v.tolist() for k, v in sample.saturations.items()},
         "golden": golden,
     }
@@ -120,6 +126,8 @@ class ResultBuilder:
     def __init__(self, workload: Workload, arch, mapping, footprint, workload_path: str = "",
                  arch_path: str = "", options: dict | None = None, trace: bool = False, run_id: str = ""):
         self.trace = trace
+        self._slices = mapping.slices
+        self._arch = arch
         self.samples: list[dict] = []
         self._counters = None
         self._link_flits: dict = {}
@@ -140,6 +148,11 @@ class ResultBuilder:
         run's first sample)."""
         traced = (self.trace or not self.samples) if traced is None else traced
         entry = sample_summary(sample, golden, trace=traced)
+        if traced and sample.fire_waits:
+            from qsnnsim.report.critical import critical_path
+
+            # which unit bounds this sample's latency (docs/timing-model.md §11)
+            entry["critical_path"] = critical_path(sample, self._slices, self._arch)
         self.absorb([entry], sample.counters, sample.link_flits)
         return entry
 

@@ -210,7 +210,67 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     if wl.get("is_calibrated") is True:
         m.facts.append("This workload is calibrated, not trained: its predictions mean nothing (see provenance).")
     _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, footprint)
+    m.notes["arbitration"] = arch.noc.arbitration
+    m.notes["router_buffers"] = arch.noc.router_buffers
+    _noc_tables(m, rd, samples, arch)
     return m
+
+
+def _noc_tables(m, rd, samples, arch) -> None:
+    """The first traced sample's critical path, per-link waits and stalls and router buffer
+    peaks (docs/timing-model.md §11), with a figure of where trains waited."""
+    from qsnnsim.report.critical import bottleneck_line
+
+    m.notes["bottleneck"] = None
+    entry = next((s for s in samples if isinstance(s, dict) and isinstance(s.get("trace"), dict)), None)
+    if entry is None:
+        return
+    i = samples.index(entry)
+    where = f"samples[{i}]"
+    sample = rd.get(entry, "sample", where, int)
+    latency = rd.get(entry, "latency_cycles", where, int)
+    path = rd.get(entry, "critical_path", where, dict, optional=True)
+    if path is not None:
+        units = rd.get(path, "units", f"{where}.critical_path", list)
+        for k, unit in enumerate(units):
+            if not (isinstance(unit, list) and len(unit) == 2 and isinstance(unit[0], str)
+                    and isinstance(unit[1], int) and not isinstance(unit[1], bool)):
+                rd.fail(f"{where}.critical_path.units[{k}]", "must be [unit name, cycles]")
+        m.tables["critical_path.csv"] = [col.CriticalRow(sample, u, c, 100.0 * c / latency if latency else 0.0)
+                                         for u, c in units]
+        m.notes["bottleneck"] = f"Sample {sample}: " + bottleneck_line(path) + "."
+    trace = entry["trace"]
+    waits = rd.get(trace, "link_wait_cycles", f"{where}.trace", dict, optional=True) or {}
+    stalls = rd.get(trace, "link_stall_cycles", f"{where}.trace", dict, optional=True) or {}
+    for name, table in (("link_wait_cycles", waits), ("link_stall_cycles", stalls)):
+        for k, v in table.items():
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                rd.fail(f"{where}.trace.{name}.{k}", "must be a count of cycles")
+    names = sorted(set(waits) | set(stalls), key=lambda k: (-(waits.get(k, 0) + stalls.get(k, 0)), k))
+    m.tables["noc_links.csv"] = [col.NocLinkRow(sample, k, waits.get(k, 0), stalls.get(k, 0)) for k in names]
+    peaks = rd.get(entry, "noc_buffer_peak_flits", where, list, optional=True) or []
+    if peaks and len(peaks) != arch.n_cores:
+        rd.fail(f"{where}.noc_buffer_peak_flits", f"has {len(peaks)} routers, the mesh {arch.n_cores}")
+    depth = arch.noc.buffer_depth_flits
+    m.tables["noc_routers.csv"] = [
+        col.RouterBufferRow(sample, r, str(divmod(r, arch.chip.mesh_cols)), int(p), depth,
+                            "yes" if p > depth else "no") for r, p in enumerate(peaks)]
+    # where trains waited: mesh links as arrows, the ejection port's waits as the core's shading
+    cols = arch.chip.mesh_cols
+    arrows, eject = [], np.zeros(arch.n_cores)
+    for k in names:
+        cycles = waits.get(k, 0) + stalls.get(k, 0)
+        if "->" in k:
+            a, b = (int(x) for x in k.split("->"))
+            if 0 <= a < arch.n_cores and 0 <= b < arch.n_cores:
+                arrows.append((a, b, cycles))
+        elif k.startswith("eject ") and k[6:].isdigit() and int(k[6:]) < arch.n_cores:
+            eject[int(k[6:])] = cycles
+    if names:
+        m.figures.append(("noc_waits.svg", (f"Sample {sample}: cycles trains waited for a grant or a credit on each "
+                                            "mesh link (arrows) and at each core's ejection port (shading)"),
+                          lambda p: plots.plot_links(arch.chip.mesh_rows, cols, arrows, eject, p,
+                                                     f"NoC waits and stalls (cycles, sample {sample})")))
 
 
 def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, samples) -> None:
@@ -478,6 +538,22 @@ def _blocks(m: _Model) -> list[tuple]:
                   "off-chip bits).")),
             ("table", t["cores.csv"], col.CoreRow, None),
             ("fig", "core_utilisation.svg"), ("fig", "noc_links.svg")]
+    if "noc_links.csv" in t:
+        arb = "fixed level order" if m.notes.get("arbitration", "level_order") == "level_order" else "round-robin"
+        out += [("h", 3, "What bounds the latency"),
+                ("p", (m.notes["bottleneck"] or "No critical path was recorded for this run.")
+                 + " The critical path runs back from the last fire through what each job waited for; each "
+                   "cycle of the latency is charged to one unit (docs/timing-model.md §11)."),
+                ("table", t.get("critical_path.csv", [])[:12], col.CriticalRow, None),
+                ("h", 3, "NoC waits, back-pressure and buffers"),
+                ("p", f"Links ({arb}; {m.notes.get('router_buffers', 'unbounded')} router buffers): cycles trains "
+                      "waited for a grant and packets for a credit, the busiest first (all in "
+                      "`tables/noc_links.csv`). Routers: the most flits one input port held, against "
+                      "`noc.buffer_depth_flits`."),
+                ("table", t["noc_links.csv"][:12], col.NocLinkRow, None),
+                ("table", [r for r in t["noc_routers.csv"] if r.peak_flits], col.RouterBufferRow, None)]
+        if any(f == "noc_waits.svg" for f, _, _ in m.figures):
+            out.append(("fig", "noc_waits.svg"))
     out += [("fig", f) for f, _, _ in m.figures if f.startswith("timeline_")]
     if m.n > 1:
         out.append(("p", "Timelines are drawn for traced samples: the first sample, or with `qsnnsim run "

@@ -71,6 +71,11 @@ def format_summary(record, result_path: str | None = None, report_path: str | No
         bad = [str(s.sample) for s in record.samples if s.matches_golden is False]
         out.append(f"golden-model check: NOT bit-exact on sample(s) {', '.join(bad)}")
     out.append(f"latency: mean {record.latency_cycles_mean:,.0f} cycles = {record.latency_us_mean:,.2f} us")
+    if record.bottleneck:
+        head, _, rest = record.bottleneck.partition("; next: ")
+        out.append(f"  {head}")
+        if rest:
+            out.append(f"    next: {rest}")
     e_uj = record.energy_per_inference_pj / 1e6
     sops = record.synaptic_ops_per_inference
     per_sop = f", {record.energy_per_inference_pj / sops:#.3g}".rstrip(".") + " pJ/SOP" if sops else ""
