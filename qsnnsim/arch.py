@@ -395,6 +395,50 @@ class EnergyTable:
 
 ENERGY_ENTRY_NAMES = tuple(f.name for f in fields(EnergyTable))
 
+#: The source of a chip-to-chip link value of a one-chip arch, which has no such link.
+ONE_CHIP = "one chip: no chip-to-chip link"
+
+
+@dataclass(frozen=True)
+class SourcedValue:
+    """A chip-to-chip link value with the citation it comes from."""
+
+    value: float = field(metadata=spec(minimum=0, maximum=MAX_ENERGY_VALUE, doc="the value, in the key's unit"))
+    source: str = field(metadata=spec(doc="citation: paper, datasheet or derivation"))
+
+
+def _one_chip(value: float = 1.0) -> SourcedValue:
+    return SourcedValue(value, ONE_CHIP)
+
+
+@dataclass(frozen=True)
+class ChipLinkSpec:
+    """Every chip-to-chip link of a system (docs/timing-model.md §12); each value with its source."""
+
+    width_bits: SourcedValue = field(default_factory=_one_chip, metadata=spec(
+        doc="wires per direction (bits moved per transfer); reported, the bandwidth decides the timing"))
+    bandwidth_bits_per_cycle: SourcedValue = field(default_factory=_one_chip, metadata=spec(
+        doc="bits per core clock cycle; a packet occupies the link ceil(flit_bits / this) cycles"))
+    latency_cycles: SourcedValue = field(default_factory=_one_chip, metadata=spec(
+        doc="core clock cycles from a packet entering the link to its head reaching the next chip's router"))
+    pj_per_bit: SourcedValue = field(default_factory=lambda: _one_chip(0.0), metadata=spec(
+        doc="energy per bit carried (every packet is flit_bits bits)"))
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """A mesh of identical chips joined by chip-to-chip links (DESIGN §12)."""
+
+    chip_rows: int = field(default=1, metadata=spec(minimum=1, maximum=256, unit="chips", doc="rows of chips"))
+    chip_cols: int = field(default=1, metadata=spec(minimum=1, maximum=256, unit="chips", doc="columns of chips"))
+    io_chip: tuple[int, int] = field(default=(0, 0), metadata=spec(
+        item_minimum=0, item_maximum=255, doc="[row, col] of the chip whose offchip.io_router the host attaches to"))
+    link: ChipLinkSpec = field(default_factory=ChipLinkSpec, metadata=spec(doc="the chip-to-chip links"))
+
+    @property
+    def n_chips(self) -> int:
+        return self.chip_rows * self.chip_cols
+
 
 @dataclass(frozen=True)
 class ArchSpec:
@@ -416,16 +460,29 @@ class ArchSpec:
         default_factory=OffchipSpec,
         metadata=spec(doc="off-chip memory and host interface"),
     )
+    system: SystemSpec = field(default_factory=SystemSpec, metadata=spec(
+        doc="a mesh of these chips with chip-to-chip links (default: one chip)"))
+
+    @property
+    def grid_rows(self) -> int:
+        """Rows of cores of the whole system (docs/timing-model.md §12)."""
+        return self.system.chip_rows * self.chip.mesh_rows
+
+    @property
+    def grid_cols(self) -> int:
+        return self.system.chip_cols * self.chip.mesh_cols
 
     @property
     def n_cores(self) -> int:
-        return self.chip.n_cores
+        """Cores of the whole system."""
+        return self.grid_rows * self.grid_cols
 
     @property
     def io_core(self) -> int:
-        """Core id (row * mesh_cols + col) of the router the host and off-chip memory attach to."""
+        """Core id (grid row * grid cols + grid col) of the router the host and off-chip memory attach to."""
         row, col = self.offchip.io_router
-        return row * self.chip.mesh_cols + col
+        chip_row, chip_col = self.system.io_chip
+        return (chip_row * self.chip.mesh_rows + row) * self.grid_cols + chip_col * self.chip.mesh_cols + col
 
     @property
     def core_address_bits(self) -> int:
@@ -441,6 +498,33 @@ class ArchSpec:
         """The resolved spec as plain data (defaults filled in); :func:`arch_from_dict` reads it back."""
         return spec_to_dict(self)
 
+    def _validate_system(self, file: str) -> None:
+        system = self.system
+        row, col = system.io_chip
+        if row >= system.chip_rows or col >= system.chip_cols:
+            raise ArchError(file, "system.io_chip",
+                            f"[{row}, {col}] names a chip that does not exist in the "
+                            f"{system.chip_rows}x{system.chip_cols} system",
+                            f"use a row below {system.chip_rows} and a column below {system.chip_cols}")
+        link = system.link
+        for name in ("width_bits", "bandwidth_bits_per_cycle", "latency_cycles", "pj_per_bit"):
+            if not getattr(link, name).source.strip():
+                raise ArchError(file, f"system.link.{name}.source", "is empty",
+                                "cite the paper, datasheet or derivation the value comes from")
+        if system.n_chips == 1:
+            return
+        for name in ("width_bits", "bandwidth_bits_per_cycle", "latency_cycles", "pj_per_bit"):
+            entry = getattr(link, name)
+            if entry.source == ONE_CHIP:
+                raise ArchError(file, f"system.link.{name}", f"is required for a {system.chip_rows}x"
+                                f"{system.chip_cols} system (chips are joined by links)",
+                                "give its value and its source")
+            if name != "pj_per_bit" and (entry.value != int(entry.value) or entry.value < 1):
+                problem = (f"is {entry.value:g}: no packet could cross a chip-to-chip link, so every chip would be "
+                           "unreachable from the others" if name == "bandwidth_bits_per_cycle" and entry.value < 1
+                           else f"must be a whole number of at least 1 (got {entry.value:g})")
+                raise ArchError(file, f"system.link.{name}.value", problem, "give a whole number >= 1")
+
     def validate(self, file: str = "<arch>") -> ArchSpec:
         """Cross-field checks; returns ``self`` or raises :class:`ArchError`."""
         row, col = self.offchip.io_router
@@ -451,6 +535,7 @@ class ArchSpec:
                 f"[{row}, {col}] is outside the {self.chip.mesh_rows}x{self.chip.mesh_cols} mesh",
                 f"use a row below {self.chip.mesh_rows} and a column below {self.chip.mesh_cols}",
             )
+        self._validate_system(file)
         header = self.noc.packet_header_bits
         if header < self.core_address_bits:
             raise ArchError(

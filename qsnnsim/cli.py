@@ -17,7 +17,7 @@ import time
 from qsnnsim._spec import nearest
 from qsnnsim.errors import DeadlockError, InputError
 
-STRATEGIES = ("balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES, without importing it
+STRATEGIES = ("auto", "balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES, without importing it
 CHECKS = ("all", "first", "none")  # qsnnsim.run.CHECKS, without importing it
 
 
@@ -328,9 +328,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_strategy(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--strategy", choices=STRATEGIES, default="balanced",
+    p.add_argument("--strategy", choices=STRATEGIES, default="auto",
                    help="mapping: balanced spreads every layer over the cores; proportional gives each layer "
-                        "neighbouring cores in proportion to its work; packed uses the fewest cores (docs/mapping.md)")
+                        "neighbouring cores in proportion to its work; packed uses the fewest cores; auto "
+                        "(default) is balanced on one chip and proportional on a system of chips (docs/mapping.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,8 @@ class Action(IntEnum):
     # they existed reads as the first 18 columns with these at 0 (``Counters.from_dict``).
     CURRENT_UPDATE = 18          # a synaptic current's decay and add (loihi_cuba u; xylo_lif isyn, isyn2)
     MULTI_SPIKE_COMPARE = 19     # a graded neuron's spike count n = min(max, v // theta) (xylo_lif)
+    # Systems of chips (DESIGN §12): appended likewise.
+    CHIP_LINK_BIT = 20           # a bit carried over a chip-to-chip link (flit_bits per packet per link)
 
 
 class Unit(IntEnum):

@@ -62,6 +62,8 @@ ACTION_ENTRIES = {
     Action.OFFCHIP_BIT: ("offchip_pj_per_bit", "offchip"),
     Action.CURRENT_UPDATE: ("current_update_pj", "neuron_updates"),
     Action.MULTI_SPIKE_COMPARE: ("multi_spike_compare_pj", "neuron_updates"),
+    # a system's chip-to-chip links (DESIGN §12): the value is system.link.pj_per_bit, with its source
+    Action.CHIP_LINK_BIT: ("chip_link_pj_per_bit", "noc"),
 }
 FREE_ACTIONS = (Action.SPIKE, Action.PACKET, Action.ACCUMULATOR_SATURATION)
 #: Leakage entries and what each is multiplied by (a quantity x time).
@@ -242,8 +244,17 @@ def _core_leakage_uw(arch: ArchSpec) -> Fraction:
             + Fraction(e.core_logic_leakage_uw.value) + Fraction(e.router_leakage_uw.value))
 
 
+def energy_entries(arch: ArchSpec) -> dict:
+    """The arch's energy table, and the chip-to-chip link's pJ/bit (``system.link.pj_per_bit``)
+    as the entry ``chip_link_pj_per_bit``: every value an action is priced at, with its source."""
+    from qsnnsim.arch import EnergyEntry
+
+    link = arch.system.link.pj_per_bit
+    return {**arch.energy.entries(), "chip_link_pj_per_bit": EnergyEntry(link.value, link.source)}
+
+
 def _prices(arch: ArchSpec) -> list[Fraction]:
-    entries = arch.energy.entries()
+    entries = energy_entries(arch)
     return [Fraction(entries[ACTION_ENTRIES[a][0]].value) for a in _ORDER]
 
 
@@ -259,12 +270,12 @@ def _components_of(counts: np.ndarray, prices: list[Fraction]) -> dict[str, Frac
 
 def _terms(totals: dict[str, int], latency: int, arch: ArchSpec) -> tuple:
     """One :class:`EnergyTerm` per energy-table entry, in table order: counts x value, leakage x time."""
-    entries = arch.energy.entries()
+    entries = energy_entries(arch)
     terms = []
     for action, (entry_name, component) in ACTION_ENTRIES.items():
         entry = entries[entry_name]
         n = totals[ACTION_NAMES[action]]
-        unit = "pJ/bit" if entry_name == "offchip_pj_per_bit" else "pJ"
+        unit = "pJ/bit" if entry_name.endswith("_per_bit") else "pJ"
         terms.append(EnergyTerm(entry_name, ACTION_NAMES[action], component, Fraction(n),
                                 "bits" if unit == "pJ/bit" else "actions", entry.value, unit, entry.source,
                                 n * Fraction(entry.value)))

@@ -44,7 +44,7 @@ from qsnnsim.dependence import compute_destinations
 from qsnnsim.errors import MappingError
 from qsnnsim.workload import Population, Projection, Workload, dense_synaptic_ops
 
-STRATEGIES = ("balanced", "proportional", "packed")
+STRATEGIES = ("auto", "balanced", "proportional", "packed")
 
 # Work budgets tried by the balanced and proportional strategies, as multiples of a fair share
 # of work per core, before they fall back to packing: slack absorbs slices that do not divide
@@ -398,7 +398,15 @@ class _Slicer:
 
 
 def snake_path(arch: ArchSpec) -> list[int]:
-    """Core ids along a boustrophedon path starting in the mesh corner nearest ``io_router``."""
+    """Core ids along a boustrophedon path starting in the mesh corner nearest ``io_router``.
+
+    In a system of chips the path finishes one chip before it enters the next, a neighbour
+    (:meth:`qsnnsim.system.Topology.snake`): a layer's slices stay together, and consecutive
+    layers land on the same or a neighbouring chip, which keeps chip-to-chip traffic low."""
+    if arch.system.n_chips > 1:
+        from qsnnsim.system import topology
+
+        return topology(arch).snake(divmod(arch.io_core, arch.grid_cols))
     rows, cols = arch.chip.mesh_rows, arch.chip.mesh_cols
     io_row, io_col = arch.offchip.io_router
     row_order = (
@@ -649,7 +657,7 @@ def map_workload(
     arch: ArchSpec,
     arch_path: str = "",
     workload_path: str = "",
-    strategy: str = "balanced",
+    strategy: str = "auto",
 ) -> Mapping:
     """Partition a workload into slices, place them on the arch's mesh, split into passes.
 
@@ -661,7 +669,9 @@ def map_workload(
         A validated architecture.
     arch_path, workload_path : str
         File names used in error messages.
-    strategy : {"balanced", "proportional", "packed"}
+    strategy : {"auto", "balanced", "proportional", "packed"}
+        ``auto`` (the default) is ``balanced`` on one chip and ``proportional`` on a system of
+        chips (DESIGN §12); the mapping records the strategy it used.
         When the network fits in one pass, ``balanced`` spreads every layer over as many cores
         as its word-aligned channels allow, so each core does an even share of every layer;
         ``proportional`` gives each layer a number of neighbouring cores proportional to its
@@ -689,6 +699,12 @@ def map_workload(
             continue
         model = _PopModel(pop, order, workload.projections_into(pop.name), pops, arch)
         slicers.append(_Slicer(model, arch, arch_file))
+    if strategy == "auto":
+        # One chip: balanced. A system: spreading every layer over every chip would send every
+        # layer's spikes over every chip-to-chip link, so each layer gets a run of neighbouring
+        # cores along the chip-major path instead (proportional): a layer stays on one chip or
+        # two neighbours (DESIGN §12). ``balanced`` asked for by name is still balanced.
+        strategy = "proportional" if arch.system.n_chips > 1 else "balanced"
     path = snake_path(arch)
 
     def attempt(wanted: dict[int, int], budget: float | None):
@@ -757,8 +773,8 @@ def map_workload(
     return Mapping(
         arch_name=arch.name,
         workload_name=workload.name,
-        mesh_rows=arch.chip.mesh_rows,
-        mesh_cols=arch.chip.mesh_cols,
+        mesh_rows=arch.grid_rows,   # the system's grid of cores (one chip: the chip's mesh)
+        mesh_cols=arch.grid_cols,
         n_passes=(slices[-1].pass_index + 1) if slices else 1,
         slices=slices,
         destinations=destinations,

@@ -247,7 +247,7 @@ def parse_samples(samples, n_available: int, workload_path: str = "<workload>") 
     return indices
 
 
-def prepare_point(arch, workload, samples=1, strategy: str = "balanced") -> PreparedPoint:
+def prepare_point(arch, workload, samples=1, strategy: str = "auto") -> PreparedPoint:
     """Load (when given paths) and validate the inputs, choose the samples, map and size the point.
 
     Raises
@@ -448,7 +448,7 @@ def _simulate_samples(point, plan, topologies, builder, golden_futures, look_ahe
         del result  # its spikes and membranes go now, not at the end of the run
 
 
-def run_point(arch, workload, samples=1, check: str = "first", strategy: str = "balanced", trace: bool = False,
+def run_point(arch, workload, samples=1, check: str = "first", strategy: str = "auto", trace: bool = False,
               progress: Callable[[str, int, int], None] | None = None) -> RunRecord:
     """Run one design point: ``arch`` on ``workload`` for ``samples``; returns its :class:`RunRecord`.
 

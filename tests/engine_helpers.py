@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 
@@ -84,3 +85,20 @@ def xy_links(src_core: int, dest: int, cols: int) -> list[tuple]:
         r += {"S": 1, "N": -1}.get(port, 0)
     out.append((dest, "ej"))
     return out
+
+
+# --------------------------------------------------------------------------- timing options
+
+COMBINATIONS = list(itertools.product(("level_order", "round_robin"), ("level", "ready"), ("unbounded", "finite")))
+
+
+def with_options(arch, arbitration, soma_order, router_buffers, depth=None):
+    noc = dataclasses.replace(arch.noc, arbitration=arbitration, router_buffers=router_buffers,
+                              buffer_depth_flits=depth or arch.noc.buffer_depth_flits)
+    return dataclasses.replace(arch, noc=noc, core=dataclasses.replace(arch.core, soma_order=soma_order))
+
+
+def assert_same_noc_figures(engine_sample, ref) -> None:
+    assert engine_sample.link_wait_cycles == ref.link_wait_cycles, "per-link wait cycles differ"
+    assert engine_sample.link_stall_cycles == ref.link_stall_cycles, "per-link stall cycles differ"
+    assert engine_sample.noc_buffer_peak_flits == tuple(ref.noc_buffer_peak_flits), "router buffer peaks differ"

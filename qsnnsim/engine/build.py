@@ -142,9 +142,9 @@ def _check_mapping(wl: Workload, arch: ArchSpec, mapping: Mapping, file: str) ->
     problem = None
     if mapping.workload_name != wl.name or mapping.arch_name != arch.name:
         problem = f"was made for {mapping.workload_name!r} on {mapping.arch_name!r}"
-    elif (mapping.mesh_rows, mapping.mesh_cols) != (arch.chip.mesh_rows, arch.chip.mesh_cols):
+    elif (mapping.mesh_rows, mapping.mesh_cols) != (arch.grid_rows, arch.grid_cols):
         problem = (f"is for a {mapping.mesh_rows}x{mapping.mesh_cols} mesh, the arch has "
-                   f"{arch.chip.mesh_rows}x{arch.chip.mesh_cols}")
+                   f"{arch.grid_rows}x{arch.grid_cols}")
     else:
         covered = {}
         for s in mapping.slices:

@@ -107,11 +107,13 @@ class FlitLink(FlitPort):
     is told each packet move (index: this link's position in the train's path).
     """
 
-    def __init__(self, env, name, router_core, sequence, on_grant, on_move, depth: int, forward_latency: int):
+    def __init__(self, env, name, router_core, sequence, on_grant, on_move, depth: int, forward_latency: int,
+                 pace: int = 1):
         super().__init__(env, name, router_core, sequence, on_grant)
         self.on_move = on_move
         self.depth = depth
         self.forward_latency = forward_latency
+        self.pace = pace     # cycles one packet occupies the link (a chip-to-chip link: ceil(flit / bandwidth))
         self.index = 0       # the holder's position of this link in its path
         self.k = 0           # the holder's next packet
         self.last = 0        # x_{k-1} + 1 (the grant cycle before the first packet)
@@ -160,11 +162,11 @@ class FlitLink(FlitPort):
         k = self.k
         self.on_move(train, self.index, k, now, now - earliest)
         self.k += 1
-        self.last = now + 1
+        self.last = now + self.pace
         if self.k == train.n_packets:
-            self._release(now + 1)
+            self._release(now + self.pace)
         else:
-            self._at(now + 1, self._try, SEND)
+            self._at(now + self.pace, self._try, SEND)
 
 
 class FlitEjectPort(FlitPort):

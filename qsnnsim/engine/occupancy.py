@@ -67,15 +67,19 @@ class NocLog:
             runs[2].append(leave)
             runs[3].append(n_leave)
 
-    def held_exits(self, port: tuple, exits: np.ndarray) -> None:
-        """Packets leave ``port`` at the cycles ``exits`` (increasing, after every earlier exit
-        logged this way at the port: the ejection port serves one train after another)."""
+    def held_points(self, port: tuple, cycles: np.ndarray, sign: int) -> None:
+        """Packets enter (``sign`` +1) or leave (-1) ``port`` at ``cycles``, not one per cycle
+        (behind a chip-to-chip link, or held by a full spike buffer)."""
         if not self.enabled:
             return
         runs = self._runs.get(port)
         if runs is None:
             runs = self._runs[port] = ([], [], [], [], [])
-        runs[4].append(np.asarray(exits, np.int64))
+        runs[4].append((np.asarray(cycles, np.int64), sign))
+
+    def held_exits(self, port: tuple, exits: np.ndarray) -> None:
+        """Packets leave ``port`` at the cycles ``exits``."""
+        self.held_points(port, exits, -1)
 
     def buffer_peaks(self) -> tuple:
         """``noc_buffer_peak_flits`` per router (the fullest input port at its fullest cycle);
@@ -86,39 +90,48 @@ class NocLog:
         empty = np.zeros(0, np.int64)
         for port, runs in self._runs.items():
             router = port[0]
-            points = np.concatenate(runs[4]) if runs[4] else empty
-            if points.size > 1 and (np.diff(points) < 0).any():
-                points = np.sort(points)
-            peaks[router] = max(peaks[router], _peak(runs[0], runs[1], runs[2], runs[3], points))
+            cycles = np.concatenate([c for c, _ in runs[4]]) if runs[4] else empty
+            signs = np.concatenate([np.full(c.size, sign, np.int64) for c, sign in runs[4]]) if runs[4] else empty
+            if cycles.size > 1 and (np.diff(cycles) < 0).any():
+                order = np.argsort(cycles, kind="stable")
+                cycles, signs = cycles[order], signs[order]
+            peaks[router] = max(peaks[router], _peak(runs[0], runs[1], runs[2], runs[3], cycles, signs))
         return tuple(int(p) for p in peaks)
 
 
-def _peak(enter, n_enter, leave, n_leave, points) -> int:
+def _peak(enter, n_enter, leave, n_leave, points, signs) -> int:
     """Max over cycles c of #entered at <= c minus #left at <= c: entries and exits in runs of one
-    packet per cycle, plus single exits at the sorted cycles ``points``."""
+    packet per cycle, plus single entries (+1) and exits (-1) at the sorted cycles ``points``."""
     e0 = np.asarray(enter, np.int64)
     x0 = np.asarray(leave, np.int64)
     # The runs' count changes slope only where a run starts or ends.
     times = np.concatenate([e0, e0 + np.asarray(n_enter, np.int64), x0, x0 + np.asarray(n_leave, np.int64)])
     if times.size == 0:
-        return 0
+        times = np.zeros(0, np.int64)
+        if points.size == 0:
+            return 0
     slope = np.concatenate([np.ones(e0.size, np.int64), -np.ones(e0.size, np.int64),
                             -np.ones(x0.size, np.int64), np.ones(x0.size, np.int64)])
     order = np.argsort(times, kind="stable")
     times, slope = times[order], slope[order]
     uniq, first = np.unique(times, return_index=True)
-    return int(peak_sweep(uniq, np.add.reduceat(slope, first), points))
+    change = np.add.reduceat(slope, first) if times.size else np.zeros(0, np.int64)
+    return int(peak_sweep(uniq, change, points, signs))
 
 
 @jit
-def peak_sweep(times, slope_change, points):
-    """One merge of the runs' slope changes (sorted, unique ``times``) with the single exits
-    ``points`` (sorted): the highest count at any cycle, at least 0. Between two events the
-    count is linear, so its highest value is at a cycle just before or at an event."""
+def peak_sweep(times, slope_change, points, signs):
+    """One merge of the runs' slope changes (sorted, unique ``times``) with the single entries
+    and exits ``points`` (sorted, ``signs`` +1 or -1): the highest count at any cycle, at least
+    0. Between two events the count is linear, so its highest value is at a cycle just before
+    or at an event."""
     best = 0
     level = 0        # the count at cycle ``cur``
     rate = 0         # its change per cycle after ``cur``, until the next slope change
-    cur = times[0] - 1
+    if times.shape[0] and (points.shape[0] == 0 or times[0] <= points[0]):
+        cur = times[0] - 1
+    else:
+        cur = points[0] - 1
     i = 0
     j = 0
     n_times = times.shape[0]
@@ -136,7 +149,7 @@ def peak_sweep(times, slope_change, points):
             i += 1
         level = before + rate
         while j < n_points and points[j] == when:
-            level -= 1
+            level += signs[j]
             j += 1
         cur = when
         if level > best:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import simpy
 
+from qsnnsim.system import xy_hops  # noqa: F401  (routes are the system module's; re-exported)
+
 # simpy orders events of one cycle by (priority, insertion); URGENT=0, NORMAL=1.
 NORMAL = simpy.core.NORMAL
 DECIDE = NORMAL + 1
@@ -24,22 +26,6 @@ def call_at(env: simpy.Environment, when: int, fn, priority: int = NORMAL) -> No
     event._value = None
     event.callbacks.append(lambda _event: fn())
     env.schedule(event, priority, when - env.now)
-
-
-def xy_hops(src_core: int, dst_core: int, mesh_cols: int) -> list[tuple[int, int]]:
-    """The mesh links of an XY route, as (router core, next router core): along the row first."""
-    r, c = divmod(src_core, mesh_cols)
-    dr, dc = divmod(dst_core, mesh_cols)
-    hops = []
-    while c != dc:
-        here = r * mesh_cols + c
-        c += 1 if dc > c else -1
-        hops.append((here, r * mesh_cols + c))
-    while r != dr:
-        here = r * mesh_cols + c
-        r += 1 if dr > r else -1
-        hops.append((here, r * mesh_cols + c))
-    return hops
 
 
 class LinkUnit:

@@ -22,11 +22,14 @@ from qsnnsim.engine.build import HOST_SOURCE, Plan, build_plan
 from qsnnsim.engine.core import CoreUnit, Readiness
 from qsnnsim.engine.flits import FlitEjectPort, FlitLink
 from qsnnsim.engine.occupancy import NocLog, link_name
-from qsnnsim.engine.order import PassOrder, pass_order, train_path
+from qsnnsim.engine.order import train_path
+from qsnnsim.engine.pass_topology import PassTopology, pass_topology  # noqa: F401 (re-exported)
 from qsnnsim.engine.router import DECIDE, NORMAL, LinkUnit, call_at
 from qsnnsim.errors import DeadlockError
 from qsnnsim.kernels import noc, phase, synapse
 from qsnnsim.mapping import Mapping
+from qsnnsim.system import chip_link_latency_cycles, chip_link_packet_cycles
+from qsnnsim.system import topology as system_topology
 from qsnnsim.workload import Workload
 
 _NEVER = 1 << 40
@@ -50,6 +53,7 @@ class TrainTiming:
     packets: tuple | None = None
     eligibles: tuple = ()    # the cycle the train was eligible at each link of its path
     n_packets: int = 0       # F: its spikes and the marker
+    buffer_stall: int = 0    # cycles its packets waited for the destination's full spike buffer
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +106,7 @@ class RunResult:
 
 class _Train:
     __slots__ = ("key", "order_key", "source_pop", "t", "dest", "spikes", "n_packets", "links", "ports", "grants",
-                 "eligibles", "ready", "record")
+                 "eligibles", "ready", "record", "paced", "crossed", "stall")
 
     def __init__(self, key, order_key, source_pop, t, dest, spikes, links, ports):
         self.key = key
@@ -118,6 +122,12 @@ class _Train:
         self.eligibles = []
         self.ready = None         # finite buffers: per link, the cycle each packet is ready there
         self.record = None        # finite buffers: (u_k, start_k) per packet
+        # Behind a chip-to-chip link packet k is ready at the next port from ``paced + k * s``
+        # (docs/timing-model.md §12); None before one. ``crossed`` = (grant, packet cycles,
+        # paced) of the last link, which give its packets' crossing cycles.
+        self.paced = None
+        self.crossed = None
+        self.stall = 0
 
 
 def _state_dtype(bits: int) -> type:
@@ -161,91 +171,6 @@ class _SampleState:
         self.saturations = {p.name: np.zeros(self.T, np.int64) for p in wl.projections}
 
 
-@dataclass(frozen=True, eq=False)
-class PassTopology:
-    """Who sends to whom in one pass, with which delays, and the pass's service order;
-    sample-independent (docs/timing-model.md §2b, §5, §5b, §7)."""
-
-    here: list               # the pass's SlicePlans, slice index order
-    sources: dict            # slice -> source edges (source key, delay): same-pass slices,
-                             # earlier-pass slices, HOST_SOURCE
-    same_pass_dests: dict    # slice -> same-pass destination slices
-    dests: dict              # source key -> destination slices in this pass
-    host_sources: list       # what the host sends in this pass: HOST_SOURCE, earlier-pass slices
-    host_dests: list         # slices that receive a host train
-    host_train_cores: dict   # host source -> destination cores of its trains, increasing
-    marker_targets: dict     # (source key, destination core) -> (slice, delay) pairs a marker completes
-    credit_lag: dict         # (source slice, destination slice) -> K(d) - e_max(s, d) (§5b)
-    host_lag: dict           # host destination slice -> K(d) - e_max(host, d)
-    needs: dict              # slice -> conditions per timestep (§5)
-    host_needs: list         # the host's conditions per timestep (§7)
-    order: PassOrder
-
-
-def _edge_delays(wl) -> tuple[dict, list]:
-    """(source population, target population) -> sorted distinct delays; and K per population."""
-    index = {p.name: i for i, p in enumerate(wl.populations)}
-    delays: dict = {}
-    for proj in wl.projections:
-        delays.setdefault((index[proj.source], index[proj.target]), set()).add(proj.delay)
-    slots = [1] * len(wl.populations)
-    for (_, target), ds in delays.items():
-        slots[target] = max(slots[target], 1 + max(ds))
-    return {k: sorted(v) for k, v in delays.items()}, slots
-
-
-def pass_topology(plan: Plan, pass_index: int) -> PassTopology:
-    """Sources, destinations, delays and service order of one pass (docs/timing-model.md §2b, §5, §5b, §7)."""
-    mapping, wl, T = plan.mapping, plan.workload, plan.workload.timesteps
-    input_pop = next(i for i, p in enumerate(wl.populations) if p.kind == "input")
-    delays, slots = _edge_delays(wl)
-
-    def pop_of(src: int) -> int:
-        return input_pop if src == HOST_SOURCE else plan.slices[src].pop
-
-    def edge(src: int, d: int) -> list:
-        return delays[(pop_of(src), plan.slices[d].pop)]
-
-    here = [s for s in plan.slices if s.pass_index == pass_index]
-    here_ids = {s.index for s in here}
-    sources: dict[int, list] = {s.index: [] for s in here}
-    for s in plan.slices:
-        if s.pass_index <= pass_index:
-            for d in mapping.destinations[s.index]:
-                if d in here_ids:
-                    sources[d].extend((s.index, e) for e in edge(s.index, d))
-    for d in mapping.input_destinations:
-        if d in here_ids:
-            sources[d].extend((HOST_SOURCE, e) for e in edge(HOST_SOURCE, d))
-    dests = {s.index: [d for d in mapping.destinations[s.index] if d in here_ids] for s in plan.slices}
-    dests[HOST_SOURCE] = [d for d in mapping.input_destinations if d in here_ids]
-    same_pass_dests = {s.index: dests[s.index] for s in here}
-    host_sources = [HOST_SOURCE] if dests[HOST_SOURCE] else []
-    host_sources += [s.index for s in plan.slices if s.pass_index < pass_index and dests[s.index]]
-    host_dests = sorted({d for src in host_sources for d in dests[src]})
-    host_train_cores = {src: sorted({plan.slices[d].core for d in dests[src]}) for src in host_sources}
-    credit_lag = {(s.index, d): slots[plan.slices[d].pop] - max(edge(s.index, d))
-                  for s in here for d in same_pass_dests[s.index]}
-    host_lag = {d: slots[plan.slices[d].pop] - max(max(edge(src, d)) for src in host_sources if d in dests[src])
-                for d in host_dests}
-    needs = {}
-    for s in here:
-        needs[s.index] = [sum(1 for _, e in sources[s.index] if t - e >= 0) + (t > 0)
-                          + sum(1 for d in same_pass_dests[s.index] if t - credit_lag[(s.index, d)] >= 0)
-                          for t in range(T)]
-    host_needs = [(t > 0) + sum(1 for d in host_dests if t - host_lag[d] >= 0) for t in range(T)]
-    order = pass_order(here, T, sources, same_pass_dests, host_sources, host_dests,
-                       host_train_cores, plan.io_core, mapping.mesh_cols, credit_lag, host_lag)
-    marker_targets = {}
-    for src, targets in dests.items():
-        for d in targets:
-            marker_targets.setdefault((src, plan.slices[d].core), []).extend((d, e) for e in edge(src, d))
-    return PassTopology(here=here, sources=sources, same_pass_dests=same_pass_dests, dests=dests,
-                        host_sources=host_sources, host_dests=host_dests, host_train_cores=host_train_cores,
-                        marker_targets=marker_targets, credit_lag=credit_lag, host_lag=host_lag,
-                        needs=needs, host_needs=host_needs, order=order)
-
-
 class _PassRun:
     """One pass of one sample: the simpy environment and its units."""
 
@@ -271,6 +196,12 @@ class _PassRun:
         self.depth = arch.noc.buffer_depth_flits
         self.R = arch.noc.router_latency_cycles
         self.L = arch.noc.link_latency_cycles
+        # systems of chips (docs/timing-model.md §12): a hop between chips is slower and longer
+        self.topology = system_topology(arch)
+        self.chip_pace = chip_link_packet_cycles(arch)
+        self.chip_latency = chip_link_latency_cycles(arch)
+        self.flit_bits = arch.noc.flit_bits
+        self._credit_memo: dict = {}
         self.P_int = arch.core.integrate_pipeline_cycles
         self.cols = plan.mapping.mesh_cols
         self.env = simpy.Environment()
@@ -298,11 +229,14 @@ class _PassRun:
             router = self.plan.io_core if kind == "host" else name[1]
             sequence = None if self.round_robin else self.order.link_sequence[name]
             label = link_name(name)
+            chip_link = kind == "mesh" and self.topology.is_chip_link(name[1], name[2])
+            forward = (self.chip_latency if chip_link else self.L) if kind == "mesh" else 1
+            pace = self.chip_pace if chip_link else 1
             if self.finite and kind == "eject":
                 link = FlitEjectPort(self.env, label, router, sequence, self._grant_flits, self._eject_packet)
             elif self.finite:
                 link = FlitLink(self.env, label, router, sequence, self._grant_flits, self._move_packet,
-                                self.depth, self.L if kind == "mesh" else 1)
+                                self.depth, forward, pace)
             else:
                 on_grant = self._grant_eject if kind == "eject" else self._grant_hop
                 if self.round_robin:
@@ -310,6 +244,9 @@ class _PassRun:
                 else:
                     link = LinkUnit(self.env, router, on_grant, sequence)
                     link.name = label
+            link.forward_latency = forward   # to the next router (1: into the local router)
+            link.pace = pace                 # cycles per packet
+            link.chip_link = chip_link
             self.links[name] = link
         return link
 
@@ -407,6 +344,9 @@ class _PassRun:
         counter_core = self.plan.n_cores if from_host else src_core
         self._count(counter_core, pop, t, Action.PACKET, f)
         self._count(counter_core, pop, t, Action.FLIT_HOP, f * len(hops))
+        chip_links = sum(1 for link in links if link.chip_link) if self.topology.n_chips > 1 else 0
+        if chip_links:
+            self._count(counter_core, pop, t, Action.CHIP_LINK_BIT, f * self.flit_bits * chip_links)
         self._count(dest_core, pop, t, Action.SPIKE_BUFFER_ACCESS, 2 * f)
         now = self.env.now
         if self.finite:
@@ -414,9 +354,28 @@ class _PassRun:
             train.record = []
         links[0].offer(train, train.order_key, now, 0)
 
+    def _credit_cycles(self, from_core: int, to_core: int) -> int:
+        """A credit's trip on the side band: R plus the hop's latency per hop of the XY route (§5, §12)."""
+        key = (from_core, to_core)
+        cycles = self._credit_memo.get(key)
+        if cycles is None:
+            hops = self.topology.hops(from_core, to_core)
+            chip_hops = self.topology.chip_link_hops(from_core, to_core) if self.topology.n_chips > 1 else 0
+            cycles = self._credit_memo[key] = hops * self.R + (hops - chip_hops) * self.L + chip_hops * self.chip_latency
+        return cycles
+
     def _forward_latency(self, train: _Train, i: int) -> int:
         """Cycles from crossing link ``i`` of the train's path to entering the next router."""
-        return 1 if i == 0 else self.L
+        return train.links[i].forward_latency
+
+    def _crossings(self, crossed, f: int) -> np.ndarray:
+        """The cycles the train's packets crossed a link: ``max(grant + k * pace, paced + k * s)``."""
+        grant, pace, paced = crossed
+        k = np.arange(f, dtype=np.int64)
+        times = grant + k * pace
+        if paced is not None:
+            np.maximum(times, paced + k * self.chip_pace, out=times)
+        return times
 
     def _waited(self, train: _Train, link, grant: int, eligible: int) -> None:
         train.grants.append(grant)
@@ -428,15 +387,38 @@ class _PassRun:
 
     def _grant_hop(self, train: _Train, grant: int, eligible: int) -> int:
         i = len(train.grants)
-        self._waited(train, train.links[i], grant, eligible)
+        link = train.links[i]
+        self._waited(train, link, grant, eligible)
         f = train.n_packets
-        if i > 0:  # the train sat in this router's input port from its entry until it crossed here
-            self.noc_log.held(train.ports[i], train.grants[i - 1] + self._forward_latency(train, i - 1) + self.offset,
-                              f, grant + self.offset, f)
-        nxt = train.links[i + 1]
-        nxt.offer(train, train.order_key, grant + self._forward_latency(train, i) + self.R,
-                  train.ports[i + 1][1])
-        return grant + f
+        # Packet k crosses at max(grant + k * pace, paced + k * s) (§12): on a chip-to-chip link
+        # the link's own pace wins (grant >= paced), on chip the slower of the two curves.
+        paced = grant if link.pace > 1 else train.paced
+        crossed = (grant, link.pace, paced)
+        if i > 0 and self.noc_log.enabled:  # it sat in this router's input port from entry until it crossed here
+            self._log_port(train, i, crossed)
+        last = grant + (f - 1) * link.pace if paced is None else max(grant + (f - 1) * link.pace,
+                                                                     paced + (f - 1) * self.chip_pace)
+        lat = link.forward_latency + self.R
+        train.paced = None if paced is None else paced + lat
+        train.crossed = crossed
+        train.links[i + 1].offer(train, train.order_key, grant + lat, train.ports[i + 1][1])
+        return last + link.pace
+
+    def _log_port(self, train: _Train, i: int, crossed, exits=None) -> None:
+        """Packets entered link i's input port after crossing link i - 1, and left it at ``exits``."""
+        f = train.n_packets
+        o = self.offset
+        prev, lat = train.crossed, train.links[i - 1].forward_latency
+        if prev[2] is None and prev[1] == 1:
+            self.noc_log.held(train.ports[i], prev[0] + lat + o, f, 0, 0)
+        else:
+            self.noc_log.held_points(train.ports[i], self._crossings(prev, f) + lat + o, +1)
+        if exits is not None:
+            self.noc_log.held_points(train.ports[i], exits + o, -1)
+        elif crossed[2] is None and crossed[1] == 1:
+            self.noc_log.held(train.ports[i], 0, 0, crossed[0] + o, f)
+        else:
+            self.noc_log.held_points(train.ports[i], self._crossings(crossed, f) + o, -1)
 
     def _grant_eject(self, train: _Train, grant: int, eligible: int) -> int:
         i = len(train.grants)
@@ -446,31 +428,28 @@ class _PassRun:
         t = train.t
         record = np.empty((train.n_packets, 2), np.int64) if self.record_packets or self.noc_log.enabled \
             else _NO_RECORD
+        paced = train.paced
         delivery, marker_start, stall, busy = noc.eject_and_count(
             grant, train.spikes, table.cost, table.stats, table.target_pops, table.target_actions,
-            self.counts[train.dest], t, _COUNT_COLUMNS, cu.ring, cu.integrate_state, record)
+            self.counts[train.dest], t, _COUNT_COLUMNS, cu.ring, cu.integrate_state, record,
+            0 if paced is None else paced, 0 if paced is None else self.chip_pace)
         cycles = self.unit_cycles[train.dest, train.source_pop, t]
         cycles[_EJECTION_STALL] += stall
         cycles[_INTEGRATE_BUSY] += busy
-        o = self.offset
-        f = train.n_packets
-        enter = train.grants[i - 1] + self._forward_latency(train, i - 1) + o
-        if stall:
-            self.noc_log.held(train.ports[i], enter, f, 0, 0)
-            self.noc_log.held_exits(train.ports[i], record[:, 0] + o)
-        else:
-            self.noc_log.held(train.ports[i], enter, f, grant + o, f)
-        self._delivered(train, delivery, marker_start, record.tolist() if self.record_packets else None)
+        if self.noc_log.enabled:
+            crossed = (grant, 1, paced)
+            self._log_port(train, i, crossed, None if not stall else record[:, 0])
+        self._delivered(train, delivery, marker_start, record.tolist() if self.record_packets else None, stall)
         return delivery + 1
 
-    def _delivered(self, train: _Train, delivery: int, marker_start: int, packets) -> None:
+    def _delivered(self, train: _Train, delivery: int, marker_start: int, packets, buffer_stall: int = 0) -> None:
         o = self.offset
         if packets is not None:
             packets = tuple((u + o, start + o) for u, start in packets)
         grants = tuple(g + o for g in train.grants)
         eligibles = tuple(e + o for e in train.eligibles)
         self.trains[train.key] = TrainTiming(grants, delivery + o, marker_start + o, packets, eligibles,
-                                             train.n_packets)
+                                             train.n_packets, int(buffer_stall))
         # The marker's targets may fire from ``done`` on. That cycle is known now (the port and
         # the integrate unit serve in a fixed order), so their readiness records it at once and
         # their soma decides at that cycle at the earliest: no event of its own per train.
@@ -511,11 +490,12 @@ class _PassRun:
         cycles[_EJECTION_STALL] += stall
         cycles[_INTEGRATE_BUSY] += busy
         train.record.append((int(u), int(start)))
+        train.stall += int(stall)
         i = len(train.grants) - 1
         self.noc_log.held(train.ports[i], 0, 0, int(u) + self.offset, 1)
         train.links[i - 1].credit(int(u) + self._forward_latency(train, i - 1))
         if k == train.n_packets - 1:
-            self._delivered(train, int(u), int(start), train.record if self.record_packets else None)
+            self._delivered(train, int(u), int(start), train.record if self.record_packets else None, train.stall)
         return int(u)
 
     def _marker_done(self, edges, t, cycle, train_key) -> None:
@@ -555,12 +535,12 @@ class _PassRun:
                 continue
             granted = t + self.top.credit_lag[(src, sid)]
             if granted < self.T:
-                lat = plan.hops(plan.slices[src].core, sl.core) * (self.R + self.L)
+                lat = self._credit_cycles(sl.core, plan.slices[src].core)
                 self._satisfy(src, granted, end + lat, ("credit", sid, t))
         if sid in self.top.host_lag:
             granted = t + self.top.host_lag[sid]
             if granted < self.T:
-                lat = plan.hops(sl.core, plan.io_core) * (self.R + self.L)
+                lat = self._credit_cycles(sl.core, plan.io_core)
                 if self.host.satisfy(granted, end + lat, ("credit", sid, t)):
                     self._host_ready_check()
         self.unit_cycles[sl.core, sl.pop, t, Unit.SOMA_BUSY] += sl.fire_cycles
@@ -595,6 +575,19 @@ class _PassRun:
             weights = plan.packed_weights.get(inc.projection)
             if weights is None:
                 weights = plan.int_weights.get(inc.projection)
+            if inc.form == "conv_events" and (src.kind == "input" or
+                                              state.fired[inc.source_pop, ts] == state.n_slices[inc.source_pop]):
+                # One exact product for every slice of the target, once its source is complete.
+                key = ("conv", inc.projection, ts)
+                if key not in state.pack_cache:
+                    state.pack_cache[key] = phase.conv_all_channels(values.reshape(src.shape), weights, proj.stride,
+                                                                    proj.padding, pop.shape[1:])
+                full = state.pack_cache[key]
+                if full is not None:
+                    acc[k] = full[sl.neuron_start:sl.neuron_stop]
+                    if src.kind == "input":
+                        state.input_sums[(sl.index, k)] = acc[k]
+                    continue
             packed = None
             if inc.form in ("conv_popcount", "linear_popcount"):
                 # The packed source is shared by the population's target slices once every

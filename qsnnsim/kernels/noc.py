@@ -18,7 +18,7 @@ STATE_ISSUE_FREE = 1
 
 
 @jit
-def eject_train(grant, costs, ring, state, record):
+def eject_train(grant, costs, ring, state, record, paced_start=0, pace=0):
     """Eject and schedule one train at a core; updates ``ring`` and ``state`` in place.
 
     Parameters
@@ -30,6 +30,8 @@ def eject_train(grant, costs, ring, state, record):
         unit can issue the next packet].
     record : int64 (F, 2) receives each packet's (ejection cycle u_k, integrate start), or
         an empty (0, 2) array to record nothing.
+    paced_start, pace : behind a chip-to-chip link packet k is not at the port before
+        ``paced_start + k * pace`` (docs/timing-model.md §12); ``pace`` 0: no such bound.
 
     Returns
     -------
@@ -47,6 +49,8 @@ def eject_train(grant, costs, ring, state, record):
     busy = 0
     for k in range(costs.shape[0]):
         want = grant if k == 0 else u + 1
+        if pace:
+            want = max(want, paced_start + k * pace)
         u = want
         if full:
             # Back-pressure: the slot of packet j - S frees the cycle after it started.
@@ -91,7 +95,7 @@ def count_train(spikes, stats, target_pops, target_actions, counts, t, count_col
 
 @jit
 def eject_and_count(grant, spikes, cost, stats, target_pops, target_actions, counts, t, count_columns,
-                    ring, state, record):
+                    ring, state, record, paced_start=0, pace=0):
     """:func:`eject_train` for a train of ``spikes`` (source neuron indices, the marker after
     them), and the train's counts per target slice added in the same call.
 
@@ -109,4 +113,4 @@ def eject_and_count(grant, spikes, cost, stats, target_pops, target_actions, cou
     for i in range(n):
         costs[i] = cost[spikes[i]]
     costs[n] = 1  # the marker
-    return eject_train(grant, costs, ring, state, record)
+    return eject_train(grant, costs, ring, state, record, paced_start, pace)

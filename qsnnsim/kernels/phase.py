@@ -12,6 +12,34 @@ import numpy as np
 from qsnnsim.kernels import lif, synapse
 
 
+#: Largest |sum| a float64 matrix product keeps exact (2^53): far above any conv here
+#: (an 8-bit value x a 16-bit weight x 10^6 synapses is 2^45).
+_EXACT_FLOAT = 1 << 53
+
+
+def conv_all_channels(values: np.ndarray, weights: np.ndarray, stride, padding, out_hw) -> np.ndarray | None:
+    """The exact int64 sums of a conv2d for every output channel at once, flat (C_out*H*W,), or None
+    when a float64 product could round (then the caller uses the event kernel).
+
+    ``values`` int (C_in, H, W), ``weights`` int64 (C_in, kH, kW, C_out). The windows are
+    gathered once (im2col) and multiplied in float64 by BLAS: every partial sum is an integer
+    below 2^53, so the product is exact, and one product serves every slice of the target
+    (the event kernel rescans the source once per slice).
+    """
+    c_in, k_h, k_w, c_out = weights.shape
+    out_h, out_w = out_hw
+    bound = float(np.abs(values).max(initial=0)) * float(np.abs(weights).max(initial=0)) * c_in * k_h * k_w
+    if bound >= _EXACT_FLOAT:
+        return None
+    padded = np.zeros((c_in, values.shape[1] + 2 * padding[0], values.shape[2] + 2 * padding[1]))
+    padded[:, padding[0]:padding[0] + values.shape[1], padding[1]:padding[1] + values.shape[2]] = values
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (k_h, k_w), axis=(1, 2))
+    windows = windows[:, ::stride[0], ::stride[1]][:, :out_h, :out_w]          # (C_in, H, W, kH, kW)
+    columns = np.ascontiguousarray(windows.transpose(0, 3, 4, 1, 2)).reshape(c_in * k_h * k_w, out_h * out_w)
+    sums = weights.reshape(c_in * k_h * k_w, c_out).astype(np.float64).T @ columns   # (C_out, H*W)
+    return np.rint(sums).astype(np.int64).reshape(-1)
+
+
 def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_shape: tuple,
                     weights: np.ndarray | None, kernel, stride, padding, global_pool: bool,
                     channel_start: int, channel_stop: int, neuron_start: int, neuron_stop: int,

@@ -7,6 +7,14 @@ engine is checked against, cycle for cycle. It shares no code with ``qsnnsim/eng
 :func:`qsnnsim.golden.run_golden` bit for bit. It is meant for small configurations (tens to
 hundreds of neurons, meshes up to about 3x3, a few timesteps): every cycle of a pass is visited.
 
+The chip may be a **system of chips** (timing doc §12): ``system.chip_rows x system.chip_cols`` chips
+whose cores form one grid of ``arch.grid_rows x arch.grid_cols`` cores (core id ``grid_row *
+grid_cols + grid_col``; the mapping's mesh is that grid), the host at ``arch.io_core``, XY routes on
+the grid. A hop between two chips is a chip-to-chip link, stepped like any link but with packet time
+``s = ceil(noc.flit_bits / system.link.bandwidth_bits_per_cycle)`` and latency ``L_c =
+system.link.latency_cycles`` (:mod:`~qsnnsim.reference.network`). One chip has none of them and
+gives exactly the numbers of an arch without a ``system`` section.
+
 Time is modelled by units that look at their own state every cycle, never by closed-form
 recurrences over whole trains: packets sit in router queues, trains own links and send one
 packet per cycle, packets fly over a link for its latency and through a router for ``R``
@@ -25,7 +33,9 @@ for every combination of the options):
 
 1. somas whose fire ends at ``c`` finish it: the slice's spikes become trains eligible at the
    core's injection port at ``c``, and credits leave for the slice's sources (itself included,
-   for a self-projection);
+   for a self-projection) and the host, on a side band with no contention: ``R`` plus the hop's
+   latency (``L``, or ``L_c`` for a chip-to-chip hop) per hop of the XY route from the slice's core
+   to the source's (one chip: timing doc §5's ``hops * (R + L)``);
 2. events due at ``c`` land: packets reach the point where their router has routed them (the
    packet's readiness ``a_k`` at the next output port; a train's head there makes the train
    eligible at that port at ``c``), markers complete in the integrate pipeline, credits arrive (a
@@ -38,14 +48,18 @@ for every combination of the options):
    ``<= c`` (steps 1-3 included), an injection or host port takes the oldest eligibility, ties by
    key; a router output port takes the first input port after its pointer in the cyclic order
    local, host, north, east, south, west (pointer initially west) that has a waiting train, the
-   earliest eligible train there, ties by key, and moves its pointer to that input port. Then
+   earliest eligible train there, ties by key, and moves its pointer to that input port. A link
+   whose last packet crossed at ``x`` neither grants nor moves anything before ``x + s_l`` (its
+   packet time: 1, or ``s`` for a chip-to-chip link, §12; so ``x_k = max(x_{k-1} + s_l, a_k)`` and
+   the link is free at ``x_{F-1} + s_l``). Then
    every owned link moves one packet if that packet is ready there (``a_k <= c``): the ejection
    port only while the spike buffer, as it was at the start of the cycle, has a free slot
    (otherwise it counts an ejection stall cycle); with ``finite`` buffers any other link only
    while it holds a credit, i.e. fewer than ``B`` of the packets that crossed it still hold a
    slot in the input port it feeds (otherwise it counts a link stall cycle). A packet holds that
    slot from its crossing until ``y + C``, ``y`` the cycle it crosses its next link and ``C`` the
-   link's forward latency (``L``, or 1 for an injection or host port): since ``C >= 1`` a slot
+   link's forward latency (``L``, ``L_c`` for a chip-to-chip link, or 1 for an injection or host
+   port): since ``C >= 1`` a slot
    freed in cycle ``c`` is usable from ``c + 1`` at the earliest, and since a packet crossing at
    ``c`` is ready at the next port at ``c + lat + R > c``, the order in which links are visited
    within the cycle never matters;
@@ -79,6 +93,7 @@ A multi-pass mapping runs each pass on its own timeline starting at the pass's s
 
 Modules: :mod:`~qsnnsim.reference.synapses` (per-core weight layout, integrate cost of a packet,
 fire cycles), :mod:`~qsnnsim.reference.edges` (source edges, their delays and accumulator slots),
+:mod:`~qsnnsim.reference.network` (the grid of routers, its links and routes, trains),
 :mod:`~qsnnsim.reference.chip` (the units, stepped), :mod:`~qsnnsim.reference.result` (what is
 compared with the engine). Only the functions and classes re-exported here are public.
 """
@@ -106,10 +121,13 @@ def _check(workload: Workload, arch: ArchSpec, mapping: Mapping, sample, mapping
         raise WorkloadError(f"<workload {workload.name}>", "sample",
                             f"index {sample!r} is not one of the workload's {workload.n_samples} samples",
                             f"use an integer in 0..{workload.n_samples - 1}")
-    if (mapping.mesh_rows, mapping.mesh_cols) != (arch.chip.mesh_rows, arch.chip.mesh_cols):
+    # Timing doc §12: a mapping's mesh is the system's grid of cores (one chip: the chip's mesh).
+    if (mapping.mesh_rows, mapping.mesh_cols) != (arch.grid_rows, arch.grid_cols):
         raise MappingError(mapping_file, "mesh",
                            f"is {mapping.mesh_rows}x{mapping.mesh_cols} but the arch's mesh is "
-                           f"{arch.chip.mesh_rows}x{arch.chip.mesh_cols}", "map the workload onto this architecture")
+                           f"{arch.grid_rows}x{arch.grid_cols}"
+                           + (f" (the cores of its {arch.system.chip_rows}x{arch.system.chip_cols} chips)"
+                              if arch.system.n_chips > 1 else ""), "map the workload onto this architecture")
     if len(mapping.destinations) != len(mapping.slices):
         raise MappingError(mapping_file, "destinations",
                            f"has {len(mapping.destinations)} entries for {len(mapping.slices)} slices",
@@ -175,7 +193,7 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
     workload : Workload
         A validated workload (small: every cycle is stepped in Python).
     arch : ArchSpec
-        The architecture the mapping was made for.
+        The architecture the mapping was made for: one chip, or a system of chips (timing doc §12).
     mapping : Mapping
         ``map_workload(workload, arch)`` or an equivalent hand-built mapping.
     sample : int
@@ -199,8 +217,8 @@ def simulate_reference(workload: Workload, arch: ArchSpec, mapping: Mapping, sam
     WorkloadError
         ``sample`` is not a valid sample index.
     MappingError
-        The mapping does not belong to this workload and arch (mesh, slices, SRAM words,
-        or destinations that miss a synapse).
+        The mapping does not belong to this workload and arch (mesh, i.e. the system's grid of
+        cores, slices, SRAM words, or destinations that miss a synapse).
     DeadlockError
         A pass stopped moving with slices that had not fired every timestep (timing doc §10.4;
         not expected to happen).

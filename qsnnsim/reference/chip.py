@@ -1,5 +1,6 @@
 """The chip of the reference model, stepped one cycle at a time: NoC links, spike buffers,
-integrate units, somas and the host, for one pass of one sample (timing doc §1-§7).
+integrate units, somas and the host, for one pass of one sample (timing doc §1-§7), on one chip or
+a system of chips (§12; the grid, its links and routes are :mod:`qsnnsim.reference.network`'s).
 
 By default every link and every soma serves its jobs in the fixed order of timing doc §2b. Like
 the chip, which is configured with it, the model sets that order up before a pass runs, from the
@@ -23,18 +24,15 @@ from qsnnsim.errors import DeadlockError, MappingError
 from qsnnsim.golden import rshift, saturate
 from qsnnsim.mapping import Mapping, Slice
 from qsnnsim.reference.edges import SourceEdges, pass_graph
+from qsnnsim.reference.network import HOST_PORT, LOCAL, PORTS, Grid, Link, Train, buffer_peak
 from qsnnsim.reference.result import HOST, TrainTiming
 from qsnnsim.reference.synapses import CoreSynapses, fire_cycles_of
 from qsnnsim.workload import Workload
 
 MARKER = -1
-#: Input ports of a router in the cyclic order of round-robin arbitration (timing doc §10.1).
-PORTS = ("local", "host", "north", "east", "south", "west")
-LOCAL, HOST_PORT, NORTH, EAST, SOUTH, WEST = range(6)
-#: The input port a train enters the next router through, by the output port it left on.
-ENTERS_THROUGH = {"E": WEST, "W": EAST, "S": NORTH, "N": SOUTH}
 #: Actions the reference counts, totals per sample (timing doc §4, §5): the synapse-side ones.
-ACTIONS = ("weight_sram_read", "acc_sram_read", "acc_sram_write", "synaptic_add", "mac8", "mac16")
+#: ``chip_link_bit`` (timing doc §12): ``noc.flit_bits`` per packet per chip-to-chip link crossed.
+ACTIONS = ("weight_sram_read", "acc_sram_read", "acc_sram_write", "synaptic_add", "mac8", "mac16", "chip_link_bit")
 
 
 def service_levels(mapping: Mapping, pass_index: int, timesteps: int,
@@ -103,99 +101,6 @@ def service_levels(mapping: Mapping, pass_index: int, timesteps: int,
     return fire, host
 
 
-class Train:
-    """The packets one source sends to one core for one timestep, and where they are."""
-
-    __slots__ = (
-        "delivery",
-        "dest",
-        "eligible",
-        "grants",
-        "key",
-        "marker_start",
-        "packets",
-        "path",
-        "queues",
-        "service_key",
-        "source",
-        "src_pop",
-        "starts",
-        "t",
-        "u",
-    )
-
-    def __init__(self, key, service_key: tuple[int, int, int], source: int, src_pop: str, t: int, dest: int,
-                 packets: list, path: list):
-        self.key = key  # (pass, source, t, destination core), as timing doc §9 names trains
-        self.service_key = service_key  # (level, source, destination core): its place in every link's order
-        self.source = source
-        self.src_pop = src_pop
-        self.t = t
-        self.dest = dest
-        self.packets = packets  # (source neuron, value); the last one is the marker
-        self.path = path
-        # Packets routed and waiting in front of link h: (cycle they became available, i.e. a_k, k,
-        # the occupancy cell of the input port they sit in, None before the first link).
-        self.queues = [deque() for _ in path]
-        self.grants: list[int] = []
-        self.eligible: list[int] = []  # per link of the path: the cycle its head became eligible there
-        self.delivery = -1
-        self.marker_start = -1
-        # Per packet k, filled as the units step: cycle it entered the spike buffer, cycle the
-        # integrate unit started it (timing doc §3, §4). Reported only on request.
-        self.u: list[int] = []
-        self.starts: list[int] = []
-
-
-class Link:
-    """A router output port with its wire, an injection port or the host port (timing doc §3).
-
-    ``schedule`` is the link's service order for the pass: the keys ``(level, source,
-    destination core)`` of every train whose path crosses it, increasing (timing doc §2b). With
-    round-robin arbitration (§10.1) it is only the list of the trains to come (its length says
-    when all have been granted); the choice among waiting trains is made as they wait.
-
-    Every link but an ejection port feeds one router input port (``downstream`` router, port
-    ``in_port`` of :data:`PORTS`). ``cells`` are the packets that crossed it, one mutable
-    ``[enter, leave, release]`` each: the cycle the packet entered that input port (``x + lat``),
-    the cycle it left it by crossing its next link (``y``), and the cycle its slot is usable by
-    this link again (``y + C``, ``C`` = this link's forward latency; timing doc §10.3, §11).
-    ``held`` are the cells that may still hold a slot (finite buffers' credits).
-    """
-
-    __slots__ = ("cells", "downstream", "eject_core", "held", "hop", "in_port", "latency", "name", "next",
-                 "order", "owner", "pointer", "schedule", "stall", "wait", "waiting")
-
-    def __init__(self, order: int, latency: int, name: str, downstream: int = -1, in_port: int = -1,
-                 eject_core: int = -1):
-        self.order = order  # fixed visiting order, for determinism only
-        self.latency = latency
-        self.name = name  # as timing doc §11 names links: "inject c", "host", "c->d", "eject c"
-        self.downstream = downstream
-        self.in_port = in_port
-        self.eject_core = eject_core
-        self.schedule: list[tuple[int, int, int]] = []
-        self.next = 0  # trains granted so far (level order: position in schedule of the next one)
-        self.waiting: dict[tuple[int, int, int], tuple[Train, int]] = {}  # eligible trains: key -> (train, hop)
-        self.owner: Train | None = None
-        self.hop = 0
-        self.pointer = WEST  # round robin: the input port granted last (timing doc §10.1)
-        self.cells: list[list] = []
-        self.held: list[list] = []
-        self.wait = 0  # link_wait_cycles: sum of g - e (timing doc §3)
-        self.stall = 0  # link_stall_cycles: cycles a ready packet waited only for a credit (§10.3)
-
-
-def buffer_peak(cells: list[list]) -> int:
-    """Largest number of cells with ``enter <= c < leave`` at any cycle ``c`` (timing doc §11)."""
-    edges = sorted([(cell[0], 1) for cell in cells] + [(cell[1], -1) for cell in cells])
-    peak = now = 0
-    for _, delta in edges:  # at equal cycles the leaves (-1) come first: a packet leaving at c is gone
-        now += delta
-        peak = max(peak, now)
-    return peak
-
-
 # --------------------------------------------------------------------------- one sample
 
 
@@ -213,7 +118,7 @@ class SampleRun:
         self.pops = {p.name: p for p in workload.populations}
         self.inputs = np.asarray(workload.sample_input(sample), np.int64).reshape(self.T, -1)
         self.input_name = workload.input_population.name
-        n_cores = arch.chip.mesh_rows * arch.chip.mesh_cols
+        n_cores = arch.n_cores  # the system's grid of cores (timing doc §12; one chip: its mesh)
         self.soma_busy = [0] * n_cores
         self.integrate_busy = [0] * n_cores
         self.ejection_stall = [0] * n_cores
@@ -251,8 +156,11 @@ class PassModel:
         self.L = arch.noc.link_latency_cycles
         self.S = arch.core.spike_buffer_packets
         self.P_int = arch.core.integrate_pipeline_cycles
-        self.cols = arch.chip.mesh_cols
-        self.io_core = arch.offchip.io_router[0] * self.cols + arch.offchip.io_router[1]
+        # Timing doc §12: the cores of every chip form one grid, core id = grid_row * G_cols + grid_col;
+        # the host sits at offchip.io_router of chip system.io_chip.
+        self.grid = Grid(arch)
+        self.io_core = arch.io_core
+        self.flit_bits = arch.noc.flit_bits
         # Options of timing doc §10.
         self.round_robin = arch.noc.arbitration == "round_robin"
         self.ready_order = arch.core.soma_order == "ready"
@@ -276,22 +184,8 @@ class PassModel:
         self.host_sources = [(src, pop_of[src], sorted({mapping.slices[d].core for d in ds}))
                              for src, ds in graph.host_sources]
         self.host_dests = list(graph.host_dests)
-        # Links, created in a fixed order.
-        self.links: dict[tuple, Link] = {}
-        order = 0
-        step = {"N": (-1, 0), "E": (0, 1), "S": (1, 0), "W": (0, -1)}
-        for core in range(arch.chip.mesh_rows * self.cols):
-            row, col = divmod(core, self.cols)
-            self.links[(core, "inj")] = Link(order, 1, f"inject {core}", core, LOCAL)
-            order += 1
-            for port in ("N", "E", "S", "W"):
-                # A port at the mesh's edge leads nowhere; XY routing never uses it.
-                nbr = (row + step[port][0]) * self.cols + col + step[port][1]
-                self.links[(core, port)] = Link(order, self.L, f"{core}->{nbr}", nbr, ENTERS_THROUGH[port])
-                order += 1
-            self.links[(core, "ej")] = Link(order, 0, f"eject {core}", eject_core=core)
-            order += 1
-        self.links[("host",)] = Link(order, 1, "host", self.io_core, HOST_PORT)
+        # Links of the system's grid (chip-to-chip ones included, timing doc §12), in a fixed order.
+        self.links: dict[tuple, Link] = self.grid.links()
         self.active: set[Link] = set()
         # The fixed service orders of timing doc §2b, set up before the pass as the chip is configured.
         self.fire_level, self.host_level = service_levels(mapping, pass_index, run.T, run.edges)
@@ -338,11 +232,6 @@ class PassModel:
 
     # ------------------------------------------------------------------ helpers
 
-    def hops(self, a: int, b: int) -> int:
-        ra, ca = divmod(a, self.cols)
-        rb, cb = divmod(b, self.cols)
-        return abs(ra - rb) + abs(ca - cb)
-
     def at(self, cycle: int, event: tuple) -> None:
         self.events.setdefault(cycle, []).append(event)
         self.due(cycle)
@@ -368,20 +257,7 @@ class PassModel:
         else:
             cur = self.run.mapping.slices[source].core
             first = self.links[(cur, "inj")]
-        links = [first]
-        r, c = divmod(cur, self.cols)
-        rd, cd = divmod(dest, self.cols)
-        while (r, c) != (rd, cd):
-            if c != cd:
-                port = "E" if cd > c else "W"
-                c += 1 if cd > c else -1
-            else:
-                port = "S" if rd > r else "N"
-                r += 1 if rd > r else -1
-            links.append(self.links[(cur, port)])
-            cur = r * self.cols + c
-        links.append(self.links[(dest, "ej")])
-        return links
+        return [first] + [self.links[hop] for hop in self.grid.route(cur, dest)] + [self.links[(dest, "ej")]]
 
     def launch(self, c: int, source: int, src_pop: str, t: int, dest: int, neurons, values) -> Train:
         """A train eligible at its injection port (a core's, or the host's) at cycle ``c``."""
@@ -585,6 +461,8 @@ class PassModel:
 
     def link_step(self, link: Link, c: int) -> None:
         """Grant a free link to a waiting train (by :meth:`pick`); move one packet of the owner."""
+        if c < link.free_at:
+            return  # timing doc §12: the previous packet still occupies the link (x_{k-1} + s_l)
         if link.owner is None:
             picked = self.pick(link, c)
             if picked is None:
@@ -623,6 +501,11 @@ class PassModel:
             _, k, cell = queue.popleft()
             if hop > 0:
                 self.leave(cell, c, train.path[hop - 1])
+            # The link carries this packet for s_l cycles: the next crossing is at x_k + s_l at the earliest.
+            link.free_at = c + link.packet_cycles
+            self.due(link.free_at)
+            if link.chip:
+                self.run.actions["chip_link_bit"] += self.flit_bits
             # Into the downstream input port at c + lat; over the wire, then through its router's pipeline.
             new = [c + link.latency, None, None]
             link.cells.append(new)
@@ -735,13 +618,13 @@ class PassModel:
         counts = spikes[np.flatnonzero(spikes)].astype(np.int64)  # 1, or a graded spike's count
         for dest in self.dest_cores[index]:
             self.launch(c, index, sl.population, t, dest, neurons, counts)
-        credit_cycles = self.R + self.L
-        # Credits to every same-pass source (itself too, for a self-projection: zero hops, at once).
+        # Credits to every same-pass source (itself too, for a self-projection: zero hops, at once),
+        # R + the hop's latency per hop of the route from this core to the source's (§12).
         for src, _ in self.graph.sources[index]:
             if src != HOST and src in self.here:
-                self.at(c + self.hops(sl.core, self.run.mapping.slices[src].core) * credit_cycles, ("credit", src, index, t))
+                self.at(c + self.grid.credit_cycles(sl.core, self.run.mapping.slices[src].core), ("credit", src, index, t))
         if index in self.host_dests:
-            self.at(c + self.hops(sl.core, self.io_core) * credit_cycles, ("hcredit", index, t))
+            self.at(c + self.grid.credit_cycles(sl.core, self.io_core), ("hcredit", index, t))
 
     def fire_neurons(self, sl: Slice, t: int) -> np.ndarray:
         """DESIGN §2 for the slice's neurons from the accumulators it integrated; returns its spikes."""

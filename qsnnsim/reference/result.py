@@ -46,7 +46,8 @@ class ReferenceResult:
     latency_cycles : int
         End of the last fire of the last pass.
     soma_busy_cycles, integrate_busy_cycles, ejection_stall_cycles : tuple[int, ...]
-        Per core id (``row * mesh_cols + col``), summed over passes.
+        Per core id (``row * mesh_cols + col``; for a system of chips the grid's, ``grid_row *
+        grid_cols + grid_col``, timing doc §12), summed over passes.
     fires : dict[tuple[int, int], tuple[int, int]]
         ``(slice index, t) -> (start, end)`` cycles.
     trains : dict[tuple[int, int, int, int], TrainTiming]
@@ -62,13 +63,16 @@ class ReferenceResult:
         Totals over the sample of the synapse-side actions of timing doc §4 and §5:
         ``weight_sram_read``, ``acc_sram_read``, ``acc_sram_write`` (packets and fires; a fire
         reads and clears one accumulator slot, §5b), ``synaptic_add``, ``mac8``, ``mac16`` (a
-        packet that carries a value, an analog input or a graded spike's count, multiplies).
-        Not part of §9's list; a check of the counters the engine reports.
+        packet that carries a value, an analog input or a graded spike's count, multiplies), and
+        ``chip_link_bit`` (timing doc §12: ``noc.flit_bits`` for every packet that crosses a
+        chip-to-chip link, per crossing; always present, 0 on one chip). Not part of §9's list
+        except ``chip_link_bit`` (§12); a check of the counters the engine reports.
     link_wait_cycles : dict[str, int]
         Per link, ``g - e`` summed over the trains that crossed it (contention, timing doc §3),
         summed over passes. Links are named as in timing doc §11: ``"inject c"`` (core ``c``'s
         injection port), ``"host"``, ``"c->d"`` (mesh link from router ``c`` to router ``d``),
-        ``"eject c"``; every link that carried at least one train in the sample is a key (its
+        ``"eject c"``, with the grid's core ids (a chip-to-chip link is ``"c->d"`` too, timing doc
+        §12); every link that carried at least one train in the sample is a key (its
         value may be 0), no other.
     link_stall_cycles : dict[str, int]
         Same keys: cycles a ready packet waited only for a credit (back-pressure, timing doc

@@ -351,10 +351,36 @@ class CoreRow:
     soma_busy_percent: float | None = column("pct", "soma (fire) busy cycles / latency")
     integrate_busy_percent: float | None = column("pct", "integrate busy cycles / latency")
     ejection_stall_cycles: float = column("count", "cycles packets waited for a full spike buffer (mean)")
-    link_wait_cycles: float = column("count", "cycles trains waited for a busy router output port (mean)")
+    link_wait_cycles: float = column("count", "cycles trains waited for a link of this core's router (mean): its "
+                                              "injection port, mesh outputs and ejection port, and at the io "
+                                              "core the host port")
     dynamic_uj: float = column("sig", "dynamic energy per inference (mean)")
     leakage_uj: float = column("sig", "leakage of its SRAM, logic and router per inference (mean)")
     total_uj: float = column("sig", "dynamic + leakage")
+
+
+@dataclass(frozen=True)
+class ChipRow:
+    """One chip of a system (DESIGN §12): what it holds and what it costs per inference."""
+
+    chip: int = column("count", "chip id (chip row * chip cols + chip col)")
+    position: str = column("text", "(row, col) in the mesh of chips")
+    slices: int = column("count", "slices on its cores (all passes)")
+    neurons: int = column("count", "neurons of those slices")
+    weight_kib: float = column("sig", "weight SRAM they use, KiB")
+    dynamic_uj: float = column("sig", "dynamic energy of its cores per inference (mean)")
+    leakage_uj: float = column("sig", "leakage of its cores per inference (mean)")
+
+
+@dataclass(frozen=True)
+class ChipLinkRow:
+    """One chip-to-chip link: what it carries per inference."""
+
+    link: str = column("text", "a->b: from router a to router b (core ids of the system's grid)")
+    chips: str = column("text", "from chip -> to chip")
+    flits: float = column("fixed2", "packets carried per inference (mean)")
+    bits: float = column("sig", "bits carried per inference (flits x noc.flit_bits)")
+    energy_uj: float = column("sig", "bits x system.link.pj_per_bit, per inference")
 
 
 @dataclass(frozen=True)
@@ -416,6 +442,9 @@ class FootprintRow:
 
 
 #: Every table a report writes, by its CSV file name.
+#: Tables a report writes only for a system of chips (DESIGN §12).
+SYSTEM_TABLES = ("chips.csv", "chip_links.csv")
+#: Every table a report can write, and its row class.
 TABLES = {
     "samples.csv": SampleRow,
     "statistics.csv": StatRow,
@@ -428,6 +457,8 @@ TABLES = {
     "cores.csv": CoreRow,
     "mapping.csv": CoreMappingRow,
     "footprint.csv": FootprintRow,
+    "chips.csv": ChipRow,
+    "chip_links.csv": ChipLinkRow,
     "critical_path.csv": CriticalRow,
     "noc_links.csv": NocLinkRow,
     "noc_routers.csv": RouterBufferRow,

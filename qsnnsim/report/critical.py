@@ -48,8 +48,11 @@ def critical_path(sample, slices, arch) -> dict:
     """
     R, L = arch.noc.router_latency_cycles, arch.noc.link_latency_cycles
     P_int = arch.core.integrate_pipeline_cycles
-    cols = arch.chip.mesh_cols
-    io_core = arch.offchip.io_router[0] * cols + arch.offchip.io_router[1]
+    cols = arch.grid_cols
+    io_core = arch.io_core
+    from qsnnsim.system import chip_link_latency_cycles, topology
+
+    topo, L_chip = topology(arch), chip_link_latency_cycles(arch)
     fires, trains, waits = sample.fires, sample.trains, sample.fire_waits
     share: Counter = Counter()
     if not fires:
@@ -72,11 +75,12 @@ def critical_path(sample, slices, arch) -> dict:
             core = slices[sid].core
             share[f"soma of core {core}"] += end - start
             node = _back_from(waits.get(job, ("start",)), start, pass_of[sid], job, fires, trains, waits, share,
-                              slices, cols, io_core, R, L, P_int, sample.pass_starts, last_fire_of_pass)
+                              slices, cols, io_core, R, (L, L_chip, topo), P_int, sample.pass_starts,
+                              last_fire_of_pass)
         else:  # a host emission ("host", p, t)
             cycle, cause = waits[job]
             node = _back_from(cause, cycle, job[1], job, fires, trains, waits, share, slices, cols, io_core,
-                              R, L, P_int, sample.pass_starts, last_fire_of_pass)
+                              R, (L, L_chip, topo), P_int, sample.pass_starts, last_fire_of_pass)
     units = sorted(((u, int(c)) for u, c in share.items() if c > 0), key=lambda uc: (-uc[1], uc[0]))
     return {"latency_cycles": int(sample.latency_cycles), "units": [[u, c] for u, c in units]}
 
@@ -118,17 +122,22 @@ def _back_through_train(key, done, trains, waits, share, slices, cols, io_core, 
     timing = trains[key]
     p, src, t, dest = key
     links = train_links(key, slices, cols, io_core)
+    L, L_chip, topo = L
     grants, eligibles = timing.grants, timing.eligibles
     for i, name in enumerate(links):
         share[_link_label(name)] += grants[i] - eligibles[i]
         if i + 1 < len(links):
-            fixed = (1 if i == 0 else L) + R
+            latency = 1 if i == 0 else L
+            if "->" in name:
+                a, b = (int(x) for x in name.split("->"))
+                latency = L_chip if topo.is_chip_link(a, b) else L
             # beyond the fixed latency, the head waited for a credit on this link (finite buffers)
-            share[NOC_LATENCY] += fixed
-            share[_link_label(name)] += eligibles[i + 1] - grants[i] - fixed
-    n_packets = timing.n_packets
-    share[NOC_LATENCY] += n_packets - 1                      # the packets follow the head, one per cycle
-    share[f"spike buffer of core {dest}"] += timing.delivery - grants[-1] - (n_packets - 1)
+            share[NOC_LATENCY] += latency + R
+            share[_link_label(name)] += eligibles[i + 1] - grants[i] - latency - R
+    # after the head, the packets follow one per cycle (or one per chip-link packet time), and the
+    # full spike buffer held some back
+    share[NOC_LATENCY] += timing.delivery - grants[-1] - timing.buffer_stall
+    share[f"spike buffer of core {dest}"] += timing.buffer_stall
     share[f"integrate on core {dest}"] += done - timing.delivery  # queue, marker, pipeline
     from_host = src < 0 or slices[src].pass_index < p
     if from_host:

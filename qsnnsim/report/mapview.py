@@ -105,7 +105,8 @@ def format_mapping(mapping: Mapping, footprint: Footprint, arch: ArchSpec) -> st
         f"({mapping.n_cores} cores), strategy {mapping.strategy}"
     )
     if mapping.n_passes == 1:
-        passes = "1 pass: no passes needed, the whole network is resident on chip"
+        passes = ("1 pass: no passes needed, the whole network is resident on chip" if arch.system.n_chips == 1
+                  else f"1 pass: no passes needed, the whole network is resident on the {arch.system.n_chips} chips")
     else:
         passes = (
             f"{mapping.n_passes} passes: the network does not fit on chip at once; each pass runs all "
@@ -116,6 +117,8 @@ def format_mapping(mapping: Mapping, footprint: Footprint, arch: ArchSpec) -> st
         f"{len(mapping.slices)} slices on {n_used} core-passes; input injected at core {mapping.core_of_input} "
         f"(router [{row}, {col}]) into {len(mapping.input_destinations)} slices"
     )
+    if arch.system.n_chips > 1:
+        out += _system_lines(mapping, arch)
     for p in range(mapping.n_passes):
         out.append("")
         if mapping.mesh_cols > _WIDE_MESH_COLS:
@@ -296,3 +299,21 @@ def format_footprint(footprint: Footprint, arch: ArchSpec) -> str:
         "(reported separately)"
     )
     return escape_lines("\n".join(out))
+
+
+def _system_lines(mapping: Mapping, arch: ArchSpec) -> list[str]:
+    """A system of chips: the chips, their links, and what each chip holds (DESIGN §12)."""
+    from qsnnsim.system import chip_holdings, chip_link_latency_cycles, chip_link_packet_cycles
+
+    system, link = arch.system, arch.system.link
+    lines = [f"system: {system.chip_rows}x{system.chip_cols} chips of {arch.chip.mesh_rows}x{arch.chip.mesh_cols} "
+             f"cores; chip-to-chip links {link.bandwidth_bits_per_cycle.value:g} bits/cycle "
+             f"({chip_link_packet_cycles(arch)} cycle(s) per packet), {chip_link_latency_cycles(arch)} cycles, "
+             f"{link.pj_per_bit.value:g} pJ/bit; host at chip {list(system.io_chip)}"]
+    word = arch.core.weight_sram.word_bits
+    for row in chip_holdings(mapping, arch):
+        pops = ", ".join(row["populations"][:4]) + (" ..." if len(row["populations"]) > 4 else "")
+        lines.append(f"  chip {row['chip']} {tuple(row['position'])}: {row['slices']} slices, "
+                     f"{row['neurons']:,} neurons, {row['weight_words'] * word / 8 / 1024:,.1f} KiB weights"
+                     + (f" ({pops})" if pops else " (idle)"))
+    return lines

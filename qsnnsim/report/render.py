@@ -131,9 +131,9 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     T = rd.get(wl, "timesteps", "workload", int)
     class_names = rd.get(wl, "class_names", "workload", list, optional=True)
     rows_n, cols_n = rd.get(mapping, "mesh_rows", "mapping", int), rd.get(mapping, "mesh_cols", "mapping", int)
-    if (rows_n, cols_n) != (arch.chip.mesh_rows, arch.chip.mesh_cols):
+    if (rows_n, cols_n) != (arch.grid_rows, arch.grid_cols):
         rd.fail("mapping.mesh_rows", f"{rows_n}x{cols_n} differs from the arch's mesh "
-                f"{arch.chip.mesh_rows}x{arch.chip.mesh_cols}")
+                f"{arch.grid_rows}x{arch.grid_cols}")
     slices = []
     for i, s in enumerate(rd.get(mapping, "slices", "mapping", list)):
         where = f"mapping.slices[{i}]"
@@ -199,7 +199,10 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     m.facts = [
         (f"Workload `{wl['name']}` ({wl_path}): T = {T} timesteps, {wl.get('input_kind', '?')} input, "
         f"{len(pop_names)} populations; {n} of {wl.get('n_samples', '?')} sample(s) simulated."),
-        (f"Architecture `{arch.name}` ({arch_path}): {arch.chip.mesh_rows}x{arch.chip.mesh_cols} mesh, "
+        (f"Architecture `{arch.name}` ({arch_path}): {arch.grid_rows}x{arch.grid_cols} mesh"
+         + (f" ({arch.system.chip_rows}x{arch.system.chip_cols} chips of {arch.chip.mesh_rows}x"
+            f"{arch.chip.mesh_cols} cores, joined by chip-to-chip links)" if arch.system.n_chips > 1 else "")
+         + ", "
         f"clock {arch.chip.clock_mhz:g} MHz; mapped in {passes} pass(es) "
         f"({mapping.get('strategy', '?')} strategy), {len(slices)} slices."),
         golden_fact,
@@ -253,10 +256,10 @@ def _noc_tables(m, rd, samples, arch) -> None:
         rd.fail(f"{where}.noc_buffer_peak_flits", f"has {len(peaks)} routers, the mesh {arch.n_cores}")
     depth = arch.noc.buffer_depth_flits
     m.tables["noc_routers.csv"] = [
-        col.RouterBufferRow(sample, r, str(divmod(r, arch.chip.mesh_cols)), int(p), depth,
+        col.RouterBufferRow(sample, r, str(divmod(r, arch.grid_cols)), int(p), depth,
                             "yes" if p > depth else "no") for r, p in enumerate(peaks)]
     # where trains waited: mesh links as arrows, the ejection port's waits as the core's shading
-    cols = arch.chip.mesh_cols
+    cols = arch.grid_cols
     arrows, eject = [], np.zeros(arch.n_cores)
     for k in names:
         cycles = waits.get(k, 0) + stalls.get(k, 0)
@@ -269,7 +272,7 @@ def _noc_tables(m, rd, samples, arch) -> None:
     if names:
         m.figures.append(("noc_waits.svg", (f"Sample {sample}: cycles trains waited for a grant or a credit on each "
                                             "mesh link (arrows) and at each core's ejection port (shading)"),
-                          lambda p: plots.plot_links(arch.chip.mesh_rows, cols, arrows, eject, p,
+                          lambda p: plots.plot_links(arch.grid_rows, cols, arrows, eject, p,
                                                      f"NoC waits and stalls (cycles, sample {sample})")))
 
 
@@ -313,11 +316,31 @@ def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, 
 
         core_rows.append(col.CoreRow(
             "host" if is_host else str(core),
-            "io router " + str(tuple(arch.offchip.io_router)) if is_host else str(divmod(core, arch.chip.mesh_cols)),
+            "io router " + str(tuple(arch.offchip.io_router)) if is_host else str(divmod(core, arch.grid_cols)),
             sum(1 for s in slices if s.core == core and not is_host),
             pct(Unit.SOMA_BUSY), pct(Unit.INTEGRATE_BUSY),
             float(uc[int(Unit.EJECTION_STALL)]) / n, float(uc[int(Unit.LINK_WAIT)]) / n, dyn, leak, dyn + leak))
     m.tables["cores.csv"] = core_rows
+    if arch.system.n_chips > 1:
+        _chip_tables(m, slices, arch, core_rows, n)
+
+
+def _chip_tables(m, slices, arch, core_rows, n) -> None:
+    """Per chip what it holds and costs; per chip-to-chip link what it carries (DESIGN §12)."""
+    from qsnnsim.system import topology
+
+    topo = topology(arch)
+    word = arch.core.weight_sram.word_bits
+    chips = []
+    for chip in range(topo.n_chips):
+        cores = [c for c in range(arch.n_cores) if topo.chip_of(c) == chip]
+        held = [s for s in slices if topo.chip_of(s.core) == chip]
+        chips.append(col.ChipRow(chip, str(divmod(chip, topo.chip_cols)), len(held),
+                                 sum(s.n_neurons for s in held), sum(s.weight_words for s in held) * word / 8192,
+                                 sum(core_rows[c].dynamic_uj for c in cores),
+                                 sum(core_rows[c].leakage_uj for c in cores)))
+    m.tables["chips.csv"] = chips
+    m.notes["chip_links"] = True
 
 
 def _memory_tables(m, rd, fp, slices, arch) -> None:
@@ -338,7 +361,7 @@ def _memory_tables(m, rd, fp, slices, arch) -> None:
             cap = rd.get(use, "capacity_bits", f"{where}.{k}", int)
             percent[k] = 100 * rd.get(use, "used_bits", f"{where}.{k}", int) / cap if cap else 0.0
         neurons = rd.get(c, "n_neurons", where, int)
-        rows.append(col.CoreMappingRow(p, core, str(divmod(core, arch.chip.mesh_cols)),
+        rows.append(col.CoreMappingRow(p, core, str(divmod(core, arch.grid_cols)),
                                        ", ".join(s.label for s in here), neurons,
                                        100 * neurons / arch.core.neuron_capacity, percent["weight"],
                                        percent["membrane"], percent["acc"]))
@@ -402,7 +425,7 @@ def _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, fp)
                  lambda p: plots.plot_firing_rates([r.population for r in lif],
                                                    [r.firing_rate_percent for r in lif], p)))
     cores = m.tables["cores.csv"][:-1]
-    shape = (arch.chip.mesh_rows, arch.chip.mesh_cols)
+    shape = (arch.grid_rows, arch.grid_cols)
     soma = np.array([r.soma_busy_percent or 0.0 for r in cores]).reshape(shape)
     integ = np.array([r.integrate_busy_percent or 0.0 for r in cores]).reshape(shape)
     figs.append(("core_utilisation.svg", ("Busy time of every core's soma and integrate unit, % of the latency "
@@ -419,6 +442,15 @@ def _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, fp)
             ejection[a] = flits / n
         else:
             links.append((a, b, flits / n))
+    if arch.system.n_chips > 1:
+        from qsnnsim.system import chip_link_loads, topology
+
+        topo = topology(arch)
+        pj = arch.system.link.pj_per_bit.value
+        m.tables["chip_links.csv"] = [
+            col.ChipLinkRow(f"{a}->{b}", f"{topo.chip_of(a)} -> {topo.chip_of(b)}", flits / n,
+                            flits * arch.noc.flit_bits / n, flits * arch.noc.flit_bits * pj / n / _UJ)
+            for a, b, flits in chip_link_loads(link_sum, arch)]
     figs.append(("noc_links.svg", ("NoC load per inference: flits per link (arrows) and flits ejected into "
                  "each core (shading)"),
                  lambda p: plots.plot_links(shape[0], shape[1], links, ejection, p,
@@ -538,6 +570,12 @@ def _blocks(m: _Model) -> list[tuple]:
                   "off-chip bits).")),
             ("table", t["cores.csv"], col.CoreRow, None),
             ("fig", "core_utilisation.svg"), ("fig", "noc_links.svg")]
+    if "chips.csv" in t:
+        out += [("h", 3, "Chips and chip-to-chip links"),
+                ("p", "What each chip of the system holds and costs, and what each chip-to-chip link carries "
+                      "(per inference; docs/timing-model.md §12)."),
+                ("table", t["chips.csv"], col.ChipRow, None),
+                ("table", t.get("chip_links.csv", []), col.ChipLinkRow, None)]
     if "noc_links.csv" in t:
         arb = "fixed level order" if m.notes.get("arbitration", "level_order") == "level_order" else "round-robin"
         out += [("h", 3, "What bounds the latency"),

@@ -29,7 +29,7 @@ FORMAT_NAME = "qsnnsim-sweep"
 FORMAT_VERSION = 1
 MODES = ("grid", "random")
 CHECKS = ("all", "first", "none")  # qsnnsim.run.CHECKS
-STRATEGIES = ("balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES
+STRATEGIES = ("auto", "balanced", "proportional", "packed")  # qsnnsim.mapping.STRATEGIES
 #: Varied keys that are run options, not arch keys.
 OPTION_KEYS = ("strategy",)
 #: Top-level keys of a sweep file, with whether each is required.

@@ -38,7 +38,7 @@ def test_a_shipped_workload_gives_the_same_bits_and_cycles_as_before_the_dialect
         assert now["readout"] == then["readout"]
         totals = dict(now["action_totals"])
         assert {k: totals.pop(k) for k in list(totals)[N_ACTIONS_BEFORE:]} == {
-            "current_update": 0, "multi_spike_compare": 0}
+            "current_update": 0, "multi_spike_compare": 0, "chip_link_bit": 0}
         assert totals == then["action_totals"]
     counts = np.array(result["counters"]["action_counts"])
     assert not counts[..., N_ACTIONS_BEFORE:].any()

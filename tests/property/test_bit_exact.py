@@ -33,7 +33,8 @@ def test_engine_equals_golden_on_random_graphs(data):
     assert_bits_equal_golden(wl, run)
 
 
-SMALL = sorted(p for p in glob.glob(os.path.join(ROOT, "workloads", "*.npz")) if "resnet19" not in p)
+# the full-size networks have their own tests (resnet18_imagenet.npz exists only once generated)
+SMALL = sorted(p for p in glob.glob(os.path.join(ROOT, "workloads", "*.npz")) if "resnet1" not in p)
 
 
 @pytest.mark.parametrize("workload_path", SMALL, ids=os.path.basename)

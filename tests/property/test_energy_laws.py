@@ -26,6 +26,7 @@ from qsnnsim.energy import (
     ACTION_ENTRIES,
     COMPONENTS,
     breakdown_to_dict,
+    energy_entries,
     estimate_energy,
     estimate_run_energy,
 )
@@ -177,7 +178,7 @@ def test_zero_input_costs_only_fixed_work_and_leakage(data):
     fixed = {**sweep, **noc, "weight_sram_write": loaded["weight_sram_write"], "offchip_bit": loaded["offchip_bit"]}
     for action, n in fixed.items():
         assert counts[action] == n, action
-    prices = {a.name.lower(): Fraction(arch.energy.entries()[entry].value) for a, (entry, _) in ACTION_ENTRIES.items()}
+    prices = {a.name.lower(): Fraction(energy_entries(arch)[entry].value) for a, (entry, _) in ACTION_ENTRIES.items()}
     expected = sum(n * prices[a] for a, n in fixed.items() if a in prices) + b.leakage_power_uw * b.latency_us
     assert b.total_pj == expected
     assert b.leakage_pj == b.leakage_power_uw * b.latency_us

@@ -14,28 +14,14 @@ import dataclasses
 import itertools
 
 import pytest
-from engine_helpers import assert_bits_equal_golden, assert_same_timing, run_engine, with_packet_flits
+from engine_helpers import (COMBINATIONS, assert_bits_equal_golden, assert_same_noc_figures, assert_same_timing,
+                            run_engine, with_options, with_packet_flits)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import dialect_workloads, small_archs, small_workloads
 
 from qsnnsim.errors import MappingError
 from qsnnsim.reference import simulate_reference
-
-COMBINATIONS = list(itertools.product(("level_order", "round_robin"), ("level", "ready"), ("unbounded", "finite")))
-
-
-def with_options(arch, arbitration, soma_order, router_buffers, depth=None):
-    noc = dataclasses.replace(arch.noc, arbitration=arbitration, router_buffers=router_buffers,
-                              buffer_depth_flits=depth or arch.noc.buffer_depth_flits)
-    return dataclasses.replace(arch, noc=noc, core=dataclasses.replace(arch.core, soma_order=soma_order))
-
-
-def assert_same_noc_figures(engine_sample, ref) -> None:
-    assert engine_sample.link_wait_cycles == ref.link_wait_cycles, "per-link wait cycles differ"
-    assert engine_sample.link_stall_cycles == ref.link_stall_cycles, "per-link stall cycles differ"
-    assert engine_sample.noc_buffer_peak_flits == tuple(ref.noc_buffer_peak_flits), "router buffer peaks differ"
-
 
 def _engine(wl, arch):
     try:

@@ -127,7 +127,8 @@ def test_paper_estimate_counts_accumulates_and_macs():
 
 def test_every_table_entry_and_every_action_has_one_place():
     entries = [e for e, _ in ACTION_ENTRIES.values()] + list(LEAKAGE_ENTRIES)
-    assert sorted(entries) == sorted(ENERGY_ENTRY_NAMES)
+    # the chip-to-chip link's pJ/bit lives with the link, in system.link (DESIGN §12)
+    assert sorted(entries) == sorted(ENERGY_ENTRY_NAMES + ("chip_link_pj_per_bit",))
     assert set(ACTION_ENTRIES) | set(FREE_ACTIONS) == set(Action)
     assert not set(ACTION_ENTRIES) & set(FREE_ACTIONS)
     assert {comp for _, comp in ACTION_ENTRIES.values()} | {"leakage"} == set(COMPONENTS)
