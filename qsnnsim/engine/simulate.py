@@ -36,6 +36,7 @@ _NEVER = 1 << 40
 # Plain ints for the hot path: numpy indexes with an IntEnum member far more slowly than with an int.
 _COUNT_COLUMNS = np.array([Action.WEIGHT_SRAM_READ, Action.ACC_SRAM_READ, Action.ACC_SRAM_WRITE], np.int64)
 _LINK_WAIT, _EJECTION_STALL, _INTEGRATE_BUSY = int(Unit.LINK_WAIT), int(Unit.EJECTION_STALL), int(Unit.INTEGRATE_BUSY)
+_SPIKE = int(Action.SPIKE)
 _NO_RECORD = np.empty((0, 2), np.int64)
 
 
@@ -202,6 +203,7 @@ class _PassRun:
         self.chip_latency = chip_link_latency_cycles(arch)
         self.flit_bits = arch.noc.flit_bits
         self._credit_memo: dict = {}
+        self._fire_count_memo: dict = {}
         self.P_int = arch.core.integrate_pipeline_cycles
         self.cols = plan.mapping.mesh_cols
         self.env = simpy.Environment()
@@ -380,10 +382,13 @@ class _PassRun:
     def _waited(self, train: _Train, link, grant: int, eligible: int) -> None:
         train.grants.append(grant)
         train.eligibles.append(eligible)
-        self.noc_log.carried(link.name)
+        logged = self.noc_log.enabled
+        if logged:
+            self.noc_log.carried(link.name)
         if grant > eligible:
             self.unit_cycles[link.router_core, train.source_pop, train.t, _LINK_WAIT] += grant - eligible
-            self.noc_log.wait(link.name, grant - eligible)
+            if logged:
+                self.noc_log.wait(link.name, grant - eligible)
 
     def _grant_hop(self, train: _Train, grant: int, eligible: int) -> int:
         i = len(train.grants)
@@ -444,6 +449,11 @@ class _PassRun:
 
     def _delivered(self, train: _Train, delivery: int, marker_start: int, packets, buffer_stall: int = 0) -> None:
         o = self.offset
+        if not self.noc_log.enabled and packets is None:
+            # an untraced sample keeps no per-train timings (nothing reads them): only the marker counts
+            self._marker_done(self.top.marker_targets[(train.key[1], train.dest)], train.t,
+                              marker_start + 1 + self.P_int, train.key)
+            return
         if packets is not None:
             packets = tuple((u + o, start + o) for u, start in packets)
         grants = tuple(g + o for g in train.grants)
@@ -554,6 +564,25 @@ class _PassRun:
         if self.on_fire is not None:
             self.on_fire()
 
+    def _fire_counts(self, sl) -> np.ndarray:
+        """What every fire of the slice counts, spikes and saturations aside (docs/timing-model.md §5)."""
+        counts = self._fire_count_memo.get(sl.index)
+        if counts is None:
+            pop = self.plan.workload.populations[sl.pop]
+            ms = self.plan.mapping.slices[sl.index]
+            n = sl.n_neurons
+            counts = np.zeros(len(Action), np.int64)
+            counts[Action.MEMBRANE_SRAM_READ] = counts[Action.MEMBRANE_SRAM_WRITE] = ms.membrane_words
+            counts[Action.ACC_SRAM_READ] = counts[Action.ACC_SRAM_WRITE] = ms.acc_slot_words
+            counts[Action.NEURON_UPDATE] = n
+            counts[Action.SCALE_MULT] = n * len(sl.incoming)
+            if pop.is_spiking:
+                counts[Action.COMPARE] = n
+            for action, per_neuron in pop.neuron.counts:  # the dialect's own actions (a current's update...)
+                counts[Action[action.upper()]] += per_neuron * n
+            self._fire_count_memo[sl.index] = counts
+        return counts
+
     def _compute(self, sl, t: int) -> np.ndarray:
         """The slice's integer update at t (kernels), with its counters; returns the population
         indices of the neurons that fired (the packets of its trains)."""
@@ -615,19 +644,11 @@ class _PassRun:
         if pop.is_spiking:
             state.values[sl.pop][t, sl.neuron_start:sl.neuron_stop] = spikes
         state.fired[sl.pop, t] += 1
-        ms = plan.mapping.slices[sl.index]
         c, p = sl.core, sl.pop
-        self._count(c, p, t, Action.MEMBRANE_SRAM_READ, ms.membrane_words)
-        self._count(c, p, t, Action.MEMBRANE_SRAM_WRITE, ms.membrane_words)
-        self._count(c, p, t, Action.ACC_SRAM_READ, ms.acc_slot_words)
-        self._count(c, p, t, Action.ACC_SRAM_WRITE, ms.acc_slot_words)
-        self._count(c, p, t, Action.NEURON_UPDATE, n)
-        self._count(c, p, t, Action.SCALE_MULT, n * len(sl.incoming))
+        row = self.counts[c, p, t]
+        row += self._fire_counts(sl)
         if pop.is_spiking:
-            self._count(c, p, t, Action.COMPARE, n)
-            self._count(c, p, t, Action.SPIKE, len(fired))
-        for action, per_neuron in pop.neuron.counts:  # the dialect's own actions (a current's update...)
-            self._count(c, p, t, Action[action.upper()], per_neuron * n)
+            row[_SPIKE] += len(fired)
         for k, inc in enumerate(sl.incoming):
             if sats[k]:
                 self._count(c, p, t, Action.ACCUMULATOR_SATURATION, sats[k])
@@ -644,9 +665,9 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
     integrate start in each :class:`TrainTiming` (small runs: F pairs per train).
     ``progress(fires_done, fires_total)``, when given, is called after every fire (a slice's
     timestep), so a long sample can show where it is. ``noc_figures`` keeps the per-link waits
-    and stalls and the router buffer peaks (docs/timing-model.md §11); without it those are
-    empty (they cost a run about a third of a sample's time, so a long run keeps them for the
-    samples it traces).
+    and stalls, the router buffer peaks (docs/timing-model.md §11) and every train's timing;
+    without it (and without ``record_packets``) those are empty: they cost a run about a third
+    of a sample's time, so a long run keeps them for the samples it traces.
     """
     on_fire = None
     if progress is not None:

@@ -215,8 +215,10 @@ def format_footprint(footprint: Footprint, arch: ArchSpec) -> str:
         + f.chip_acc_capacity_bits
     )
 
+    whole = "chip" if arch.system.n_chips == 1 else "system"
+
     def of_chip(bits: int, capacity: int) -> str:
-        return f"{_pct(bits / capacity / f.n_passes)} of chip"
+        return f"{_pct(bits / capacity / f.n_passes)} of {whole}"
 
     notes = [
         ("weights (model size)", f.weight_bits, by_bits or "none"),
@@ -271,7 +273,7 @@ def format_footprint(footprint: Footprint, arch: ArchSpec) -> str:
             f"{arch.n_cores} cores x {core.spike_buffer_packets} one-flit packets x {arch.noc.flit_bits} bits",
         ),
         (
-            "chip SRAM capacity",
+            "chip SRAM capacity" if arch.system.n_chips == 1 else f"system SRAM capacity ({arch.system.n_chips} chips)",
             chip_bits,
             (
                 f"per core {core.weight_sram.capacity_kib:g} + "

@@ -215,6 +215,7 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     _figures(m, rd, data, energy, samples, slices, arch, pop_names, pops, T, footprint)
     m.notes["arbitration"] = arch.noc.arbitration
     m.notes["router_buffers"] = arch.noc.router_buffers
+    m.notes["soma_order"] = arch.core.soma_order
     _noc_tables(m, rd, samples, arch)
     return m
 
@@ -584,7 +585,8 @@ def _blocks(m: _Model) -> list[tuple]:
                    "cycle of the latency is charged to one unit (docs/timing-model.md §11)."),
                 ("table", t.get("critical_path.csv", [])[:12], col.CriticalRow, None),
                 ("h", 3, "NoC waits, back-pressure and buffers"),
-                ("p", f"Links ({arb}; {m.notes.get('router_buffers', 'unbounded')} router buffers): cycles trains "
+                ("p", f"Links ({arb}; {m.notes.get('router_buffers', 'unbounded')} router buffers; "
+                      f"{m.notes.get('soma_order', 'level')} soma order): cycles trains "
                       "waited for a grant and packets for a credit, the busiest first (all in "
                       "`tables/noc_links.csv`). Routers: the most flits one input port held, against "
                       "`noc.buffer_depth_flits`."),
