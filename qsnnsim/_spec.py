@@ -141,6 +141,24 @@ def _check_range(value: float, meta: dict, error, file: str, path: str) -> None:
         )
 
 
+def _number_fix(value: Any, default: str) -> str:
+    """The fix for a value that should be a number: YAML reads ``1e30`` (no dot) as text, and a
+    quoted number is text too."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return default
+        mantissa, _, exponent = value.lower().partition("e")
+        if exponent and ("." not in mantissa or exponent[0] not in "+-"):
+            # YAML 1.1 (PyYAML) reads a float only with a dot and a signed exponent
+            fixed = (mantissa if "." in mantissa else mantissa + ".0") + "e" + \
+                (exponent if exponent[0] in "+-" else "+" + exponent)
+            return f"YAML reads {value} as text: write {fixed}"
+        return "write it without quotes"
+    return default
+
+
 def _check_int(value: Any, error, file: str, path: str) -> int:
     if isinstance(value, bool):
         raise error(
@@ -154,7 +172,7 @@ def _check_int(value: Any, error, file: str, path: str) -> int:
             file,
             path,
             f"must be an integer (got {_describe(value)})",
-            "write a plain integer without quotes",
+            _number_fix(value, "write a whole number such as 4"),
         )
     if not -INT64_LIMIT <= value < INT64_LIMIT:
         raise error(
@@ -229,7 +247,7 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
                 file,
                 path,
                 f"must be a number (got {_describe(value)})",
-                "write a plain number without quotes",
+                _number_fix(value, "write a plain number such as 2.5"),
             )
         try:
             value = float(value)
@@ -246,7 +264,7 @@ def _convert(tp: Any, value: Any, meta: dict, error, file: str, path: str) -> An
                 file,
                 path,
                 f"must be a string (got {_describe(value)})",
-                "quote the text",
+                "quote the text" if isinstance(value, (int, float, bool)) or value is None else "write one name",
             )
         problem = text_problem(value.replace("\n", " ").replace("\t", " "), max_chars=MAX_TEXT_CHARS)
         if problem:

@@ -455,3 +455,15 @@ def test_spec_is_frozen():
     arch = arch_from_dict(arch_dict())
     with pytest.raises(AttributeError):
         arch.chip.mesh_rows = 3
+
+
+@pytest.mark.parametrize("text,fix", [("1e30", "write 1.0e+30"), ("2.5e3", "write 2.5e+3"), ("'4'", "without quotes")])
+def test_a_number_yaml_reads_as_text_gets_the_fix_that_works(tmp_path, text, fix):
+    """PyYAML (YAML 1.1) reads 1e30 and 2.5e3 as strings; the line says how to write them."""
+    with open(os.path.join(ROOT, "archs", "core16.yaml"), encoding="utf-8") as fh:
+        src = fh.read()
+    path = tmp_path / "a.yaml"
+    path.write_text(src.replace("buffer_depth_flits: 4", f"buffer_depth_flits: {text}"), encoding="utf-8")
+    with pytest.raises(ArchError) as caught:
+        load_arch(str(path))
+    assert "noc.buffer_depth_flits" in caught.value.line() and fix in caught.value.line()
