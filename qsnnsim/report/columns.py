@@ -346,7 +346,7 @@ class CoreRow:
     """One core (or the host interface): time and energy per inference, over the samples."""
 
     core: str = column("text", "core id (row * mesh_cols + col), or 'host' for the off-chip/host interface")
-    position: str = column("text", "(row, col) on the mesh")
+    position: str = column("text", "(row, col) on the mesh; on a system of chips, chip c (row, col) on its chip")
     slices: int = column("count", "slices mapped on the core (all passes)")
     soma_busy_percent: float | None = column("pct", "soma (fire) busy cycles / latency")
     integrate_busy_percent: float | None = column("pct", "integrate busy cycles / latency")

@@ -220,6 +220,16 @@ def summarise(data: dict, path: str = "<result>") -> _Model:
     return m
 
 
+def _position(core: int, arch) -> str:
+    """A core's (row, col) on the grid, and on a system of chips its address ``chip c (row, col)``."""
+    if arch.system.n_chips == 1:
+        return str(divmod(core, arch.grid_cols))
+    from qsnnsim.system import topology
+
+    chip, row, col_ = topology(arch).address(core)
+    return f"chip {chip} ({row}, {col_})"
+
+
 def _noc_tables(m, rd, samples, arch) -> None:
     """The first traced sample's critical path, per-link waits and stalls and router buffer
     peaks (docs/timing-model.md §11), with a figure of where trains waited."""
@@ -257,7 +267,7 @@ def _noc_tables(m, rd, samples, arch) -> None:
         rd.fail(f"{where}.noc_buffer_peak_flits", f"has {len(peaks)} routers, the mesh {arch.n_cores}")
     depth = arch.noc.buffer_depth_flits
     m.tables["noc_routers.csv"] = [
-        col.RouterBufferRow(sample, r, str(divmod(r, arch.grid_cols)), int(p), depth,
+        col.RouterBufferRow(sample, r, _position(r, arch), int(p), depth,
                             "yes" if p > depth else "no") for r, p in enumerate(peaks)]
     # where trains waited: mesh links as arrows, the ejection port's waits as the core's shading
     cols = arch.grid_cols
@@ -317,7 +327,7 @@ def _activity_tables(m, rd, energy, counters, pops, pop_names, T, slices, arch, 
 
         core_rows.append(col.CoreRow(
             "host" if is_host else str(core),
-            "io router " + str(tuple(arch.offchip.io_router)) if is_host else str(divmod(core, arch.grid_cols)),
+            "io router " + str(tuple(arch.offchip.io_router)) if is_host else _position(core, arch),
             sum(1 for s in slices if s.core == core and not is_host),
             pct(Unit.SOMA_BUSY), pct(Unit.INTEGRATE_BUSY),
             float(uc[int(Unit.EJECTION_STALL)]) / n, float(uc[int(Unit.LINK_WAIT)]) / n, dyn, leak, dyn + leak))
@@ -362,7 +372,7 @@ def _memory_tables(m, rd, fp, slices, arch) -> None:
             cap = rd.get(use, "capacity_bits", f"{where}.{k}", int)
             percent[k] = 100 * rd.get(use, "used_bits", f"{where}.{k}", int) / cap if cap else 0.0
         neurons = rd.get(c, "n_neurons", where, int)
-        rows.append(col.CoreMappingRow(p, core, str(divmod(core, arch.grid_cols)),
+        rows.append(col.CoreMappingRow(p, core, _position(core, arch),
                                        ", ".join(s.label for s in here), neurons,
                                        100 * neurons / arch.core.neuron_capacity, percent["weight"],
                                        percent["membrane"], percent["acc"]))
