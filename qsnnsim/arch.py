@@ -506,15 +506,13 @@ class ArchSpec:
                             f"[{row}, {col}] names a chip that does not exist in the "
                             f"{system.chip_rows}x{system.chip_cols} system",
                             f"use a row below {system.chip_rows} and a column below {system.chip_cols}")
-        link = system.link
         for name in ("width_bits", "bandwidth_bits_per_cycle", "latency_cycles", "pj_per_bit"):
-            if not getattr(link, name).source.strip():
+            entry = getattr(system.link, name)
+            if not entry.source.strip():
                 raise ArchError(file, f"system.link.{name}.source", "is empty",
                                 "cite the paper, datasheet or derivation the value comes from")
-        if system.n_chips == 1:
-            return
-        for name in ("width_bits", "bandwidth_bits_per_cycle", "latency_cycles", "pj_per_bit"):
-            entry = getattr(link, name)
+            if system.n_chips == 1:
+                continue  # one chip has no link: its values are never read
             if entry.source == ONE_CHIP:
                 raise ArchError(file, f"system.link.{name}", f"is required for a {system.chip_rows}x"
                                 f"{system.chip_cols} system (chips are joined by links)",

@@ -70,8 +70,10 @@ class Topology:
         return xy_hops(src, dst, self.grid_cols)
 
     def chip_link_hops(self, src: int, dst: int) -> int:
-        """Chip-to-chip links on the XY route from ``src`` to ``dst``."""
-        return sum(1 for a, b in self.xy_hops(src, dst) if self.is_chip_link(a, b))
+        """Chip-to-chip links on the XY route from ``src`` to ``dst`` (either way): one per chip
+        boundary crossed, so the distance between the two chips on the mesh of chips."""
+        (ra, ca), (rb, cb) = divmod(self.chip_of(src), self.chip_cols), divmod(self.chip_of(dst), self.chip_cols)
+        return abs(ra - rb) + abs(ca - cb)
 
     def snake(self, start_corner: tuple[int, int]) -> list[int]:
         """Every core, chip after chip along a boustrophedon over the chips, and within each chip

@@ -26,6 +26,7 @@ calibration bit for bit.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
@@ -40,6 +41,7 @@ from qsnnsim.workload import (
     conv_output_hw,
     load_workload,
     membrane_limit,
+    save_workload,
 )
 
 MULT_BITS = 8
@@ -507,3 +509,28 @@ def verify_with_golden(path: str, cal: Calibrator) -> dict[str, float]:
             raise RuntimeError(f"{path}: sample {n}: {n_sat} accumulator saturations")
     pops = {p.name: p for p in wl.populations}
     return {name: total / (wl.n_samples * wl.timesteps * pops[name].n_neurons) for name, total in totals.items()}
+
+
+def save_checked(wl, out: str, cal: "Calibrator", t0: float, *, theta, membrane_bits: int, timesteps: int,
+                 seed: int, target_rate: float, verbose: bool) -> dict:
+    """Write a calibrated workload, check with the golden model that every population fires at the
+    rate calibration measured, print the summary when ``verbose``; returns the rates. ``t0`` is
+    when the build started (for the timing line)."""
+    t_build = time.perf_counter() - t0
+    save_workload(wl, out)
+    rates = verify_with_golden(out, cal)
+    for name, rate in rates.items():
+        if abs(rate - cal.rates[name]) > 1e-12:
+            raise RuntimeError(f"{name}: golden rate {rate} != calibration rate {cal.rates[name]}")
+    if verbose:
+        q = (1 << (membrane_bits - 1)) - 1
+        print(f"{out}: b={membrane_bits} T={timesteps} seed={seed} target rate {target_rate} "
+              f"(theta {theta}, Q {q}); calibrated in {t_build:.1f} s, golden check on "
+              f"{wl.n_samples} samples in {time.perf_counter() - t0 - t_build:.1f} s")
+        print(f"{'population':<12} {'rate':>7}  {'drive p1..p99':>16}")
+        for name, rate in rates.items():
+            lo, hi = cal.drive_range[name]
+            print(f"{name:<12} {rate:7.4f}  {lo:>7} .. {hi:<6}")
+        print(f"mean rate {np.mean(list(rates.values())):.4f}; predictions "
+              f"{[int(np.argmax(v)) for v in cal.logits]} (meaningless: untrained)")
+    return rates

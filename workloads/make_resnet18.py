@@ -61,10 +61,9 @@ from calibration import (
     binary_codes,
     int8_codes,
     operating_point,
-    verify_with_golden,
+    save_checked,
 )
 
-from qsnnsim.workload import save_workload
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "resnet18_imagenet.npz")
@@ -205,24 +204,8 @@ def make_resnet18(out: str = DEFAULT_OUT, membrane_bits: int = 8, timesteps: int
                   "(uint8 - 128)",
         "membrane_bits": membrane_bits,
     })
-    t_build = time.perf_counter() - t0
-    save_workload(wl, out)
-    rates = verify_with_golden(out, cal)
-    for name, rate in rates.items():
-        if abs(rate - cal.rates[name]) > 1e-12:
-            raise RuntimeError(f"{name}: golden rate {rate} != calibration rate {cal.rates[name]}")
-    if verbose:
-        q = (1 << (membrane_bits - 1)) - 1
-        print(f"{out}: b={membrane_bits} T={timesteps} seed={seed} target rate {target_rate} "
-              f"(theta {theta}, Q {q}); calibrated in {t_build:.1f} s, golden check on "
-              f"{wl.n_samples} samples in {time.perf_counter() - t0 - t_build:.1f} s")
-        print(f"{'population':<12} {'rate':>7}  {'drive p1..p99':>16}")
-        for name, rate in rates.items():
-            lo, hi = cal.drive_range[name]
-            print(f"{name:<12} {rate:7.4f}  {lo:>7} .. {hi:<6}")
-        print(f"mean rate {np.mean(list(rates.values())):.4f}; predictions "
-              f"{[int(np.argmax(v)) for v in cal.logits]} (meaningless: untrained)")
-    return rates
+    return save_checked(wl, out, cal, t0, theta=theta, membrane_bits=membrane_bits, timesteps=timesteps,
+                        seed=seed, target_rate=target_rate, verbose=verbose)
 
 
 def main(argv: list[str] | None = None) -> int:

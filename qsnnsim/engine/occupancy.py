@@ -77,10 +77,6 @@ class NocLog:
             runs = self._runs[port] = ([], [], [], [], [])
         runs[4].append((np.asarray(cycles, np.int64), sign))
 
-    def held_exits(self, port: tuple, exits: np.ndarray) -> None:
-        """Packets leave ``port`` at the cycles ``exits``."""
-        self.held_points(port, exits, -1)
-
     def buffer_peaks(self) -> tuple:
         """``noc_buffer_peak_flits`` per router (the fullest input port at its fullest cycle);
         empty when the log is off."""
@@ -106,10 +102,8 @@ def _peak(enter, n_enter, leave, n_leave, points, signs) -> int:
     x0 = np.asarray(leave, np.int64)
     # The runs' count changes slope only where a run starts or ends.
     times = np.concatenate([e0, e0 + np.asarray(n_enter, np.int64), x0, x0 + np.asarray(n_leave, np.int64)])
-    if times.size == 0:
-        times = np.zeros(0, np.int64)
-        if points.size == 0:
-            return 0
+    if times.size == 0 and points.size == 0:
+        return 0
     slope = np.concatenate([np.ones(e0.size, np.int64), -np.ones(e0.size, np.int64),
                             -np.ones(x0.size, np.int64), np.ones(x0.size, np.int64)])
     order = np.argsort(times, kind="stable")

@@ -228,7 +228,7 @@ class _PassRun:
         link = self.links.get(name)
         if link is None:
             kind = name[0]
-            router = self.plan.io_core if kind == "host" else name[1]
+            router = self._router_of(name)
             sequence = None if self.round_robin else self.order.link_sequence[name]
             label = link_name(name)
             chip_link = kind == "mesh" and self.topology.is_chip_link(name[1], name[2])
@@ -329,16 +329,18 @@ class _PassRun:
             names = train_path(src_core, dest_core, self.cols, from_host)
             hops = [(n[1], n[2]) if n[0] == "mesh" else (dest_core, dest_core) for n in names[1:]]
             # (router, input port, pass): each pass has its own timeline and empty buffers (§7, §11)
-            ports = [None] + [(self.links_router(n), input_port(prev, self.cols), self.p)
+            ports = [None] + [(self._router_of(n), input_port(prev, self.cols), self.p)
                               for prev, n in zip(names, names[1:])]
-            path = self.paths[key] = ([self._link(name) for name in names], hops, ports)
+            links = [self._link(name) for name in names]
+            path = self.paths[key] = (links, hops, ports, sum(1 for link in links if link.chip_link))
         return path
 
-    def links_router(self, name: tuple) -> int:
+    def _router_of(self, name: tuple) -> int:
+        """The core whose router owns a link (the io core for the host port)."""
         return self.plan.io_core if name[0] == "host" else name[1]
 
     def _launch(self, src, pop, t, dest_core, spikes, src_core, level, from_host=False):
-        links, hops, ports = self._path(src_core, dest_core, from_host)
+        links, hops, ports, chip_links = self._path(src_core, dest_core, from_host)
         f = len(spikes) + 1
         for hop in hops:
             self.link_flits[hop] = self.link_flits.get(hop, 0) + f
@@ -346,7 +348,6 @@ class _PassRun:
         counter_core = self.plan.n_cores if from_host else src_core
         self._count(counter_core, pop, t, Action.PACKET, f)
         self._count(counter_core, pop, t, Action.FLIT_HOP, f * len(hops))
-        chip_links = sum(1 for link in links if link.chip_link) if self.topology.n_chips > 1 else 0
         if chip_links:
             self._count(counter_core, pop, t, Action.CHIP_LINK_BIT, f * self.flit_bits * chip_links)
         self._count(dest_core, pop, t, Action.SPIKE_BUFFER_ACCESS, 2 * f)
@@ -365,10 +366,6 @@ class _PassRun:
             chip_hops = self.topology.chip_link_hops(from_core, to_core) if self.topology.n_chips > 1 else 0
             cycles = self._credit_memo[key] = hops * self.R + (hops - chip_hops) * self.L + chip_hops * self.chip_latency
         return cycles
-
-    def _forward_latency(self, train: _Train, i: int) -> int:
-        """Cycles from crossing link ``i`` of the train's path to entering the next router."""
-        return train.links[i].forward_latency
 
     def _crossings(self, crossed, f: int) -> np.ndarray:
         """The cycles the train's packets crossed a link: ``max(grant + k * pace, paced + k * s)``."""
@@ -398,14 +395,15 @@ class _PassRun:
         # Packet k crosses at max(grant + k * pace, paced + k * s) (§12): on a chip-to-chip link
         # the link's own pace wins (grant >= paced), on chip the slower of the two curves.
         paced = grant if link.pace > 1 else train.paced
-        crossed = (grant, link.pace, paced)
-        if i > 0 and self.noc_log.enabled:  # it sat in this router's input port from entry until it crossed here
-            self._log_port(train, i, crossed)
+        if self.noc_log.enabled:  # it sat in this router's input port from entry until it crossed here
+            crossed = (grant, link.pace, paced)
+            if i > 0:
+                self._log_port(train, i, crossed)
+            train.crossed = crossed
         last = grant + (f - 1) * link.pace if paced is None else max(grant + (f - 1) * link.pace,
                                                                      paced + (f - 1) * self.chip_pace)
         lat = link.forward_latency + self.R
         train.paced = None if paced is None else paced + lat
-        train.crossed = crossed
         train.links[i + 1].offer(train, train.order_key, grant + lat, train.ports[i + 1][1])
         return last + link.pace
 
@@ -475,8 +473,8 @@ class _PassRun:
         o = self.offset
         if i > 0:  # it left the input port of link i's router, whose slot the link before gets back
             self.noc_log.held(train.ports[i], 0, 0, x + o, 1)
-            train.links[i - 1].credit(x + self._forward_latency(train, i - 1))
-        lat = self._forward_latency(train, i)
+            train.links[i - 1].credit(x + train.links[i - 1].forward_latency)
+        lat = train.links[i].forward_latency
         self.noc_log.held(train.ports[i + 1], x + lat + o, 1, 0, 0)
         train.ready[i + 1].append(x + lat + self.R)
         nxt = train.links[i + 1]
@@ -503,7 +501,7 @@ class _PassRun:
         train.stall += int(stall)
         i = len(train.grants) - 1
         self.noc_log.held(train.ports[i], 0, 0, int(u) + self.offset, 1)
-        train.links[i - 1].credit(int(u) + self._forward_latency(train, i - 1))
+        train.links[i - 1].credit(int(u) + train.links[i - 1].forward_latency)
         if k == train.n_packets - 1:
             self._delivered(train, int(u), int(start), train.record if self.record_packets else None, train.stall)
         return int(u)

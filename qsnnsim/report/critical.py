@@ -13,32 +13,111 @@ from __future__ import annotations
 
 from collections import Counter
 
+from qsnnsim.system import Topology, chip_link_latency_cycles, topology
+
 NOC_LATENCY = "NoC latency"
 OFF_CHIP = "off-chip"
 
 
-def _link_label(link: str) -> str:
-    return f"link {link}"
-
-
-def train_links(key: tuple, slices, mesh_cols: int, io_core: int) -> list[str]:
-    """Names of the links a train crossed (docs/timing-model.md §11), injection port first."""
+def train_links(key: tuple, slices, topo: Topology) -> list[tuple[str, int]]:
+    """``(name, forward latency kind)`` of the links a train crossed (docs/timing-model.md §11),
+    injection port first: kind 0 for the injection or host port, 1 for a mesh link, 2 for a
+    chip-to-chip link, 3 for the ejection port."""
     p, src, _, dest = key
     from_host = src < 0 or slices[src].pass_index < p
-    here = io_core if from_host else slices[src].core
-    names = ["host" if from_host else f"inject {here}"]
-    r, c = divmod(here, mesh_cols)
-    dr, dc = divmod(dest, mesh_cols)
-    while c != dc:
-        nxt = c + (1 if dc > c else -1)
-        names.append(f"{r * mesh_cols + c}->{r * mesh_cols + nxt}")
-        c = nxt
-    while r != dr:
-        nxt = r + (1 if dr > r else -1)
-        names.append(f"{r * mesh_cols + c}->{nxt * mesh_cols + c}")
-        r = nxt
-    names.append(f"eject {dest}")
-    return names
+    here = topo.io_core if from_host else slices[src].core
+    links = [("host" if from_host else f"inject {here}", 0)]
+    links += [(f"{a}->{b}", 2 if topo.is_chip_link(a, b) else 1) for a, b in topo.xy_hops(here, dest)]
+    links.append((f"eject {dest}", 3))
+    return links
+
+
+class _Walk:
+    """One sample's critical path, walked back job by job; ``share`` collects each unit's cycles."""
+
+    def __init__(self, sample, slices, arch):
+        self.R = arch.noc.router_latency_cycles
+        self.latency = {0: 1, 1: arch.noc.link_latency_cycles, 2: chip_link_latency_cycles(arch)}
+        self.topo = topology(arch)
+        self.slices = slices
+        self.fires, self.trains, self.waits = sample.fires, sample.trains, sample.fire_waits
+        self.pass_starts = sample.pass_starts
+        self.pass_of = {s.index: s.pass_index for s in slices}
+        self.last_fire_of_pass: dict = {}
+        for job, (_, end) in self.fires.items():
+            p = self.pass_of[job[0]]
+            last = self.last_fire_of_pass.get(p)
+            if last is None or end > self.fires[last][1]:
+                self.last_fire_of_pass[p] = job
+        self.share: Counter = Counter()
+
+    def run(self) -> None:
+        fires = self.fires
+        node = ("fire", max(fires, key=lambda j: (fires[j][1], j)))
+        for _ in range(len(fires) + 4 * len(self.trains) + 8):  # a path visits each job at most once
+            if node is None:
+                break
+            kind, job = node
+            if kind == "fire":
+                start, end = fires[job]
+                self.share[f"soma of core {self.slices[job[0]].core}"] += end - start
+                node = self.back_from(self.waits.get(job, ("start",)), start, self.pass_of[job[0]], job)
+            else:  # a host emission ("host", p, t)
+                cycle, cause = self.waits[job]
+                node = self.back_from(cause, cycle, job[1], job)
+
+    def back_from(self, cause, at, p, job):
+        """Charge the time from the job this one waited for up to ``at``; return that job's node."""
+        fires, share = self.fires, self.share
+        kind = cause[0]
+        if kind == "soma":
+            prev = cause[1]
+            share[f"soma of core {self.slices[prev[0]].core}"] += at - fires[prev][1]
+            return ("fire", prev)
+        if kind == "own":
+            if job[0] == "host":
+                prev = ("host", p, job[2] - 1)
+                share[NOC_LATENCY] += at - self.waits[prev][0]
+                return ("host", prev)
+            prev = (job[0], job[1] - 1)
+            share[f"soma of core {self.slices[job[0]].core}"] += at - fires[prev][1]
+            return ("fire", prev)
+        if kind == "credit":
+            prev = (cause[1], cause[2])
+            share[NOC_LATENCY] += at - fires[prev][1]
+            return ("fire", prev)
+        if kind == "train":
+            return self.back_through_train(cause[1], at)
+        # the pass start: off-chip loads and spills, after the previous pass's last fire
+        start = self.pass_starts[p] if p < len(self.pass_starts) else 0
+        share[OFF_CHIP] += at - start
+        if p == 0:
+            share[OFF_CHIP] += start
+            return None
+        prev = self.last_fire_of_pass[p - 1]
+        share[OFF_CHIP] += start - fires[prev][1]
+        return ("fire", prev)
+
+    def back_through_train(self, key, done):
+        timing, share = self.trains[key], self.share
+        p, src, t, dest = key
+        links = train_links(key, self.slices, self.topo)
+        grants, eligibles = timing.grants, timing.eligibles
+        for i, (name, kind) in enumerate(links):
+            share[f"link {name}"] += grants[i] - eligibles[i]
+            if i + 1 < len(links):
+                fixed = self.latency[kind] + self.R
+                # beyond the fixed latency, the head waited for a credit on this link (finite buffers)
+                share[NOC_LATENCY] += fixed
+                share[f"link {name}"] += eligibles[i + 1] - grants[i] - fixed
+        # after the head, the packets follow one per cycle (or one per chip-link packet time), and
+        # the full spike buffer held some back
+        share[NOC_LATENCY] += timing.delivery - grants[-1] - timing.buffer_stall
+        share[f"spike buffer of core {dest}"] += timing.buffer_stall
+        share[f"integrate on core {dest}"] += done - timing.delivery  # queue, marker, pipeline
+        if src < 0 or self.slices[src].pass_index < p:
+            return ("host", ("host", p, t))
+        return ("fire", (src, t))
 
 
 def critical_path(sample, slices, arch) -> dict:
@@ -46,103 +125,12 @@ def critical_path(sample, slices, arch) -> dict:
 
     ``slices`` are the mapping's slices (index order); the sample must carry ``fire_waits``.
     """
-    R, L = arch.noc.router_latency_cycles, arch.noc.link_latency_cycles
-    P_int = arch.core.integrate_pipeline_cycles
-    cols = arch.grid_cols
-    io_core = arch.io_core
-    from qsnnsim.system import chip_link_latency_cycles, topology
-
-    topo, L_chip = topology(arch), chip_link_latency_cycles(arch)
-    fires, trains, waits = sample.fires, sample.trains, sample.fire_waits
-    share: Counter = Counter()
-    if not fires:
+    if not sample.fires:
         return {"latency_cycles": int(sample.latency_cycles), "units": []}
-    pass_of = {s.index: s.pass_index for s in slices}
-    last_fire_of_pass: dict = {}
-    for job, (_, end) in fires.items():
-        p = pass_of[job[0]]
-        if p not in last_fire_of_pass or end > fires[last_fire_of_pass[p]][1]:
-            last_fire_of_pass[p] = job
-    job = max(fires, key=lambda j: (fires[j][1], j))
-    node = ("fire", job)
-    for _ in range(len(fires) + 4 * len(trains) + 8):  # a path visits each job at most once
-        if node is None:
-            break
-        kind, job = node
-        if kind == "fire":
-            sid, t = job
-            start, end = fires[job]
-            core = slices[sid].core
-            share[f"soma of core {core}"] += end - start
-            node = _back_from(waits.get(job, ("start",)), start, pass_of[sid], job, fires, trains, waits, share,
-                              slices, cols, io_core, R, (L, L_chip, topo), P_int, sample.pass_starts,
-                              last_fire_of_pass)
-        else:  # a host emission ("host", p, t)
-            cycle, cause = waits[job]
-            node = _back_from(cause, cycle, job[1], job, fires, trains, waits, share, slices, cols, io_core,
-                              R, (L, L_chip, topo), P_int, sample.pass_starts, last_fire_of_pass)
-    units = sorted(((u, int(c)) for u, c in share.items() if c > 0), key=lambda uc: (-uc[1], uc[0]))
+    walk = _Walk(sample, slices, arch)
+    walk.run()
+    units = sorted(((u, int(c)) for u, c in walk.share.items() if c > 0), key=lambda uc: (-uc[1], uc[0]))
     return {"latency_cycles": int(sample.latency_cycles), "units": [[u, c] for u, c in units]}
-
-
-def _back_from(cause, at, p, job, fires, trains, waits, share, slices, cols, io_core, R, L, P_int,
-               pass_starts, last_fire_of_pass):
-    """Charge the time from the job this one waited for up to ``at``; return that job's node."""
-    kind = cause[0]
-    if kind == "soma":
-        prev = cause[1]
-        share[f"soma of core {slices[prev[0]].core}"] += at - fires[prev][1]
-        return ("fire", prev)
-    if kind == "own":
-        if job[0] == "host":
-            prev = ("host", p, job[2] - 1)
-            share[NOC_LATENCY] += at - waits[prev][0]
-            return ("host", prev)
-        prev = (job[0], job[1] - 1)
-        share[f"soma of core {slices[job[0]].core}"] += at - fires[prev][1]
-        return ("fire", prev)
-    if kind == "credit":
-        prev = (cause[1], cause[2])
-        share[NOC_LATENCY] += at - fires[prev][1]
-        return ("fire", prev)
-    if kind == "train":
-        return _back_through_train(cause[1], at, trains, waits, share, slices, cols, io_core, R, L, P_int)
-    # the pass start: off-chip loads and spills, after the previous pass's last fire
-    start = pass_starts[p] if p < len(pass_starts) else 0
-    share[OFF_CHIP] += at - start
-    if p == 0:
-        share[OFF_CHIP] += start
-        return None
-    prev = last_fire_of_pass[p - 1]
-    share[OFF_CHIP] += start - fires[prev][1]
-    return ("fire", prev)
-
-
-def _back_through_train(key, done, trains, waits, share, slices, cols, io_core, R, L, P_int):
-    timing = trains[key]
-    p, src, t, dest = key
-    links = train_links(key, slices, cols, io_core)
-    L, L_chip, topo = L
-    grants, eligibles = timing.grants, timing.eligibles
-    for i, name in enumerate(links):
-        share[_link_label(name)] += grants[i] - eligibles[i]
-        if i + 1 < len(links):
-            latency = 1 if i == 0 else L
-            if "->" in name:
-                a, b = (int(x) for x in name.split("->"))
-                latency = L_chip if topo.is_chip_link(a, b) else L
-            # beyond the fixed latency, the head waited for a credit on this link (finite buffers)
-            share[NOC_LATENCY] += latency + R
-            share[_link_label(name)] += eligibles[i + 1] - grants[i] - latency - R
-    # after the head, the packets follow one per cycle (or one per chip-link packet time), and the
-    # full spike buffer held some back
-    share[NOC_LATENCY] += timing.delivery - grants[-1] - timing.buffer_stall
-    share[f"spike buffer of core {dest}"] += timing.buffer_stall
-    share[f"integrate on core {dest}"] += done - timing.delivery  # queue, marker, pipeline
-    from_host = src < 0 or slices[src].pass_index < p
-    if from_host:
-        return ("host", ("host", p, t))
-    return ("fire", (src, t))
 
 
 def bottleneck_line(path: dict) -> str:

@@ -70,7 +70,7 @@ def test_buffer_peak_is_the_highest_count_of_a_cycle_by_cycle_walk(runs):
         if split and n > 1:  # the exits as single cycles with a gap, as a stalled ejection leaves
             exits = [leave + k + (2 if k >= n // 2 else 0) for k in range(n)]
             log.held((router, port), enter, n, 0, 0)
-            log.held_exits((router, port), exits)
+            log.held_points((router, port), exits, -1)
         else:
             exits = [leave + k for k in range(n)]
             log.held((router, port), enter, n, leave, n)
