@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 
+from qsnnsim.arch import ChipLinkSpec, SourcedValue, SystemSpec
 from qsnnsim.engine.simulate import simulate
 from qsnnsim.golden import run_golden
 from qsnnsim.mapping import map_workload
@@ -102,3 +103,24 @@ def assert_same_noc_figures(engine_sample, ref) -> None:
     assert engine_sample.link_wait_cycles == ref.link_wait_cycles, "per-link wait cycles differ"
     assert engine_sample.link_stall_cycles == ref.link_stall_cycles, "per-link stall cycles differ"
     assert engine_sample.noc_buffer_peak_flits == tuple(ref.noc_buffer_peak_flits), "router buffer peaks differ"
+
+
+# --------------------------------------------------------------------------- systems of chips
+def link(bandwidth: int, latency: int, pj_per_bit: float = 2.0) -> ChipLinkSpec:
+    return ChipLinkSpec(SourcedValue(8, "test"), SourcedValue(bandwidth, "test"), SourcedValue(latency, "test"),
+                        SourcedValue(pj_per_bit, "test"))
+
+
+def as_system(arch, chip_rows: int, chip_cols: int, chip_link: ChipLinkSpec, io_chip=(0, 0)):
+    system = SystemSpec(chip_rows, chip_cols, io_chip, chip_link)
+    cores = chip_rows * chip_cols * arch.chip.n_cores
+    noc = dataclasses.replace(arch.noc, packet_header_bits=max(arch.noc.packet_header_bits, (cores - 1).bit_length()))
+    return with_packet_flits(dataclasses.replace(arch, system=system, noc=noc))
+
+
+# every shipped workload on the arch it was made for (and a multi-pass one on the tiny chip)
+ONE_CHIP_RUNS = [("digits_conv_float", "core16"), ("digits_conv_m2", "core16"), ("digits_conv_m4", "core16"),
+                 ("digits_conv_m4_nowsdr", "core16"), ("digits_conv_m8", "core16"),
+                 ("digits_truenorth", "truenorth_like"), ("resnet19", "core16"), ("tiny_conv", "core16"),
+                 ("tiny_dvs", "core16"), ("tiny_mlp", "core16"), ("tiny_mlp", "tiny"), ("tiny_conv", "tiny"),
+                 ("xylo_recurrent", "xylo_like"), ("loihi_conv", "loihi_like")]

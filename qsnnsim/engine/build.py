@@ -76,6 +76,18 @@ class CostTable:
     target_pops: np.ndarray     # int64 (n_targets,): each target's population index
     target_actions: np.ndarray  # int64 (n_targets,): what counts its updates (an add, or a MAC for
                                 # an analog source)
+    cost_at: int = 0            # where ``cost`` lies in the plan's TablePools.cost
+    stats_at: int = 0           # where ``stats`` lies in TablePools.stats16 or .stats32 (by its dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class TablePools:
+    """Every distinct cost table's arrays end to end (each :class:`CostTable` is a view into
+    them), so compiled code reaches any table by an offset rather than a list of arrays."""
+
+    cost: np.ndarray            # int32
+    stats16: np.ndarray         # uint16
+    stats32: np.ndarray         # int32
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +99,7 @@ class Plan:
     mapping: Mapping
     slices: tuple
     cost_tables: dict        # (source population index, core, pass) -> CostTable
+    table_pools: TablePools  # the tables' arrays, end to end
     packed_weights: dict     # projection index -> uint64 array (popcount forms)
     int_weights: dict        # projection index -> int64 array (event forms; conv: (C_in, kH, kW, C_out))
     n_cores: int
@@ -171,11 +184,11 @@ def build_plan(workload: Workload, arch: ArchSpec, mapping: Mapping, arch_file: 
     with ThreadPoolExecutor(max_workers=1) as pool:
         weights = pool.submit(_typed_weights, wl, pop_index)
         slices = _slice_plans(wl, arch, mapping, pop_index, proj_index)
-        cost_tables = _cost_tables(wl, arch, mapping, pop_index)
+        cost_tables, table_pools = _pool_tables(_cost_tables(wl, arch, mapping, pop_index))
         packed, ints = weights.result()
     return Plan(
         workload=wl, arch=arch, mapping=mapping, slices=tuple(slices),
-        cost_tables=cost_tables, packed_weights=packed, int_weights=ints,
+        cost_tables=cost_tables, table_pools=table_pools, packed_weights=packed, int_weights=ints,
         n_cores=mapping.n_cores, io_core=mapping.core_of_input, analog_value_bits=value_bits,
     )
 
@@ -313,6 +326,31 @@ def _cost_tables(wl: Workload, arch: ArchSpec, mapping: Mapping, pop_index: dict
             shared[table_key] = (cost, stats)
         tables[(src_i, core_id, pass_i)] = CostTable(cost, stats, target_pops, target_actions)
     return tables
+
+
+def _pool_tables(tables: dict) -> tuple[dict, TablePools]:
+    """Copy every distinct cost and stats array into one pool per dtype; the tables become views
+    (tables that shared an array share its view)."""
+    arrays: dict = {}   # id -> (array, pool name)
+    for table in tables.values():
+        arrays.setdefault(id(table.cost), (table.cost, "cost"))
+        arrays.setdefault(id(table.stats), (table.stats, "stats16" if table.stats.dtype == np.uint16 else "stats32"))
+    dtypes = {"cost": np.int32, "stats16": np.uint16, "stats32": np.int32}
+    sizes = dict.fromkeys(dtypes, 0)
+    at: dict = {}
+    for key, (array, pool) in arrays.items():
+        at[key] = sizes[pool]
+        sizes[pool] += array.size
+    pools = {pool: np.empty(size, dtypes[pool]) for pool, size in sizes.items()}
+    views: dict = {}
+    for key, (array, pool) in arrays.items():
+        view = pools[pool][at[key]:at[key] + array.size]
+        view[:] = array.reshape(-1)
+        views[key] = view.reshape(array.shape)
+    pooled = {key: CostTable(views[id(t.cost)], views[id(t.stats)], t.target_pops, t.target_actions,
+                             cost_at=at[id(t.cost)], stats_at=at[id(t.stats)])
+              for key, t in tables.items()}
+    return pooled, TablePools(**pools)
 
 
 def _pair_key(proj: Projection, s: Slice, tgt: Population, bank_offset: int) -> tuple | None:

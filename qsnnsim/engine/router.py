@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import simpy
 
-from qsnnsim.system import xy_hops  # noqa: F401  (routes are the system module's; re-exported)
+from qsnnsim.system import (
+    chip_link_latency_cycles,
+    chip_link_packet_cycles,
+    xy_hops,  # noqa: F401  (routes are the system module's; re-exported)
+)
 
 # simpy orders events of one cycle by (priority, insertion); URGENT=0, NORMAL=1.
 NORMAL = simpy.core.NORMAL
@@ -26,6 +30,18 @@ def call_at(env: simpy.Environment, when: int, fn, priority: int = NORMAL) -> No
     event._value = None
     event.callbacks.append(lambda _event: fn())
     env.schedule(event, priority, when - env.now)
+
+
+def link_timing(name: tuple, topology, arch, io_core: int) -> tuple[int, int, int, bool]:
+    """(router core, forward latency, cycles per packet, chip-to-chip) of a link named as
+    engine/order.py names them: a hop between chips is slower and longer (docs/timing-model.md
+    §12); an injection or ejection port forwards in 1 cycle; the host port belongs to the io core."""
+    kind = name[0]
+    chip_link = kind == "mesh" and topology.is_chip_link(name[1], name[2])
+    if chip_link:
+        return name[1], chip_link_latency_cycles(arch), chip_link_packet_cycles(arch), True
+    forward = arch.noc.link_latency_cycles if kind == "mesh" else 1
+    return (io_core if kind == "host" else name[1]), forward, 1, False
 
 
 class LinkUnit:

@@ -20,11 +20,12 @@ from qsnnsim.engine import offchip
 from qsnnsim.engine.arbiter import RoundRobinLink, input_port
 from qsnnsim.engine.build import HOST_SOURCE, Plan, build_plan
 from qsnnsim.engine.core import CoreUnit, Readiness
+from qsnnsim.engine.fixed_order import FixedOrderNoc, fixed_order_net
 from qsnnsim.engine.flits import FlitEjectPort, FlitLink
 from qsnnsim.engine.occupancy import NocLog, link_name
 from qsnnsim.engine.order import train_path
 from qsnnsim.engine.pass_topology import PassTopology, pass_topology  # noqa: F401 (re-exported)
-from qsnnsim.engine.router import DECIDE, NORMAL, LinkUnit, call_at
+from qsnnsim.engine.router import DECIDE, NORMAL, LinkUnit, call_at, link_timing
 from qsnnsim.errors import DeadlockError
 from qsnnsim.kernels import noc, phase, synapse
 from qsnnsim.mapping import Mapping
@@ -222,18 +223,21 @@ class _PassRun:
         self.links: dict[tuple, LinkUnit] = {}
         self.paths: dict[tuple, tuple] = {}
         self.host = Readiness(self.top.host_needs)
+        # The default options without per-train records: the compiled fixed-order NoC serves the
+        # trains (engine/fixed_order.py), the same cycles as the link units below at a fraction of the cost.
+        self.fast = None
+        if not (self.round_robin or self.finite or noc_log.enabled or record_packets):
+            self.fast = FixedOrderNoc(fixed_order_net(plan, topology), plan.n_cores, arch.core.spike_buffer_packets,
+                                      counts, unit_cycles)
 
     # ----------------------------------------------------------------- helpers
     def _link(self, name: tuple):
         link = self.links.get(name)
         if link is None:
             kind = name[0]
-            router = self._router_of(name)
+            router, forward, pace, chip_link = link_timing(name, self.topology, self.plan.arch, self.plan.io_core)
             sequence = None if self.round_robin else self.order.link_sequence[name]
             label = link_name(name)
-            chip_link = kind == "mesh" and self.topology.is_chip_link(name[1], name[2])
-            forward = (self.chip_latency if chip_link else self.L) if kind == "mesh" else 1
-            pace = self.chip_pace if chip_link else 1
             if self.finite and kind == "eject":
                 link = FlitEjectPort(self.env, label, router, sequence, self._grant_flits, self._eject_packet)
             elif self.finite:
@@ -262,6 +266,8 @@ class _PassRun:
         self._host_ready_check()
         self.env.run()
         self._check_finished()
+        if self.fast is not None:
+            self.fast.add_link_flits(self.link_flits)
         for link in self.links.values():
             if self.finite and isinstance(link, FlitLink):
                 self.noc_log.stall(link.name, link.stall_cycles)
@@ -279,6 +285,8 @@ class _PassRun:
                    if cu.readiness[sid].next_t < self.T]
         if waiting:
             held = sorted(link.name for link in self.links.values() if link.held())
+            if self.fast is not None:
+                held = self.fast.held_links()
             slices = ", ".join(f"slice {sid} at t={t}" for sid, t in waiting[:8])
             raise DeadlockError(
                 f"deadlock in pass {self.p} at cycle {self.env.now + self.offset}: {slices}"
@@ -302,8 +310,11 @@ class _PassRun:
             self.host.satisfy(t + 1, now, ("own",))  # its trains of t became eligible now
         for src in self.top.host_sources:
             spikes, pop = self._source_spikes(src, t)
-            for core in self.top.host_train_cores[src]:
-                self._launch(src, pop, t, core, spikes, io, self.order.host_level[t], from_host=True)
+            if self.fast is not None:
+                self._launch_compiled(src, t, spikes)
+            else:
+                for core in self.top.host_train_cores[src]:
+                    self._launch(src, pop, t, core, spikes, io, self.order.host_level[t], from_host=True)
             if src != HOST_SOURCE:
                 # the host reads the boundary slice's spike bitmap of this timestep back in
                 sl = self.plan.slices[src]
@@ -357,6 +368,15 @@ class _PassRun:
             train.record = []
         links[0].offer(train, train.order_key, now, 0)
 
+    def _launch_compiled(self, src, t: int, spikes: np.ndarray) -> None:
+        """Launch a source's trains of t on the compiled NoC; its delivered markers complete their targets."""
+        net = self.fast.net
+        T = self.T
+        for train, done in self.fast.launch(net.source_routes[src], t, self.env.now, spikes).tolist():
+            r, t_train = divmod(train, T)
+            src_r, dest = net.route_keys[r]
+            self._marker_done(net.marker_targets[r], t_train, done, (self.p, src_r, t_train, dest))
+
     def _credit_cycles(self, from_core: int, to_core: int) -> int:
         """A credit's trip on the side band: R plus the hop's latency per hop of the XY route (§5, §12)."""
         key = (from_core, to_core)
@@ -364,7 +384,8 @@ class _PassRun:
         if cycles is None:
             hops = self.topology.hops(from_core, to_core)
             chip_hops = self.topology.chip_link_hops(from_core, to_core) if self.topology.n_chips > 1 else 0
-            cycles = self._credit_memo[key] = hops * self.R + (hops - chip_hops) * self.L + chip_hops * self.chip_latency
+            cycles = hops * self.R + (hops - chip_hops) * self.L + chip_hops * self.chip_latency
+            self._credit_memo[key] = cycles
         return cycles
 
     def _crossings(self, crossed, f: int) -> np.ndarray:
@@ -491,9 +512,9 @@ class _PassRun:
         if k == 0:
             noc.count_train(train.spikes, table.stats, table.target_pops, table.target_actions,
                             self.counts[train.dest], t, _COUNT_COLUMNS)
-        cost = np.array([table.cost[train.spikes[k]] if k < len(train.spikes) else 1], np.int64)
         row = np.empty((1, 2), np.int64)
-        u, start, stall, busy = noc.eject_train(earliest, cost, cu.ring, cu.integrate_state, row)
+        u, start, stall, busy = noc.eject_train(earliest, train.spikes[k:k + 1], table.cost, k == len(train.spikes),
+                                                cu.ring, cu.integrate_state, row)
         cycles = self.unit_cycles[train.dest, train.source_pop, t]
         cycles[_EJECTION_STALL] += stall
         cycles[_INTEGRATE_BUSY] += busy
@@ -556,8 +577,12 @@ class _PassRun:
 
     def _end_fire(self, sid: int, t: int, fired: np.ndarray) -> None:
         sl = self.plan.slices[sid]
-        for core in sl.dest_cores:
-            self._launch(sid, sl.pop, t, core, fired, sl.core, self.order.fire_level[(sid, t)])
+        if self.fast is not None:
+            if sl.dest_cores:
+                self._launch_compiled(sid, t, fired)
+        else:
+            for core in sl.dest_cores:
+                self._launch(sid, sl.pop, t, core, fired, sl.core, self.order.fire_level[(sid, t)])
         self.cores[sl.core].schedule_decision(self.env.now)
         if self.on_fire is not None:
             self.on_fire()
@@ -654,6 +679,14 @@ class _PassRun:
         return fired
 
 
+def _spike_record(values: np.ndarray, fire_bits: bool) -> np.ndarray:
+    """A population's spikes as the result keeps them: bool for bits, int64 for counts. The fire
+    kernels store bits as 0/1 uint8, which a bool view reads without a copy (tens of MB on ImageNet)."""
+    if fire_bits and values.dtype == np.uint8:
+        return values.view(bool)
+    return values.astype(bool) if fire_bits else values.astype(np.int64)
+
+
 def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
                     record_packets: bool = False, progress=None, noc_figures: bool = True) -> SampleResult:
     """Run one sample (all passes) and collect its result.
@@ -713,8 +746,8 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
         end = int(offset + run.run())  # a plain int with or without the JIT
     out_i = next(i for i, q in enumerate(wl.populations) if q is wl.readout_population)
     readout = state.membranes[out_i].copy()
-    spikes = {p.name: (state.values[i].astype(bool) if p.spike_max == 1 else state.values[i].astype(np.int64))
-              .reshape((T,) + p.shape) for i, p in enumerate(wl.populations) if p.is_spiking}
+    spikes = {p.name: _spike_record(state.values[i], p.spike_max == 1 and p.kind != "input").reshape((T,) + p.shape)
+              for i, p in enumerate(wl.populations) if p.is_spiking}
     membranes = {wl.populations[i].name: m.reshape(wl.populations[i].shape) for i, m in state.membranes.items()}
     counters = Counters(actions=counts, unit_cycles=unit_cycles, latency_cycles=end,
                         population_names=tuple(p.name for p in wl.populations))

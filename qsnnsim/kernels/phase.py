@@ -72,7 +72,8 @@ def projection_sums(form: str, source: np.ndarray, source_shape: tuple, target_s
                                            channel_start, channel_stop, stride[0], stride[1],
                                            padding[0], padding[1], acc)
         else:
-            synapse.accumulate_sumpool(source.reshape(source_shape).astype(np.int64), kernel[0], kernel[1],
+            # the source as it is stored (uint8 spikes, no int64 copy of it per slice)
+            synapse.accumulate_sumpool(source.reshape(source_shape), kernel[0], kernel[1],
                                        stride[0], stride[1], padding[0], padding[1],
                                        channel_start, channel_stop, acc)
         if not whole:

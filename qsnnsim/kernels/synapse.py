@@ -47,6 +47,92 @@ def pack_spike_planes(spikes, pad_h, pad_w):
     return out
 
 
+#: Output positions (whole output rows) a block of the binary conv kernel covers: its sums for
+#: a pair of output channels and its active counts (48 KiB) stay in L2 while the taps stream
+#: over them, and each output channel is written in long runs of rows. Measured at 56x56:
+#: 256-position blocks (4 rows) made the layer 1.35x slower, its int64 sums written in short runs.
+_CONV_BLOCK = 2048
+#: Zero words after each stride-phase plane, so the position loop may round up to a multiple
+#: of 8 (one AVX-512 vector) instead of finishing in scalar code.
+_PHASE_TAIL = 8
+
+
+@jit
+def _stride_phase_planes(packed, stride_h, stride_w):
+    """Packed spike planes split by stride phase, one flat plane per (phase, word): (planes, Wq).
+
+    ``planes`` is uint64 (stride_h * stride_w * n_words, Hq * Wq + tail): plane
+    ``(a * stride_w + b) * n_words + word`` holds ``packed[y * stride_h + a, x * stride_w + b, word]``
+    at ``y * Wq + x`` (Hq, Wq = Hp, Wp divided by the strides, rounded up; zeros past the edge).
+    A conv tap (kh, kw, word) then reads, for consecutive output positions ``oy * Wq + ox``, the
+    consecutive words of one plane from offset ``(kh // stride_h) * Wq + kw // stride_w``: the
+    inner loop is a contiguous stream at any stride. Stride 1 with one word is ``packed`` itself.
+    """
+    hp, wp, n_words = packed.shape
+    if stride_h == 1 and stride_w == 1 and n_words == 1:
+        return np.ascontiguousarray(packed).reshape(1, hp * wp), wp
+    hq = (hp + stride_h - 1) // stride_h
+    wq = (wp + stride_w - 1) // stride_w
+    planes = np.zeros((stride_h * stride_w * n_words, hq * wq + _PHASE_TAIL), dtype=np.uint64)
+    for y in range(hp):
+        row = (y // stride_h) * wq
+        phase_row = (y % stride_h) * stride_w
+        for x in range(wp):
+            first = (phase_row + x % stride_w) * n_words
+            at = row + x // stride_w
+            for word in range(n_words):
+                planes[first + word, at] = packed[y, x, word]
+    return planes, wq
+
+
+@jit
+def _pair_plus_counts(planes, tap_plane, tap_base, w_flat, co, second, n_taps, n, sums):
+    """``sums[k, p]`` = popcount of spikes AND +1 weights over every tap, output channel ``co + k * second``.
+
+    Position p of tap j is word ``tap_base[j] + p`` of plane ``tap_plane[j]``. Vectorised over
+    positions (the weight word is a broadcast), four taps per pass: the running sums are
+    loaded and stored once per four taps, and each spike word loaded serves both channels.
+    Indices are uint64 so numba adds no negative-index wraparound, which would turn the
+    contiguous loads into gathers.
+    """
+    co_b = co + second
+    j = 0
+    while j + 4 <= n_taps:
+        q0 = tap_plane[j]
+        q1 = tap_plane[j + 1]
+        q2 = tap_plane[j + 2]
+        q3 = tap_plane[j + 3]
+        b0 = tap_base[j]
+        b1 = tap_base[j + 1]
+        b2 = tap_base[j + 2]
+        b3 = tap_base[j + 3]
+        w0, w1, w2, w3 = w_flat[co, j], w_flat[co, j + 1], w_flat[co, j + 2], w_flat[co, j + 3]
+        v0, v1, v2, v3 = w_flat[co_b, j], w_flat[co_b, j + 1], w_flat[co_b, j + 2], w_flat[co_b, j + 3]
+        if j == 0:
+            for p in range(n):
+                s0, s1, s2, s3 = planes[q0, b0 + p], planes[q1, b1 + p], planes[q2, b2 + p], planes[q3, b3 + p]
+                sums[0, p] = (popcount64(s0 & w0) + popcount64(s1 & w1)) + (popcount64(s2 & w2) + popcount64(s3 & w3))
+                sums[1, p] = (popcount64(s0 & v0) + popcount64(s1 & v1)) + (popcount64(s2 & v2) + popcount64(s3 & v3))
+        else:
+            for p in range(n):
+                s0, s1, s2, s3 = planes[q0, b0 + p], planes[q1, b1 + p], planes[q2, b2 + p], planes[q3, b3 + p]
+                sums[0, p] += (popcount64(s0 & w0) + popcount64(s1 & w1)) + (popcount64(s2 & w2) + popcount64(s3 & w3))
+                sums[1, p] += (popcount64(s0 & v0) + popcount64(s1 & v1)) + (popcount64(s2 & v2) + popcount64(s3 & v3))
+        j += 4
+    if j == 0:
+        sums[:, :n] = 0
+    while j < n_taps:
+        q0 = tap_plane[j]
+        b0 = tap_base[j]
+        w0 = w_flat[co, j]
+        v0 = w_flat[co_b, j]
+        for p in range(n):
+            s0 = planes[q0, b0 + p]
+            sums[0, p] += popcount64(s0 & w0)
+            sums[1, p] += popcount64(s0 & v0)
+        j += 1
+
+
 @jit
 def accumulate_conv_popcount(packed, w_plus, c_start, c_stop, stride_h, stride_w, out_h, out_w, acc):
     """Binary conv2d by popcount for output channels [c_start, c_stop).
@@ -57,33 +143,64 @@ def accumulate_conv_popcount(packed, w_plus, c_start, c_stop, stride_h, stride_w
     w_plus : uint64 (C_out, kH, kW, n_words), bit set where the 1-bit code is +1.
     acc : int64 (c_stop - c_start, out_h, out_w), overwritten with the exact sums.
 
-    Each position's receptive field is first copied into a contiguous patch so the inner
-    AND-popcount loop runs over contiguous words (it vectorises: VPOPCNTQ where the CPU has it).
-    Single-threaded on purpose: measured as fast as a 2-thread prange on an idle machine and
-    far slower on a busy one.
+    Vectorised over output positions, not over the receptive field: a 3x3 field of one word is
+    only 9 words, too short a loop for a vector unit, while an output row is 7 to 56 positions.
+    The spike words are first laid out by stride phase (:func:`_stride_phase_planes`), so each
+    tap reads consecutive words for consecutive positions. Positions go in blocks of whole
+    output rows, each row computed ``Wq - out_w`` positions too wide (the words past its end,
+    discarded), output channels in pairs. Exact: integer popcounts summed in uint64, then
+    ``2 * plus - active`` in int64, in any order. Single-threaded on purpose: measured as fast
+    as a 2-thread prange on an idle machine and far slower on a busy one. ValueError if
+    ``packed`` does not cover the conv (the loads would run past the planes).
     """
     n_out, k_h, k_w, n_words = w_plus.shape
-    length = k_h * k_w * n_words
-    w_flat = w_plus.reshape(n_out, length)
-    for oy in range(out_h):
-        patch = np.empty(length, dtype=np.uint64)
-        y0 = oy * stride_h
-        for ox in range(out_w):
-            x0 = ox * stride_w
-            i = 0
-            n_active = 0
-            for kh in range(k_h):
-                for kw in range(k_w):
-                    for word in range(n_words):
-                        v = packed[y0 + kh, x0 + kw, word]
-                        patch[i] = v
-                        n_active += popcount64(v)
-                        i += 1
-            for co in range(c_start, c_stop):
-                plus = 0
-                for i in range(length):
-                    plus += popcount64(patch[i] & w_flat[co, i])
-                acc[co - c_start, oy, ox] = 2 * np.int64(plus) - np.int64(n_active)
+    hp, wp = packed.shape[0], packed.shape[1]
+    if packed.shape[2] != n_words or (out_h - 1) * stride_h + k_h > hp or (out_w - 1) * stride_w + k_w > wp:
+        raise ValueError("accumulate_conv_popcount: the packed spike planes do not cover the conv")
+    n_taps = k_h * k_w * n_words
+    w_flat = w_plus.reshape(n_out, n_taps)
+    planes, wq = _stride_phase_planes(packed, stride_h, stride_w)
+    plane_len = planes.shape[1]
+    tap_plane = np.empty(n_taps, dtype=np.int64)
+    tap_shift = np.empty(n_taps, dtype=np.int64)
+    max_shift = 0
+    j = 0
+    for kh in range(k_h):
+        for kw in range(k_w):
+            for word in range(n_words):
+                tap_plane[j] = ((kh % stride_h) * stride_w + kw % stride_w) * n_words + word
+                tap_shift[j] = (kh // stride_h) * wq + kw // stride_w
+                max_shift = max(max_shift, tap_shift[j])
+                j += 1
+    rows = max(1, min(out_h, _CONV_BLOCK // wq))
+    size = (rows * wq + 7) // 8 * 8
+    tap_base = np.empty(n_taps, dtype=np.uint64)
+    active = np.empty(size, dtype=np.uint64)
+    sums = np.empty((2, size), dtype=np.uint64)
+    for oy0 in range(0, out_h, rows):
+        n_rows = min(rows, out_h - oy0)
+        first = oy0 * wq
+        # up to the block's last output position, rounded up to whole vectors where the planes allow
+        n_pos = (n_rows - 1) * wq + out_w
+        if first + (n_pos + 7) // 8 * 8 + max_shift <= plane_len:
+            n_pos = (n_pos + 7) // 8 * 8
+        n = np.uint64(n_pos)
+        for j in range(n_taps):
+            tap_base[j] = np.uint64(first + tap_shift[j])
+        active[:] = 0
+        for j in range(n_taps):
+            q = tap_plane[j]
+            b = tap_base[j]
+            for p in range(n):
+                active[p] += popcount64(planes[q, b + p])
+        for co in range(c_start, c_stop, 2):
+            second = 1 if co + 1 < c_stop else 0
+            _pair_plus_counts(planes, tap_plane, tap_base, w_flat, co, second, n_taps, n, sums)
+            for k in range(second + 1):
+                for r in range(n_rows):
+                    at = np.uint64(r * wq)
+                    for x in range(np.uint64(out_w)):
+                        acc[co + k - c_start, oy0 + r, x] = 2 * np.int64(sums[k, at + x]) - np.int64(active[at + x])
 
 
 @jit
@@ -171,34 +288,58 @@ def accumulate_conv_events(values, weights, c_start, c_stop, stride_h, stride_w,
 
 @jit
 def accumulate_linear_events(values, weights, n_start, n_stop, acc):
-    """linear, event-driven: values int64 (n_in,), weights int64 (n_out, n_in), acc (n_stop - n_start,)."""
-    acc[:] = 0
-    for j in range(values.shape[0]):
-        v = values[j]
-        if v == 0:
-            continue
-        for o in range(n_start, n_stop):
-            acc[o - n_start] += v * weights[o, j]
+    """linear, event-driven: values int64 (n_in,), weights int64 (n_out, n_in), acc (n_stop - n_start,).
+
+    The non-zero inputs are listed first; each output then sums them along its own weight
+    row (contiguous), rather than each input scattering down a column (a stride of n_in).
+    """
+    n_in = values.shape[0]
+    active = np.empty(n_in, np.int64)
+    active_values = np.empty(n_in, np.int64)
+    m = 0
+    for j in range(n_in):
+        if values[j] != 0:
+            active[m] = j
+            active_values[m] = values[j]
+            m += 1
+    for o in range(n_start, n_stop):
+        row = weights[o]
+        total = 0
+        for q in range(m):
+            total += active_values[q] * row[active[q]]
+        acc[o - n_start] = total
 
 
 @jit
 def accumulate_sumpool(values, k_h, k_w, stride_h, stride_w, pad_h, pad_w, c_start, c_stop, acc):
-    """sumpool2d: every weight +1; values int64 (C, H, W), acc int64 (c_stop - c_start, out_h, out_w)."""
+    """sumpool2d: every weight +1; values (C, H, W), acc int64 (c_stop - c_start, out_h, out_w).
+
+    ``values`` may be the uint8 spikes themselves (no widened copy of the whole source per
+    slice). Per output row, the k_h source rows are first summed into a zero-padded int64 row
+    (contiguous, vectorised), then each output takes its k_w columns of that row: the padding
+    is the row's zero border, so no per-tap bounds test.
+    """
     c_all, h, w = values.shape
     n_c, out_h, out_w = acc.shape
+    width = max(pad_w + w, (out_w - 1) * stride_w + k_w)
+    column_sums = np.zeros(width, dtype=np.int64)
+    left = np.uint64(pad_w)
+    step = np.uint64(stride_w)
     for c in range(c_start, c_stop):
         for oy in range(out_h):
-            for ox in range(out_w):
-                total = 0
-                for kh in range(k_h):
-                    y = oy * stride_h - pad_h + kh
-                    if y < 0 or y >= h:
-                        continue
-                    for kw in range(k_w):
-                        x = ox * stride_w - pad_w + kw
-                        if 0 <= x < w:
-                            total += values[c, y, x]
-                acc[c - c_start, oy, ox] = total
+            for x in range(np.uint64(w)):
+                column_sums[left + x] = 0
+            for kh in range(k_h):
+                y = oy * stride_h - pad_h + kh
+                if 0 <= y < h:
+                    for x in range(np.uint64(w)):
+                        column_sums[left + x] += np.int64(values[c, y, x])
+            for ox in range(np.uint64(out_w)):
+                acc[c - c_start, oy, ox] = column_sums[ox * step]
+            for kw in range(1, k_w):
+                offset = np.uint64(kw)
+                for ox in range(np.uint64(out_w)):
+                    acc[c - c_start, oy, ox] += column_sums[ox * step + offset]
 
 
 @jit

@@ -15,13 +15,22 @@ import dataclasses
 import os
 
 import pytest
-from engine_helpers import (COMBINATIONS, assert_bits_equal_golden, assert_same_noc_figures, assert_same_timing,
-                            run_engine, with_options, with_packet_flits)
+from engine_helpers import (
+    COMBINATIONS,
+    ONE_CHIP_RUNS,
+    as_system,
+    assert_bits_equal_golden,
+    assert_same_noc_figures,
+    assert_same_timing,
+    link,
+    run_engine,
+    with_options,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import dialect_workloads, small_archs, small_workloads
 
-from qsnnsim.arch import ChipLinkSpec, SourcedValue, SystemSpec, arch_from_dict, load_arch
+from qsnnsim.arch import SystemSpec, arch_from_dict, load_arch
 from qsnnsim.counters import Action
 from qsnnsim.energy import estimate_energy
 from qsnnsim.errors import ArchError, MappingError
@@ -29,18 +38,6 @@ from qsnnsim.reference import simulate_reference
 from qsnnsim.workload import load_workload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def link(bandwidth: int, latency: int, pj_per_bit: float = 2.0) -> ChipLinkSpec:
-    return ChipLinkSpec(SourcedValue(8, "test"), SourcedValue(bandwidth, "test"), SourcedValue(latency, "test"),
-                        SourcedValue(pj_per_bit, "test"))
-
-
-def as_system(arch, chip_rows: int, chip_cols: int, chip_link: ChipLinkSpec, io_chip=(0, 0)):
-    system = SystemSpec(chip_rows, chip_cols, io_chip, chip_link)
-    cores = chip_rows * chip_cols * arch.chip.n_cores
-    noc = dataclasses.replace(arch.noc, packet_header_bits=max(arch.noc.packet_header_bits, (cores - 1).bit_length()))
-    return with_packet_flits(dataclasses.replace(arch, system=system, noc=noc))
 
 
 def _engine(wl, arch, **kwargs):
@@ -71,14 +68,6 @@ def test_engine_matches_the_cycle_reference_over_systems_of_tiny_chips(shape, da
     assert_same_noc_figures(run.samples[0], ref)
     assert run.samples[0].counters.totals()["chip_link_bit"] == ref.actions["chip_link_bit"]
     assert_bits_equal_golden(wl, run)
-
-
-# every shipped workload on the arch it was made for (and a multi-pass one on the tiny chip)
-ONE_CHIP_RUNS = [("digits_conv_float", "core16"), ("digits_conv_m2", "core16"), ("digits_conv_m4", "core16"),
-                 ("digits_conv_m4_nowsdr", "core16"), ("digits_conv_m8", "core16"),
-                 ("digits_truenorth", "truenorth_like"), ("resnet19", "core16"), ("tiny_conv", "core16"),
-                 ("tiny_dvs", "core16"), ("tiny_mlp", "core16"), ("tiny_mlp", "tiny"), ("tiny_conv", "tiny"),
-                 ("xylo_recurrent", "xylo_like"), ("loihi_conv", "loihi_like")]
 
 
 def test_every_shipped_workload_is_in_the_one_chip_comparison():

@@ -136,7 +136,8 @@ def test_eject_train_by_hand():
     ring = np.zeros(1, np.int64)
     state = np.zeros(2, np.int64)
     record = np.zeros((3, 2), np.int64)
-    delivery, marker_start, stall, busy = noc.eject_train(10, np.array([4, 4, 1], np.int64), ring, state, record)
+    cost = np.array([7, 4, 0], np.int32)  # per source neuron: neuron 1 costs 4
+    delivery, marker_start, stall, busy = noc.eject_train(10, np.array([1, 1]), cost, True, ring, state, record)
     assert (delivery, marker_start, stall, busy) == (16, 19, 4, 9)
     assert state.tolist() == [3, 20]
     assert record.tolist() == [[10, 11], [12, 15], [16, 19]]
