@@ -38,16 +38,17 @@ from qsnnsim.system import chip_link_packet_cycles
 from qsnnsim.system import topology as system_topology
 
 # route columns: one route per (source, destination core) of the pass
-R_COUNTER_CORE, R_DEST, R_POP, R_PATH_START, R_N_LINKS, R_TABLE, R_HOPS, R_CHIP_LINKS, R_SUMS = range(9)
+R_COUNTER_CORE, R_DEST, R_POP, R_PATH_START, R_N_LINKS, R_TABLE, R_HOPS, R_CHIP_LINKS, R_SUMS, N_ROUTE_COLS = range(10)
 # link columns: static, then the link's state in a sample
-L_ROUTER, L_FORWARD, L_PACE, L_SEQ_START, L_SEQ_LEN, L_NEXT, L_FREE, L_GRANTING, L_FLITS = range(9)
+L_ROUTER, L_FORWARD, L_PACE, L_SEQ_START, L_SEQ_LEN, L_NEXT, L_FREE, L_GRANTING, L_FLITS, N_LINK_COLS = range(10)
 # table columns: offsets into the plan's TablePools and the target arrays, and sizes
-T_COST_AT, T_N_SRC, T_STATS_AT, T_N_TARGETS, T_WIDE, T_TARGETS_AT = range(6)
+T_COST_AT, T_N_SRC, T_STATS_AT, T_N_TARGETS, T_WIDE, T_TARGETS_AT, N_TABLE_COLS = range(7)
 # train state columns (train id = route * T + t)
-S_AT, S_ELIGIBLE, S_PACED, S_SPIKE_OFF, S_SPIKE_N = range(5)
+S_AT, S_ELIGIBLE, S_PACED, S_SPIKE_OFF, S_SPIKE_N, N_STATE_COLS = range(6)
 # scalar parameters
+# (P_SPIKE_FILL is a sample's own: how much of its spike pool is used)
 (P_T, P_R, P_CHIP_PACE, P_INTEGRATE, P_FLIT_BITS, P_SPIKE_FILL, P_COUNT_WORDS, P_COUNT_ACC_READ,
- P_COUNT_ACC_WRITE) = range(9)
+ P_COUNT_ACC_WRITE, N_PARAMS) = range(10)
 _NOT_OFFERED, _DONE, _NO_PACE = -1, -2, -1
 _PACKET, _FLIT_HOP, _CHIP_LINK_BIT = int(Action.PACKET), int(Action.FLIT_HOP), int(Action.CHIP_LINK_BIT)
 _SPIKE_BUFFER_ACCESS = int(Action.SPIKE_BUFFER_ACCESS)
@@ -60,15 +61,15 @@ class FixedOrderNet:
 
     route_index: dict        # (source key, destination core) -> route
     source_routes: dict      # source key -> int64 routes of its trains, in launch order
-    routes: np.ndarray       # int64 (n_routes, 9): the R_* columns
+    routes: np.ndarray       # int64 (n_routes, N_ROUTE_COLS): the R_* columns
     route_keys: tuple        # per route: (source key, destination core)
     marker_targets: tuple    # per route: the (slice, delay) pairs its markers complete
     paths: np.ndarray        # int64: each route's links, injection port first, ejection port last
-    links: np.ndarray        # int64 (n_links, 9): the L_* columns, state columns zero
+    links: np.ndarray        # int64 (n_links, N_LINK_COLS): the L_* columns, state columns zero
     link_names: tuple        # per link: its name as engine/order.py spells it
     flit_keys: tuple         # per link: the link_flits key it is counted under, or None
     sequences: np.ndarray    # int64: each link's train ids in service order
-    tables: np.ndarray       # int64 (n_tables, 6): the T_* columns, where each table lies in the pools
+    tables: np.ndarray       # int64 (n_tables, N_TABLE_COLS): the T_* columns, where each table lies in the pools
     pools: TablePools        # the plan's cost and stats arrays, end to end
     target_pops: np.ndarray  # int64: each table's targets' populations, end to end (T_TARGETS_AT) ...
     target_actions: np.ndarray  # ... and the actions their updates count under
@@ -84,7 +85,7 @@ _NETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def fixed_order_net(plan: Plan, topology: PassTopology) -> FixedOrderNet:
     """The pass's net, built on first use and kept as long as ``topology`` lives."""
     net = _NETS.get(topology)
-    if net is None:
+    if net is None or net.pools is not plan.table_pools:
         net = _NETS[topology] = _build(plan, topology)
     return net
 
@@ -108,13 +109,15 @@ def _build(plan: Plan, top: PassTopology) -> FixedOrderNet:
     table_ids: dict = {}
     tables = []
     sum_groups: dict = {}
-    routes = np.zeros((len(route_defs), 9), np.int64)
+    routes = np.zeros((len(route_defs), N_ROUTE_COLS), np.int64)
     paths: list[int] = []
     chip_pace = chip_link_packet_cycles(arch)
     for r, (src, src_core, dest, from_host, pop) in enumerate(route_defs):
         route_names = train_path(src_core, dest, cols, from_host)
-        routes[r] = (plan.n_cores if from_host else src_core, dest, pop, len(paths), len(route_names), 0,
-                     len(route_names) - 1, 0, 0)
+        routes[r, R_COUNTER_CORE] = plan.n_cores if from_host else src_core
+        routes[r, R_DEST], routes[r, R_POP] = dest, pop
+        routes[r, R_PATH_START], routes[r, R_N_LINKS] = len(paths), len(route_names)
+        routes[r, R_HOPS] = len(route_names) - 1
         for name in route_names:
             if name not in link_ids:
                 link_ids[name] = len(names)
@@ -140,8 +143,8 @@ def _build(plan: Plan, top: PassTopology) -> FixedOrderNet:
     for t, level in enumerate(top.order.host_level):
         for src in top.host_sources:
             level_t[(level, src)] = t
-    links = np.zeros((len(names), 9), np.int64)
-    links[:, :3] = np.array([row[:3] for row in link_rows], np.int64).reshape(-1, 3)
+    links = np.zeros((len(names), N_LINK_COLS), np.int64)
+    links[:, [L_ROUTER, L_FORWARD, L_PACE]] = np.array([row[:3] for row in link_rows], np.int64).reshape(-1, 3)
     sequences: list[int] = []
     for l, name in enumerate(names):
         keys = top.order.link_sequence[name]
@@ -151,7 +154,7 @@ def _build(plan: Plan, top: PassTopology) -> FixedOrderNet:
     n_src = {}
     for src, *_ in route_defs:
         n_src[src] = wl.populations[input_pop].n_neurons if src == HOST_SOURCE else plan.slices[src].n_neurons
-    params = np.zeros(9, np.int64)
+    params = np.zeros(N_PARAMS, np.int64)
     params[[P_T, P_R, P_CHIP_PACE, P_INTEGRATE, P_FLIT_BITS]] = (
         T, arch.noc.router_latency_cycles, chip_pace, arch.core.integrate_pipeline_cycles, arch.noc.flit_bits)
     params[[P_COUNT_WORDS, P_COUNT_ACC_READ, P_COUNT_ACC_WRITE]] = (
@@ -172,11 +175,12 @@ def _build(plan: Plan, top: PassTopology) -> FixedOrderNet:
 
 def _table_index(tables: list) -> dict:
     """Where each table's arrays lie (the plan's pools), and its targets' arrays end to end."""
-    index = np.zeros((len(tables), 6), np.int64)
+    index = np.zeros((len(tables), N_TABLE_COLS), np.int64)
     at = 0
     for i, table in enumerate(tables):
         n_targets, _, n_src = table.stats.shape
-        index[i] = (table.cost_at, n_src, table.stats_at, n_targets, table.stats.dtype == np.int32, at)
+        index[i, [T_COST_AT, T_N_SRC, T_STATS_AT, T_N_TARGETS, T_WIDE, T_TARGETS_AT]] = (
+            table.cost_at, n_src, table.stats_at, n_targets, table.stats.dtype == np.int32, at)
         at += n_targets
     pops = [t.target_pops for t in tables]
     actions = [t.target_actions for t in tables]
@@ -192,7 +196,7 @@ class FixedOrderNoc:
                  unit_cycles: np.ndarray):
         self.net = net
         self.links = net.links.copy()
-        self.trains = np.full((len(net.routes) * int(net.params[P_T]), 5), _NOT_OFFERED, np.int64)
+        self.trains = np.full((len(net.routes) * int(net.params[P_T]), N_STATE_COLS), _NOT_OFFERED, np.int64)
         self.spike_pool = np.empty(max(net.spike_capacity, 1), np.int32)
         self.params = net.params.copy()   # P_SPIKE_FILL: how much of the pool is used
         self.rings = np.zeros((n_cores, spike_buffer_packets), np.int64)
@@ -201,10 +205,12 @@ class FixedOrderNoc:
         self.unit_cycles = unit_cycles
         self.stack = np.empty(len(self.links) + 1, np.int64)
         self.delivered = np.empty((len(self.trains), 2), np.int64)
-        # each sum group's train sums per timestep, computed by its first train there: per target
-        # slice its words, updates and accumulator words, and in a last row the packets' integrate cycles
-        self.sums = np.empty((net.n_sum_groups, int(net.params[P_T]), net.max_targets + 1, 3), np.int64)
-        self.sums_done = np.zeros((net.n_sum_groups, int(net.params[P_T])), np.bool_)
+        # each sum group's train totals per timestep, computed by its first train there: per target
+        # slice its words, updates and accumulator words, and the packets' integrate cycles
+        T = int(net.params[P_T])
+        self.sums = np.empty((net.n_sum_groups, T, net.max_targets, 3), np.int64)
+        self.cost_totals = np.empty((net.n_sum_groups, T), np.int64)
+        self.sums_done = np.zeros((net.n_sum_groups, T), np.bool_)
 
     def launch(self, routes: np.ndarray, t: int, now: int, spikes: np.ndarray) -> np.ndarray:
         """Launch at ``now`` the trains of timestep ``t`` on ``routes`` (in this order), all
@@ -214,7 +220,8 @@ class FixedOrderNoc:
         n = launch_trains(routes, t, now, spikes, net.routes, net.paths, self.links, net.sequences, self.trains,
                           self.spike_pool, self.params, net.tables, pools.cost, pools.stats16, pools.stats32,
                           net.target_pops, net.target_actions, self.rings, self.integrate_state, self.counts,
-                          self.unit_cycles, self.sums, self.sums_done, self.stack, self.delivered)
+                          self.unit_cycles, self.sums, self.cost_totals, self.sums_done, self.stack,
+                          self.delivered)
         return self.delivered[:n]
 
     def add_link_flits(self, link_flits: dict) -> None:
@@ -233,10 +240,12 @@ class FixedOrderNoc:
         return sorted(held)
 
 
+# The compiled functions take every array as an argument, by hand: numba caches a function of
+# plain arrays on disk, where typed containers or classes would be compiled again in every process.
 @jit
 def launch_trains(launch_routes, t, now, spikes, routes, paths, links, sequences, trains, spike_pool, params,
                   tables, costs, stats16, stats32, target_pops, target_actions, rings, integrate_state,
-                  counts, unit_cycles, sums, sums_done, stack, delivered):
+                  counts, unit_cycles, sums, cost_totals, sums_done, stack, delivered):
     """Launch one fire's (or the host's) trains of timestep ``t`` and carry them, and every
     train they unblock, as far as the links' fixed order allows; returns how many trains were
     delivered (rows of ``delivered``: train id, cycle its marker's targets may fire from)."""
@@ -265,24 +274,24 @@ def launch_trains(launch_routes, t, now, spikes, routes, paths, links, sequences
         trains[tr, S_PACED] = _NO_PACE
         n_delivered = _offer(tr, 0, now, routes, paths, links, sequences, trains, spike_pool, params, tables, costs,
                              stats16, stats32, target_pops, target_actions, rings, integrate_state,
-                             counts, unit_cycles, sums, sums_done, stack, delivered, n_delivered)
+                             counts, unit_cycles, sums, cost_totals, sums_done, stack, delivered, n_delivered)
     return n_delivered
 
 
 @jit
 def _offer(tr, hop, eligible, routes, paths, links, sequences, trains, spike_pool, params, tables, costs, stats16,
-           stats32, target_pops, target_actions, rings, integrate_state, counts, unit_cycles, sums, sums_done,
-           stack, delivered, n_delivered):
+           stats32, target_pops, target_actions, rings, integrate_state, counts, unit_cycles, sums, cost_totals,
+           sums_done, stack, delivered, n_delivered):
     """Train ``tr`` may use link ``hop`` of its path from ``eligible`` on: grant what follows."""
     T = params[P_T]
     trains[tr, S_AT] = hop
     trains[tr, S_ELIGIBLE] = eligible
-    first = paths[routes[tr // T, R_PATH_START] + hop]
-    if links[first, L_GRANTING]:
+    offered_at = paths[routes[tr // T, R_PATH_START] + hop]
+    if links[offered_at, L_GRANTING]:
         return n_delivered   # that link's loop, further down the stack, takes the offer
     depth = 0
-    stack[0] = first
-    links[first, L_GRANTING] = 1
+    stack[0] = offered_at
+    links[offered_at, L_GRANTING] = 1
     while depth >= 0:
         link = stack[depth]
         nxt = links[link, L_NEXT]
@@ -317,23 +326,24 @@ def _offer(tr, hop, eligible, routes, paths, links, sequences, trains, spike_poo
                 tables[table, T_STATS_AT], tables[table, T_N_TARGETS]
             cost = costs[cost_at:cost_at + n_src]
             group = routes[r, R_SUMS]
-            train = sums[group, t]
+            totals = sums[group, t]
             if not sums_done[group, t]:
                 size = n_targets * 3 * n_src
                 if tables[table, T_WIDE]:
-                    train_sums(spikes, stats32[stats_at:stats_at + size].reshape((n_targets, 3, n_src)), train)
+                    train_sums(spikes, stats32[stats_at:stats_at + size].reshape((n_targets, 3, n_src)), totals)
                 else:
-                    train_sums(spikes, stats16[stats_at:stats_at + size].reshape((n_targets, 3, n_src)), train)
-                train[-1, 0] = train_cost(spikes, cost) + 1   # and the marker's cycle
+                    train_sums(spikes, stats16[stats_at:stats_at + size].reshape((n_targets, 3, n_src)), totals)
+                cost_totals[group, t] = train_cost(spikes, cost) + 1   # and the marker's cycle
                 sums_done[group, t] = True
             targets_at = tables[table, T_TARGETS_AT]
-            add_train_counts(train, target_pops[targets_at:targets_at + n_targets],
+            add_train_counts(totals, target_pops[targets_at:targets_at + n_targets],
                              target_actions[targets_at:targets_at + n_targets], counts[dest], t,
                              params[P_COUNT_WORDS:P_COUNT_ACC_WRITE + 1])
-            no_record = np.empty((0, 2), np.int64)
+            no_record = np.empty((0, 2), np.int64)   # (a global array would be read-only to numba)
             delivery, marker_start, stall, busy = eject_train(
                 grant, spikes, cost, True, rings[dest], integrate_state[dest], no_record,
-                0 if paced == _NO_PACE else paced, 0 if paced == _NO_PACE else params[P_CHIP_PACE], train[-1, 0])
+                0 if paced == _NO_PACE else paced, 0 if paced == _NO_PACE else params[P_CHIP_PACE],
+                cost_totals[group, t])
             unit_cycles[dest, pop, t, _EJECTION_STALL] += stall
             unit_cycles[dest, pop, t, _INTEGRATE_BUSY] += busy
             links[link, L_FREE] = delivery + 1

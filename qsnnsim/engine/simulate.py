@@ -746,7 +746,7 @@ def simulate_sample(plan: Plan, sample: int, topologies: list | None = None,
         end = int(offset + run.run())  # a plain int with or without the JIT
     out_i = next(i for i, q in enumerate(wl.populations) if q is wl.readout_population)
     readout = state.membranes[out_i].copy()
-    spikes = {p.name: _spike_record(state.values[i], p.spike_max == 1 and p.kind != "input").reshape((T,) + p.shape)
+    spikes = {p.name: _spike_record(state.values[i], p.spike_max == 1).reshape((T,) + p.shape)
               for i, p in enumerate(wl.populations) if p.is_spiking}
     membranes = {wl.populations[i].name: m.reshape(wl.populations[i].shape) for i, m in state.membranes.items()}
     counters = Counters(actions=counts, unit_cycles=unit_cycles, latency_cycles=end,

@@ -18,7 +18,7 @@ STATE_ISSUE_FREE = 1
 
 
 @jit
-def eject_train(grant, spikes, cost, marker, ring, state, record, paced_start=0, pace=0, busy=-1):
+def eject_train(grant, spikes, cost, marker, ring, state, record, paced_start=0, pace=0, known_cost=-1):
     """Eject and schedule one train at a core; updates ``ring`` and ``state`` in place.
 
     Parameters
@@ -35,14 +35,14 @@ def eject_train(grant, spikes, cost, marker, ring, state, record, paced_start=0,
         an empty (0, 2) array to record nothing.
     paced_start, pace : behind a chip-to-chip link packet k is not at the port before
         ``paced_start + k * pace`` (docs/timing-model.md §12); ``pace`` 0: no such bound.
-    busy : the sum of the packets' costs when the caller knows it (trains of one source
-        reach cores that share a cost table), else -1.
+    known_cost : the sum of the packets' costs when the caller knows it (trains of one
+        source reach cores that share a cost table), else -1.
 
     Returns
     -------
     (delivery, marker_start, stall_cycles, busy_cycles) : ints. ``delivery`` is the cycle
-    the last packet (the marker) entered the spike buffer; the ejection port is free from
-    ``delivery + 1``.
+    the last packet (the marker, when there is one) entered the spike buffer, ``marker_start``
+    the cycle the integrate unit started it; the ejection port is free from ``delivery + 1``.
 
     The cost of each packet is read here, in the loop, rather than gathered first: the reads
     do not depend on the recurrence, so the CPU overlaps them with it.
@@ -52,7 +52,7 @@ def eject_train(grant, spikes, cost, marker, ring, state, record, paced_start=0,
     n_packets = n + 1 if marker else n
     keep = record.shape[0] > 0
     if not keep and not pace and n_slots >= 2 and n_packets > 0:
-        return _eject_unpaced(grant, spikes, cost, n_packets, ring, state, busy)
+        return _eject_unpaced(grant, spikes, cost, n_packets, ring, state, known_cost)
     j = state[STATE_N_EJECTED]
     issue_free = state[STATE_ISSUE_FREE]
     slot = j % n_slots  # walked with a wrap below: a division per packet costs more than the rest
@@ -94,7 +94,7 @@ def _packet_cost(spikes, cost, k):
 
 
 @jit
-def _eject_unpaced(grant, spikes, cost, n_packets, ring, state, busy):
+def _eject_unpaced(grant, spikes, cost, n_packets, ring, state, known_cost):
     """:func:`eject_train` of a train no chip-to-chip link paces, in O(F + S) rather than a
     recurrence per packet, when nothing asks for the packets' own cycles.
 
@@ -107,8 +107,8 @@ def _eject_unpaced(grant, spikes, cost, n_packets, ring, state, busy):
     never decreases with m (again: starts rise by at least 1 a packet), so the last packet's
     ejection is ``max(u_0 + F - 1, start of the packet S before it + 1)``, and the stalls
     telescope to ``u_{F-1} - grant - (F - 1)``. Only the last S starts go into the ring.
-    ``tests/property/test_eject_closed_form.py`` holds this to the recurrence. With ``busy``
-    known, a train costs O(S) whatever its length.
+    ``tests/property/test_eject_closed_form.py`` holds this to the recurrence. With
+    ``known_cost``, a train costs O(S) whatever its length.
     """
     n_slots = ring.shape[0]
     j = state[STATE_N_EJECTED]
@@ -117,6 +117,7 @@ def _eject_unpaced(grant, spikes, cost, n_packets, ring, state, busy):
     if j >= n_slots:
         u_first = max(u_first, ring[j % n_slots] + 1)
     start_first = max(u_first + 1, state[STATE_ISSUE_FREE])
+    busy = known_cost
     if busy < 0:
         busy = train_cost(spikes, cost) + n_packets - spikes.shape[0]   # the marker's 1
     start_last = start_first + busy - _packet_cost(spikes, cost, last)
@@ -125,6 +126,8 @@ def _eject_unpaced(grant, spikes, cost, n_packets, ring, state, busy):
     if last >= 1 and j + last >= n_slots and last < n_slots:
         before = ring[(j + last) % n_slots]
     lowest = max(0, n_packets - n_slots)           # the packets whose starts the ring keeps
+    # the walk back goes one further than the ring needs when the packet S before the last is
+    # in this train (then last - S == lowest - 1)
     walk_to = min(lowest, last - n_slots) if last >= n_slots else lowest
     slot = (j + last) % n_slots
     start = start_last

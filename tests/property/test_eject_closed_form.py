@@ -39,7 +39,8 @@ def test_closed_form_ejection_is_the_recurrence(slots, costs, seq):
         record = np.empty((len(spikes) + marker, 2), np.int64)
         walked = noc.eject_train(grant, spikes, cost, marker, ring_a, state_a, record)
         busy = int(cost[spikes].sum()) + marker if known else -1
-        closed = noc.eject_train(grant, spikes, cost, marker, ring_b, state_b, np.empty((0, 2), np.int64), busy=busy)
+        closed = noc.eject_train(grant, spikes, cost, marker, ring_b, state_b, np.empty((0, 2), np.int64),
+                                 known_cost=busy)
         assert closed == walked
         assert np.array_equal(ring_b, ring_a) and np.array_equal(state_b, state_a)
         # and the record's last row is what the closed form returns
