@@ -481,6 +481,39 @@ def int8_codes(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.clip(np.rint(w * scale), -127, 127).astype(np.int16)
 
 
+DOWNSAMPLE_STRENGTH = 0.5**0.5
+"""Strength of each of a downsampling block's two currents (conv2 and the 1x1 shortcut):
+1/sqrt(2) each keeps their sum at one unit of std."""
+
+
+def add_basic_blocks(cal: Calibrator, rng: np.random.Generator, stages, prev: str, c_prev: int, hw: int,
+                     lif: dict) -> tuple[str, int, int]:
+    """Add ResNet basic blocks after population ``prev`` (``c_prev`` channels, ``hw`` x ``hw``):
+    per stage (channels, blocks), 1-bit 3x3 convs, an identity shortcut, or a strided 1x1 conv
+    where the channels change (the stage's first block halves H and W). Each population
+    ``s{k}b{j}.lif1`` / ``.lif2`` is calibrated with ``lif``. Returns the last population,
+    its channels and its side."""
+    for k, (c, n_blocks) in enumerate(stages, start=1):
+        for j in range(1, n_blocks + 1):
+            block = f"s{k}b{j}"
+            stride = 2 if c != c_prev else 1
+            hw_out = hw // stride
+            conv1 = Synapse("conv2d", prev, binary_codes(rng, (c, c_prev, 3, 3)), stride=stride, padding=1,
+                            name=f"{block}.conv1")
+            cal.lif(f"{block}.lif1", (c, hw_out, hw_out), [conv1], **lif)
+            conv2 = Synapse("conv2d", f"{block}.lif1", binary_codes(rng, (c, c, 3, 3)), padding=1,
+                            name=f"{block}.conv2")
+            if stride == 1:
+                shortcut = Synapse("identity", prev, np.ones(c, np.int16), weight_bits=1, name=f"{block}.shortcut")
+            else:
+                conv2 = replace(conv2, strength=DOWNSAMPLE_STRENGTH)
+                shortcut = Synapse("conv2d", prev, binary_codes(rng, (c, c_prev, 1, 1)), stride=2,
+                                   strength=DOWNSAMPLE_STRENGTH, name=f"{block}.shortcut")
+            cal.lif(f"{block}.lif2", (c, hw_out, hw_out), [conv2, shortcut], **lif)
+            prev, c_prev, hw = f"{block}.lif2", c, hw_out
+    return prev, c_prev, hw
+
+
 def verify_with_golden(path: str, cal: Calibrator) -> dict[str, float]:
     """Re-run the saved file through the golden model and check it reproduces the calibration.
 

@@ -49,7 +49,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 from calibration import (
@@ -58,12 +57,11 @@ from calibration import (
     RATE_TOLERANCE,
     Calibrator,
     Synapse,
-    binary_codes,
+    add_basic_blocks,
     int8_codes,
     operating_point,
     save_checked,
 )
-
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "resnet18_imagenet.npz")
@@ -75,7 +73,6 @@ and W in its first block."""
 IMAGE_PX = 224
 STEM_CHANNELS = 64
 N_CLASSES = 1000
-DOWNSAMPLE_STRENGTH = 0.5**0.5
 CROP_ORIGINS = (
     ((120, 100), (180, 400)),  # china.jpg: pagoda, trees over the lake
     ((110, 195), (203, 250)),  # flower.jpg: dahlia, lower bloom and the second flower
@@ -121,26 +118,7 @@ def build(cal: Calibrator, rng: np.random.Generator, membrane_bits: int) -> None
     pool = Synapse("sumpool2d", "stem", kernel=3, stride=2, padding=1, mult=1, shift=0, name="maxpool")
     cal.lif("maxpool", (STEM_CHANNELS, hw, hw), [pool], membrane_bits=2, decay_mult=1, decay_shift=0,
             fire_cmp="gt", reset="hard", threshold=0, bias=0)
-    prev, c_prev = "maxpool", STEM_CHANNELS
-    for k, (c, n_blocks) in enumerate(STAGES, start=1):
-        for j in range(1, n_blocks + 1):
-            block = f"s{k}b{j}"
-            stride = 2 if c != c_prev else 1
-            hw_out = hw // stride
-            conv1 = Synapse("conv2d", prev, binary_codes(rng, (c, c_prev, 3, 3)), stride=stride, padding=1,
-                            name=f"{block}.conv1")
-            cal.lif(f"{block}.lif1", (c, hw_out, hw_out), [conv1], **lif)
-            conv2 = Synapse("conv2d", f"{block}.lif1", binary_codes(rng, (c, c, 3, 3)), padding=1,
-                            name=f"{block}.conv2")
-            if stride == 1:
-                shortcut = Synapse("identity", prev, np.ones(c, np.int16), weight_bits=1, name=f"{block}.shortcut")
-            else:
-                # Two normalised currents: 1/sqrt(2) each keeps their sum at one unit of std.
-                conv2 = replace(conv2, strength=DOWNSAMPLE_STRENGTH)
-                shortcut = Synapse("conv2d", prev, binary_codes(rng, (c, c_prev, 1, 1)), stride=2,
-                                   strength=DOWNSAMPLE_STRENGTH, name=f"{block}.shortcut")
-            cal.lif(f"{block}.lif2", (c, hw_out, hw_out), [conv2, shortcut], **lif)
-            prev, c_prev, hw = f"{block}.lif2", c, hw_out
+    prev, c_prev, hw = add_basic_blocks(cal, rng, STAGES, "maxpool", STEM_CHANNELS, hw, lif)
     fc = Synapse("linear", prev, int8_codes(rng, (N_CLASSES, c_prev)), weight_bits=8, global_sum_pool=True,
                  name="readout.fc")
     cal.readout("readout", (N_CLASSES,), [fc])

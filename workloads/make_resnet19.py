@@ -23,7 +23,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 from calibration import (
@@ -32,12 +31,11 @@ from calibration import (
     RATE_TOLERANCE,
     Calibrator,
     Synapse,
-    binary_codes,
+    add_basic_blocks,
     int8_codes,
     operating_point,
     save_checked,
 )
-
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,7 +45,6 @@ STAGES = ((128, 3), (256, 3), (512, 2))
 """(channels, basic blocks) per stage; stage k > 1 halves H and W in its first block."""
 
 STEM_CHANNELS = 128
-DOWNSAMPLE_STRENGTH = 0.5**0.5
 CROP_PX = 128
 CROP_ORIGINS = (
     ((40, 120), (190, 100), (280, 350), (150, 480)),  # china.jpg: pagoda roof, pagoda, lake, trees
@@ -91,26 +88,7 @@ def build(cal: Calibrator, rng: np.random.Generator, membrane_bits: int) -> None
     stem = Synapse("conv2d", "input", int8_codes(rng, (STEM_CHANNELS, 3, 3, 3)), weight_bits=8, padding=1,
                    name="stem.conv")
     cal.lif("stem", (STEM_CHANNELS, 32, 32), [stem], **lif)
-    prev, c_prev, hw = "stem", STEM_CHANNELS, 32
-    for k, (c, n_blocks) in enumerate(STAGES, start=1):
-        for j in range(1, n_blocks + 1):
-            block = f"s{k}b{j}"
-            stride = 2 if c != c_prev else 1
-            hw_out = hw // stride
-            conv1 = Synapse("conv2d", prev, binary_codes(rng, (c, c_prev, 3, 3)), stride=stride, padding=1,
-                            name=f"{block}.conv1")
-            cal.lif(f"{block}.lif1", (c, hw_out, hw_out), [conv1], **lif)
-            conv2 = Synapse("conv2d", f"{block}.lif1", binary_codes(rng, (c, c, 3, 3)), padding=1,
-                            name=f"{block}.conv2")
-            if stride == 1:
-                shortcut = Synapse("identity", prev, np.ones(c, np.int16), weight_bits=1, name=f"{block}.shortcut")
-            else:
-                # Two normalised currents: 1/sqrt(2) each keeps their sum at one unit of std.
-                conv2 = replace(conv2, strength=DOWNSAMPLE_STRENGTH)
-                shortcut = Synapse("conv2d", prev, binary_codes(rng, (c, c_prev, 1, 1)), stride=2,
-                                   strength=DOWNSAMPLE_STRENGTH, name=f"{block}.shortcut")
-            cal.lif(f"{block}.lif2", (c, hw_out, hw_out), [conv2, shortcut], **lif)
-            prev, c_prev, hw = f"{block}.lif2", c, hw_out
+    prev, c_prev, hw = add_basic_blocks(cal, rng, STAGES, "stem", STEM_CHANNELS, 32, lif)
     fc = Synapse("linear", prev, int8_codes(rng, (len(CIFAR10_CLASSES), c_prev)), weight_bits=8,
                  global_sum_pool=True, name="readout.fc")
     cal.readout("readout", (len(CIFAR10_CLASSES),), [fc])

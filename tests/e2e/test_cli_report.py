@@ -4,12 +4,14 @@ energies written to result.json are whole pJ that add up exactly."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+from cli_helpers import run_qsnnsim
 
 from qsnnsim.energy import ACTION_ENTRIES, COMPONENT_LABELS, COMPONENTS, LEAKAGE_ENTRIES, energy_from_result
 
@@ -19,9 +21,7 @@ WORKLOAD = os.path.join(ROOT, "workloads", "tiny_conv.npz")
 N_SAMPLES = 3
 
 
-def qsnnsim(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qsnnsim", *args], check=False, capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+qsnnsim = functools.partial(run_qsnnsim, timeout=300)
 
 
 @pytest.fixture(scope="module")

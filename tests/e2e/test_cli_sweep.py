@@ -8,6 +8,7 @@ goes on.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 
 import pytest
+from cli_helpers import run_qsnnsim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SWEEP = f"""format: qsnnsim-sweep
@@ -34,9 +36,7 @@ vary:
 N_POINTS = 144
 
 
-def qsnnsim(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "qsnnsim", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
+qsnnsim = functools.partial(run_qsnnsim, timeout=300)
 
 
 def table(out) -> str:

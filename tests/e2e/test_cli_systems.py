@@ -5,6 +5,7 @@ system file is one line, exit 2; ImageNet ResNet-18 runs on the shipped 2x2 boar
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import subprocess
@@ -12,13 +13,12 @@ import sys
 
 import pytest
 import yaml
+from cli_helpers import run_qsnnsim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def qsnnsim(*args, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qsnnsim", *args], check=False, capture_output=True, text=True,
-                          timeout=1800, cwd=cwd)
+qsnnsim = functools.partial(run_qsnnsim, timeout=1800)
 
 
 def _tiny_system(tmp_path, **system) -> str:

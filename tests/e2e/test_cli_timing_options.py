@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import yaml
+from cli_helpers import run_qsnnsim as qsnnsim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def qsnnsim(*args, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qsnnsim", *args], check=False, capture_output=True, text=True,
-                          timeout=900, cwd=cwd)
 
 
 def _arch_with(tmp_path, **noc_core) -> str:

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 import pytest
-from engine_helpers import ONE_CHIP_RUNS, as_system, assert_bits_equal_golden, link, with_options
+from engine_helpers import ONE_CHIP_RUNS, as_system, assert_bits_equal_golden, link, map_or_none, with_options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import dialect_workloads, small_archs, small_workloads
@@ -24,7 +24,6 @@ from qsnnsim.arch import load_arch
 from qsnnsim.engine import fixed_order
 from qsnnsim.engine.build import build_plan
 from qsnnsim.engine.simulate import RunResult, pass_topology, simulate_sample
-from qsnnsim.errors import MappingError
 from qsnnsim.mapping import map_workload
 from qsnnsim.reference import simulate_reference
 from qsnnsim.workload import load_workload
@@ -68,10 +67,8 @@ def test_the_compiled_noc_is_the_link_units_and_the_reference(shape, data):
     if shape:
         arch = as_system(arch, *shape, link(data.draw(st.sampled_from([8, 16, 64])), data.draw(st.integers(1, 9))))
     arch = with_options(arch, "level_order", data.draw(st.sampled_from(["level", "ready"])), "unbounded")
-    try:
-        mapping = map_workload(wl, arch)
-    except MappingError as exc:
-        assert "recurrent cycle must fit in one pass" in str(exc), str(exc)
+    mapping = map_or_none(wl, arch)
+    if mapping is None:
         return
     units, compiled = both_ways(wl, arch, mapping, 0)
     assert_same_sample(units, compiled)
